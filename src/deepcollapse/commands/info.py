@@ -1,0 +1,19 @@
+"""`deepcollapse info`: the provenance record this installation writes into every artifact."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "print package versions, git revision and device (the provenance stored in every result)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default=None, help="device to describe (default: cpu)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..provenance import collect
+
+    print(json.dumps(collect(device=args.device), indent=2))
+    return 0

@@ -1,0 +1,206 @@
+"""Streaming accumulation of NC metrics over batches of samples, exact in float64.
+
+Protocol (two passes when needed; the class means must be known before within-class scatter
+can be projected onto their span without forming d×d matrices)::
+
+    acc = Accumulator(K, d)
+    for H_batch, y_batch in batches:          # pass 1: class counts and sums
+        acc.update(H_batch, y_batch)
+    if acc.needs_second_pass(W=W):            # d too large for a d×d scatter, or NC4 wanted
+        acc.begin_second_pass(W=W, b=b)       # freezes the means
+        for H_batch, y_batch in batches:      # pass 2: the same samples again, any batching
+            acc.update(H_batch, y_batch)
+    metrics = acc.result(W=W, b=b)            # == metrics.nc(all H, all y, W=W, b=b) to 1e-10
+
+With d ≤ `scatter_max_dim` the first pass also keeps the pooled within-class scatter (d×d),
+merged batch by batch with Chan's update so it is as accurate as a two-pass computation; then
+NC1 needs no second pass.  NC4 compares every sample with the final class means and so always
+needs the second pass.  `result` refuses (SecondPassRequired) when a needed pass is missing or
+incomplete; it never returns a number computed from part of the data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..errors import InputError, SecondPassRequired
+from . import _inputs, core
+
+F64 = torch.float64
+
+
+class Accumulator:
+    """Streaming NC metrics for K classes of d-dimensional features (see module docstring)."""
+
+    def __init__(self, K: int, d: int, *, scatter_max_dim: int = 4096, device: Any = None):
+        if isinstance(K, bool) or not isinstance(K, int) or K < 2:
+            raise InputError(f"need at least 2 classes, got K={K!r}")
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise InputError(f"feature dimension d must be a positive integer, got {d!r}")
+        self.K, self.d = K, d
+        self.device = torch.device(device) if device is not None else None
+        self.scatter_max_dim = scatter_max_dim
+        self._counts: torch.Tensor | None = None
+        self._sums: torch.Tensor | None = None
+        self._scatter: torch.Tensor | None = None  # pooled within-class scatter (pass 1, small d)
+        self._pass = 1
+        # second-pass state
+        self._frozen: dict[str, Any] = {}
+        self._counts2: torch.Tensor | None = None
+        self._nc1_sum = 0.0
+        self._disagreements = 0
+
+    # ------------------------------------------------------------------ state helpers
+    def _init_state(self, device: torch.device) -> None:
+        self.device = device
+        self._counts = torch.zeros(self.K, dtype=torch.int64, device=device)
+        self._sums = torch.zeros(self.K, self.d, dtype=F64, device=device)
+        if self.d <= self.scatter_max_dim:
+            self._scatter = torch.zeros(self.d, self.d, dtype=F64, device=device)
+
+    @property
+    def num_samples(self) -> int:
+        return 0 if self._counts is None else int(self._counts.sum())
+
+    def _batch(self, H: Any, y: Any, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = _inputs.shape_of(H, name="H")
+        if len(shape) != 2 or shape[1] != self.d:
+            raise InputError(f"H batch must have shape (n, d={self.d}), got {shape}")
+        if self._counts is None:
+            self._init_state(self.device if self.device is not None else _inputs.device_of(H))
+        Ht = _inputs.to_tensor(H, name="H", device=self.device)
+        yt = _inputs.labels(y, n=shape[0], K=self.K, device=self.device, offset=offset)
+        _inputs.check_finite(Ht, offset=offset)
+        return Ht, yt
+
+    # ------------------------------------------------------------------ passes
+    def update(self, H: Any, y: Any) -> "Accumulator":
+        """Add a batch: H of shape (n, d) (any float dtype, numpy or torch), y of shape (n,)."""
+        if self._pass == 1:
+            self._update_first(H, y)
+        else:
+            self._update_second(H, y)
+        return self
+
+    def _update_first(self, H: Any, y: Any) -> None:
+        Ht, yt = self._batch(H, y, offset=self.num_samples)
+        if Ht.shape[0] == 0:
+            return
+        n_b = torch.bincount(yt, minlength=self.K)
+        sums_b = torch.zeros_like(self._sums).index_add_(0, yt, Ht)
+        if self._scatter is not None:
+            mean_b = sums_b / n_b.clamp(min=1).to(F64)[:, None]
+            R = Ht - mean_b[yt]
+            self._scatter += R.T @ R
+            # Chan et al.: merging two groups adds (n_a n_b / n) δ δ^T per class, δ = difference of means.
+            n_a = self._counts.to(F64)
+            both = (self._counts > 0) & (n_b > 0)
+            if bool(both.any()):
+                mean_a = self._sums / n_a.clamp(min=1)[:, None]
+                weight = (n_a * n_b.to(F64) / (n_a + n_b.to(F64)).clamp(min=1))[both]
+                D = (mean_b - mean_a)[both] * weight.sqrt()[:, None]
+                self._scatter += D.T @ D
+        self._counts += n_b
+        self._sums += sums_b
+
+    def _check_classes(self) -> None:
+        if self._counts is None or self.num_samples == 0:
+            raise InputError("no samples were accumulated")
+        empty = torch.nonzero(self._counts == 0)
+        if empty.numel():
+            raise InputError(f"class {int(empty[0])} has no samples (K={self.K})")
+
+    def _means(self) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check_classes()
+        means = self._sums / self._counts.to(F64)[:, None]
+        global_mean = self._sums.sum(dim=0) / self.num_samples  # sample-weighted
+        return means, global_mean
+
+    def needs_second_pass(self, *, W: Any = None) -> bool:
+        """Whether `result(W=W)` needs `begin_second_pass` and the data again."""
+        return self._scatter is None or W is not None
+
+    def begin_second_pass(self, *, W: Any = None, b: Any = None) -> "Accumulator":
+        """Freeze the class means; subsequent `update` calls must see the same samples again.
+
+        Give the classifier here to get NC4 (the nearest-class-centre disagreement).
+        """
+        if self._pass != 1:
+            raise SecondPassRequired("begin_second_pass was already called; use a new Accumulator")
+        means, global_mean = self._means()
+        Wt, bt = _inputs.classifier(W, b, K=self.K, d=self.d, device=self.device)
+        reference = float(torch.linalg.norm(means))
+        self._frozen = {
+            "means": means,
+            "global_mean": global_mean,
+            "B": core.nc1_projector(centered_means=means - global_mean, reference_norm=reference),
+            "W": Wt,
+            "b": bt,
+        }
+        self._counts2 = torch.zeros_like(self._counts)
+        self._pass = 2
+        return self
+
+    def _update_second(self, H: Any, y: Any) -> None:
+        offset = int(self._counts2.sum())
+        Ht, yt = self._batch(H, y, offset=offset)
+        if Ht.shape[0] == 0:
+            return
+        self._counts2 += torch.bincount(yt, minlength=self.K)
+        if bool((self._counts2 > self._counts).any()):
+            raise InputError("the second pass saw more samples of a class than the first; feed the same data twice")
+        f = self._frozen
+        if f["B"] is not None:
+            P = (Ht - f["means"][yt]) @ f["B"].T
+            self._nc1_sum += float((P * P).sum())
+        if f["W"] is not None:
+            self._disagreements += core.nearest_center_disagreements(Ht, means=f["means"], W=f["W"], b=f["b"])
+
+    # ------------------------------------------------------------------ result
+    def _second_pass_complete(self) -> bool:
+        if self._pass != 2:
+            return False
+        if not torch.equal(self._counts2, self._counts):
+            seen, total = int(self._counts2.sum()), self.num_samples
+            raise SecondPassRequired(
+                f"the second pass is incomplete: it saw {seen} of the {total} samples of the first pass"
+            )
+        return True
+
+    def result(self, W: Any = None, b: Any = None) -> dict[str, float]:
+        """The metrics dict of `metrics.nc` (keys NC1, NC2_*, and with W: NC2_W_*, NC3_*, NC4).
+
+        W/b default to the classifier given to `begin_second_pass`.
+        """
+        means, global_mean = self._means()
+        second = self._second_pass_complete()
+        if W is None and b is None and second:
+            Wt, bt = self._frozen["W"], self._frozen["b"]
+        else:
+            Wt, bt = _inputs.classifier(W, b, K=self.K, d=self.d, device=self.device)
+
+        out: dict[str, float] = {}
+        if second:
+            out["NC1"] = core.NAN if self._frozen["B"] is None else self._nc1_sum / self.num_samples
+        elif self._scatter is not None:
+            B = core.nc1_projector(centered_means=means - global_mean, reference_norm=float(torch.linalg.norm(means)))
+            out["NC1"] = core.NAN if B is None else float(torch.trace(B @ self._scatter @ B.T)) / self.num_samples
+        else:
+            raise SecondPassRequired(
+                f"NC1 for d={self.d} > scatter_max_dim={self.scatter_max_dim} needs a second pass: "
+                "call begin_second_pass() and update() with the same samples again"
+            )
+        out.update(core.from_means(means=means, global_mean=global_mean, W=Wt))
+        if Wt is not None:
+            fW, fb = self._frozen.get("W"), self._frozen.get("b")
+            if not second or fW is None:
+                raise SecondPassRequired(
+                    "NC4 needs the classifier during a second pass: call begin_second_pass(W=W, b=b) "
+                    "and update() with the same samples again"
+                )
+            if not torch.equal(fW, Wt) or (fb is None) != (bt is None) or (fb is not None and not torch.equal(fb, bt)):
+                raise SecondPassRequired("result() got a different classifier than begin_second_pass(); NC4 would not match it")
+            out["NC4"] = self._disagreements / self.num_samples
+        return out

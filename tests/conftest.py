@@ -1,0 +1,3 @@
+import os
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
