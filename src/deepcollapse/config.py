@@ -22,13 +22,23 @@ from .errors import InputError
 T = TypeVar("T")
 
 
-def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file, a syntax error or a non-mapping is an InputError."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config file ({exc.strerror})") from None
+def load_yaml(path: str | os.PathLike, *, key: str | None = None) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file, a syntax error or a non-mapping is an InputError.
+
+    `path` "-" reads standard input (the workflow pipes each job's resolved parameters as JSON,
+    which is YAML).  `key` selects a nested mapping by a dotted path, e.g. "ufm.experiments.fig2a"
+    to run one experiment straight from params.yaml.
+    """
+    if str(path) == "-":
+        import sys
+
+        text, path = sys.stdin.read(), Path("<stdin>")
+    else:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read config file ({exc.strerror})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -36,9 +46,19 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InputError(f"{path}: invalid YAML{where}") from None
     if data is None:
-        return {}
+        data = {}
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
+    if key:
+        node: Any = data
+        for i, part in enumerate(key.split(".")):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(key.split(".")[: i + 1])
+                raise InputError(f"{path}: no key {where!r}")
+            node = node[part]
+        if not isinstance(node, dict):
+            raise InputError(f"{path}: key {key!r} is not a mapping")
+        data = node
     return data
 
 
@@ -125,8 +145,9 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, source: str = "con
         raise InputError(f"{source}: {exc}") from None
 
 
-def from_yaml(cls: type[T], path: str | os.PathLike) -> T:
-    return from_mapping(cls, load_yaml(path), source=str(path))
+def from_yaml(cls: type[T], path: str | os.PathLike, *, key: str | None = None) -> T:
+    source = str(path) if not key else f"{path} [{key}]"
+    return from_mapping(cls, load_yaml(path, key=key), source=source)
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

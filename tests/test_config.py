@@ -1,0 +1,68 @@
+import dataclasses
+import io
+from typing import Literal
+
+import pytest
+
+from deepcollapse.config import from_mapping, from_yaml, load_yaml
+from deepcollapse.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class Toy:
+    K: int = 4
+    lr: float = 0.1
+    loss: Literal["mse", "ce"] = "mse"
+    epochs: tuple[int, ...] = (1, 2)
+
+    def __post_init__(self):
+        if self.K < 2:
+            raise InputError(f"K must be at least 2, got {self.K}")
+
+
+def test_defaults_and_coercion():
+    cfg = from_mapping(Toy, {"lr": 1, "epochs": [3, 4]})
+    assert cfg == Toy(K=4, lr=1.0, loss="mse", epochs=(3, 4))
+    assert isinstance(cfg.lr, float)
+
+
+@pytest.mark.parametrize(
+    "mapping, fragment",
+    [
+        ({"KK": 3}, "unknown key 'KK'"),
+        ({"K": "four"}, "key 'K': expected an integer"),
+        ({"K": True}, "key 'K': expected an integer"),
+        ({"loss": "hinge"}, "'hinge' is not one of"),
+        ({"lr": "fast"}, "key 'lr': expected a number"),
+        ({"epochs": [1, "x"]}, "key 'epochs'[1]"),
+        ({"K": 1}, "K must be at least 2"),
+    ],
+)
+def test_bad_values_name_the_key(mapping, fragment):
+    with pytest.raises(InputError) as err:
+        from_mapping(Toy, mapping, source="exp.yaml")
+    assert fragment in str(err.value) and str(err.value).startswith("exp.yaml")
+    assert "\n" not in str(err.value)
+
+
+def test_yaml_file_key_and_stdin(tmp_path, monkeypatch):
+    f = tmp_path / "params.yaml"
+    f.write_text("ufm:\n  experiments:\n    a: {K: 5}\n")
+    assert from_yaml(Toy, f, key="ufm.experiments.a").K == 5
+    with pytest.raises(InputError, match="no key 'ufm.nope'"):
+        load_yaml(f, key="ufm.nope")
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"K": 7, "loss": "ce"}'))
+    assert from_yaml(Toy, "-") == Toy(K=7, loss="ce")
+
+
+def test_yaml_errors(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        load_yaml(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(InputError, match="invalid YAML"):
+        load_yaml(bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n- 2\n")
+    with pytest.raises(InputError, match="expected a mapping"):
+        load_yaml(lst)
