@@ -1,0 +1,23 @@
+# Per-checkpoint features of every ResBlock stage and the penultimate layer (Zarr v3, sharded).
+
+rule features:
+    input:
+        "results/runs/{run}.done",
+    output:
+        directory("results/features/{run}.zarr"),
+    params:
+        run_dir="results/runs/{run}",
+    log:
+        "results/logs/features/{run}.log",
+    wildcard_constraints:
+        run=choice(NET_RUNS),
+    threads: 2
+    resources:
+        **res("gpu"),
+    shell:
+        "{DC} features --run {params.run_dir} --out {output} > {log} 2>&1"
+
+
+rule features_all:
+    input:
+        expand("results/features/{run}.zarr", run=NET_RUNS),

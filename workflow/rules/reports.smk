@@ -1,0 +1,97 @@
+# Report pages: papermill executes a template of workflow/notebooks/ with the page's inputs as
+# parameters, nbconvert renders it to reports/<page>.html; figures go to reports/figures/<page>/
+# as PNG + SVG + CSV (the plotted data).  reports/index.html links every page and figure.
+
+REPORTS = config["reports"]
+UFM_PAGES = REPORTS["ufm_pages"]
+
+
+def _check_ufm_pages():
+    for page, spec in UFM_PAGES.items():
+        for name in spec["experiments"]:
+            if name not in UFM_EXPERIMENTS:
+                raise WorkflowError(
+                    f"params: reports.ufm_pages.{page}.experiments names {name!r}, which is not in ufm.experiments"
+                )
+
+
+_check_ufm_pages()
+
+
+def report_pages():
+    """page name -> (template, {parameter name: input path(s)}, extra parameters), in index order."""
+    pages = {}
+    for page, spec in UFM_PAGES.items():
+        pages[page] = (
+            "ufm_runs",
+            {"runs": {name: f"results/ufm/{name}.zarr" for name in spec["experiments"]}},
+            {"title": spec["title"], "notes": spec.get("notes", "")},
+        )
+    pages["phase_diagram"] = ("phase_diagram", {"points": {p: f"results/ufm/phase/{p}.zarr" for p in UFM_PHASE}}, {})
+    pages["theory"] = (
+        "theory",
+        {"agreement": "results/theory/agreement.json", "runs": {n: f"results/ufm/{n}.zarr" for n in UFM_EXPERIMENTS}},
+        {},
+    )
+    pages["asymptotic"] = ("asymptotic", {"study": "results/asymptotic/study.zarr"}, {})
+    if NET_RUNS:
+        pages["networks"] = ("networks", {"metrics": {r: f"results/metrics/{r}.zarr" for r in NET_RUNS}}, {})
+    return pages
+
+
+PAGES = report_pages()
+
+
+def _paths(value):
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def page_inputs(w):
+    return [path for value in PAGES[w.page][1].values() for path in _paths(value)]
+
+
+def page_parameters(w):
+    template, inputs, extra = PAGES[w.page]
+    settings = {key: REPORTS[key] for key in ("formats", "dpi")}
+    return as_json(dict(inputs, **extra, page=w.page, figures_dir=f"reports/figures/{w.page}", settings=settings))
+
+
+rule report_page:
+    input:
+        template=lambda w: f"workflow/notebooks/{PAGES[w.page][0]}.ipynb",
+        data=page_inputs,
+    output:
+        notebook="reports/notebooks/{page}.ipynb",
+        html="reports/{page}.html",
+        figures=directory("reports/figures/{page}"),
+    params:
+        nb=page_parameters,
+        kernel=REPORTS["kernel"],
+        timeout=REPORTS["cell_timeout_s"],
+    log:
+        "results/logs/reports/{page}.log",
+    wildcard_constraints:
+        page=choice(PAGES),
+    resources:
+        **res("cpu"),
+    shell:
+        "mkdir -p {output.figures} && "
+        "{PY} -m papermill --kernel {params.kernel} --cwd . --no-progress-bar --execution-timeout {params.timeout}"
+        " {input.template} {output.notebook} -y {params.nb:q} > {log} 2>&1 && "
+        "{PY} -m nbconvert --to html --no-input --output-dir reports --output {wildcards.page} {output.notebook} >> {log} 2>&1"
+
+
+rule report_index:
+    input:
+        pages=expand("reports/{page}.html", page=PAGES),
+        figures=expand("reports/figures/{page}", page=PAGES),
+    output:
+        "reports/index.html",
+    log:
+        "results/logs/reports/index.log",
+    resources:
+        **res("cpu"),
+    shell:
+        "{DC} report index --pages {input.pages} --figures reports/figures --out {output} > {log} 2>&1"
