@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --profile workflow/profiles/local --configfile workflow/demo.yaml all
+	$(BIN)/snakemake --configfile workflow/demo.yaml --profile workflow/profiles/local all
 	@echo "open reports/index.html"
 
 # The paper run (GPU recommended for the networks): every parameter of params.yaml.

@@ -1,7 +1,7 @@
 # deepcollapse: the whole reproduction as one DAG.
 #
 #   snakemake --profile workflow/profiles/local all                                # paper run (params.yaml)
-#   snakemake --profile workflow/profiles/local --configfile workflow/demo.yaml all  # CPU demo (`make run`)
+#   snakemake --configfile workflow/demo.yaml --profile workflow/profiles/local all  # CPU demo (`make run`)
 #
 # Every job calls the `deepcollapse` command line; the science lives in the package.
 from snakemake.utils import min_version
