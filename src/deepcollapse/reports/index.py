@@ -12,6 +12,8 @@ from pathlib import Path
 from ..errors import InputError
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S | re.I)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -24,8 +26,15 @@ figcaption{font-size:.8rem;color:#444} pre{font-size:.75rem;background:#f6f6f6;p
 
 
 def page_title(page: Path) -> str:
-    match = _TITLE.search(page.read_text(errors="replace")[:20000])
-    return html.unescape(match.group(1).strip()) if match else page.stem
+    """The page's first heading (a notebook's title cell), else its <title>, else its file name."""
+    text = page.read_text(errors="replace")
+    for pattern in (_H1, _TITLE):
+        match = pattern.search(text)
+        if match:
+            title = html.unescape(_TAG.sub("", match.group(1))).replace("\u00b6", "").strip()
+            if title:
+                return title
+    return page.stem
 
 
 def build(*, pages: Sequence[str | os.PathLike], out: str | os.PathLike, figures_root: str | os.PathLike | None = None, title: str = "deepcollapse reports") -> Path:
