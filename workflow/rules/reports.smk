@@ -7,12 +7,12 @@ UFM_PAGES = REPORTS["ufm_pages"]
 
 
 def _check_ufm_pages():
-    for page, spec in UFM_PAGES.items():
-        for name in spec["experiments"]:
+    named = [(f"reports.ufm_pages.{page}.experiments", spec["experiments"]) for page, spec in UFM_PAGES.items()]
+    named.append(("reports.phase_diagram.experiments", REPORTS["phase_diagram"]["experiments"]))
+    for where, names in named:
+        for name in names:
             if name not in UFM_EXPERIMENTS:
-                raise WorkflowError(
-                    f"params: reports.ufm_pages.{page}.experiments names {name!r}, which is not in ufm.experiments"
-                )
+                raise WorkflowError(f"params: {where} names {name!r}, which is not in ufm.experiments")
 
 
 _check_ufm_pages()
@@ -27,7 +27,12 @@ def report_pages():
             {"runs": {name: f"results/ufm/{name}.zarr" for name in spec["experiments"]}},
             {"title": spec["title"], "notes": spec.get("notes", "")},
         )
-    pages["phase_diagram"] = ("phase_diagram", {"points": {p: f"results/ufm/phase/{p}.zarr" for p in UFM_PHASE}}, {})
+    phase = REPORTS["phase_diagram"]
+    pages["phase_diagram"] = (
+        "phase_diagram",
+        {"runs": {name: f"results/ufm/{name}.zarr" for name in phase["experiments"]}},
+        {"dim": phase["dim"]},
+    )
     pages["theory"] = (
         "theory",
         {"agreement": "results/theory/agreement.json", "runs": {n: f"results/ufm/{n}.zarr" for n in UFM_EXPERIMENTS}},

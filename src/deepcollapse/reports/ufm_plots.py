@@ -109,6 +109,17 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _config_along(base_config: Mapping[str, Any], fields: tuple[str, ...]):
+    """A function value -> ufm.Config with the swept `fields` set to value (the rest as stored)."""
+    import dataclasses
+
+    from ..config import from_mapping
+    from ..ufm import Config
+
+    base = from_mapping(Config, {k: v for k, v in base_config.items() if k != "sweep"}, source="stored config")
+    return lambda value: dataclasses.replace(base, **{f: value for f in fields})
+
+
 def threshold_of(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo: float, hi: float) -> float | None:
     """The value of the swept λ `fields` (moved together) where the closed-form minimizer becomes zero.
 
@@ -116,15 +127,12 @@ def threshold_of(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo:
     that the line drawn on the phase diagram is the package's theory, not a formula copied here.
     None when the minimizer is zero at both ends or at neither.
     """
-    import dataclasses
+    from ..ufm import theory
 
-    from ..config import from_mapping
-    from ..ufm import Config, theory
-
-    base = from_mapping(Config, {k: v for k, v in base_config.items() if k != "sweep"}, source="phase diagram")
+    at = _config_along(base_config, fields)
 
     def zero(value: float) -> bool:
-        return bool(theory.minimizer(dataclasses.replace(base, **{f: value for f in fields}))["zero"])
+        return bool(theory.minimizer(at(value))["zero"])
 
     if zero(lo) == zero(hi):
         return None
@@ -138,8 +146,20 @@ def threshold_of(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo:
     return math.exp(0.5 * (a + b))
 
 
-def phase_figure(ds, *, dim: str, threshold: float | None, title: str):
-    """Final objective (GD) against the closed form and the final feature norm, along the λ sweep."""
+def closed_form_curve(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo: float, hi: float, points: int = 200):
+    """(values, closed-form minimal objective) on a log grid of the swept λ, from `ufm.theory`."""
+    from ..ufm import theory
+
+    at = _config_along(base_config, fields)
+    x = np.geomspace(lo, hi, points)
+    return x, np.array([float(theory.minimizer(at(v))["objective"]) for v in x])
+
+
+def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=None):
+    """Final objective (GD) against the closed form and the final feature norm, along the λ sweep.
+
+    `curve` (values, objective) draws the closed form on a fine grid; without it, at the swept points.
+    """
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
@@ -149,7 +169,8 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str):
     theory_obj = final["theory_objective"]
     if other:
         theory_obj = theory_obj.isel({d: 0 for d in other})
-    reference(ax1.semilogx(x, np.asarray(theory_obj.values, dtype=float), "k-", label="closed form L*"))
+    cx, cy = curve if curve is not None else (x, np.asarray(theory_obj.values, dtype=float))
+    reference(ax1.semilogx(cx, cy, "k-", label="closed form L*"))
     level = list(ds.attrs.get("levels", ["H"]))[-1]
     norm_name = f"norm_{level}"
     for label, point in _by(final, other):
