@@ -2,6 +2,7 @@
 import json
 import re
 import sys
+from shlex import quote as shlex_quote
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate

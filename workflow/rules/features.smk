@@ -2,11 +2,16 @@
 
 rule features:
     input:
-        "results/runs/{run}.done",
+        "results/runs/{run}/done.json",
     output:
         directory("results/features/{run}.zarr"),
     params:
         run_dir="results/runs/{run}",
+        options=" ".join(
+            [f"--batch-size {NET['features']['batch_size']}"]
+            + (["--test"] if NET["features"]["test"] else [])
+            + ([f"--maps-per-class {NET['features']['maps_per_class']}"] if NET["features"]["maps_per_class"] else [])
+        ),
     log:
         "results/logs/features/{run}.log",
     wildcard_constraints:
@@ -15,7 +20,7 @@ rule features:
     resources:
         **res("gpu"),
     shell:
-        "{DC} features --run {params.run_dir} --out {output} > {log} 2>&1"
+        "{DC} features --run {params.run_dir} {params.options} --out {output} --no-progress > {log} 2>&1"
 
 
 rule features_all:

@@ -13,7 +13,7 @@ rule metrics:
     resources:
         **res("cpu"),
     shell:
-        "{DC} metrics --features {input} --out {output} > {log} 2>&1"
+        "{DC} metrics --features {input} --out {output} --no-progress > {log} 2>&1"
 
 
 rule metrics_all:

@@ -40,7 +40,11 @@ def report_pages():
     )
     pages["asymptotic"] = ("asymptotic", {"study": "results/asymptotic/study.zarr"}, {})
     if NET_RUNS:
-        pages["networks"] = ("networks", {"metrics": {r: f"results/metrics/{r}.zarr" for r in NET_RUNS}}, {})
+        pages["networks"] = (
+            "networks",
+            {"metrics": {r: f"results/metrics/{r}.zarr" for r in NET_RUNS}, "summary": "results/summary/networks.json"},
+            {},
+        )
     return pages
 
 
