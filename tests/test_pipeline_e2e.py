@@ -49,7 +49,7 @@ def test_every_figure_exists_in_each_format_with_measured_data(finished):
     assert pages == html_pages  # every page draws at least one figure
     for png in figures:
         assert png.with_suffix(".svg").stat().st_size > 0, png
-        points = measured_points(png.with_suffix(".csv"))
+        points = measured_points(finished / "reports/data" / png.parent.name / f"{png.stem}.csv")
         assert points > 0, f"{png}: no measured data behind the figure"
 
 

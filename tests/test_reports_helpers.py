@@ -32,7 +32,7 @@ def test_save_writes_every_format_and_the_plotted_data(tmp_path):
     ax1.set_title("error")
     mesh = ax2.pcolormesh([0, 1, 2], [0, 1], np.array([[1.0, np.nan]]))
     ax2.set_title("phase")
-    written = figures.save(fig, "demo", directory=tmp_path / "figs")
+    written = figures.save(fig, "demo", directory=tmp_path / "figs", data_directory=tmp_path / "figs")
     assert sorted(p.name for p in written) == ["demo.csv", "demo.png", "demo.svg"]
     assert (tmp_path / "figs/demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (tmp_path / "figs/demo.svg").read_bytes()[:500]
@@ -109,14 +109,20 @@ def test_summary_takes_the_last_epoch_of_small_variables_only(tmp_path):
 def test_index_links_every_page_and_figure_file(tmp_path):
     reports = tmp_path / "reports"
     (reports / "figures/fig2").mkdir(parents=True)
-    (reports / "fig2.html").write_text("<html><head><title>Fig. 2 &amp; more</title></head><body><h1>x</h1></body></html>")
-    (reports / "theory.html").write_text("<html><head><title>theory</title></head></html>")
-    for ext in ("png", "svg", "csv"):
+    # nbconvert titles a page with the file name; the notebook's first heading is the real title
+    (reports / "fig2.html").write_text(
+        '<html><head><title>fig2</title></head><body><h1 id="a">Fig. 2 &amp; more<a class="anchor-link" href="#a">\u00b6</a></h1></body></html>'
+    )
+    (reports / "theory.html").write_text("<html><head><title>Closed form</title></head></html>")
+    (reports / "data/fig2").mkdir(parents=True)
+    for ext in ("png", "svg"):
         (reports / f"figures/fig2/fig2a.{ext}").write_text("x")
+    (reports / "data/fig2/fig2a.csv").write_text("x")
     out = index.build(pages=[reports / "fig2.html", reports / "theory.html"], out=reports / "index.html")
     text = out.read_text()
-    for link in ('href="fig2.html"', 'href="theory.html"', 'src="figures/fig2/fig2a.png"', 'href="figures/fig2/fig2a.svg"', 'href="figures/fig2/fig2a.csv"'):
+    for link in ('href="fig2.html"', 'href="theory.html"', 'src="figures/fig2/fig2a.png"', 'href="figures/fig2/fig2a.svg"', 'href="data/fig2/fig2a.csv"'):
         assert link in text
-    assert "Fig. 2 &amp; more" in text and "Provenance of this index" in text
+    assert '<a href="fig2.html">Fig. 2 &amp; more</a>' in text and '<a href="theory.html">Closed form</a>' in text
+    assert "Provenance of this index" in text
     with pytest.raises(InputError, match="missing.html"):
         index.build(pages=[reports / "missing.html"], out=reports / "index.html")

@@ -1,6 +1,6 @@
 # Report pages: papermill executes a template of workflow/notebooks/ with the page's inputs as
 # parameters, nbconvert renders it to reports/<page>.html; figures go to reports/figures/<page>/
-# as PNG + SVG + CSV (the plotted data).  reports/index.html links every page and figure.
+# as PNG + SVG, with the plotted data as CSV in reports/data/<page>/.  reports/index.html links every page and figure.
 
 REPORTS = config["reports"]
 UFM_PAGES = REPORTS["ufm_pages"]
@@ -64,7 +64,9 @@ def page_inputs(w):
 def page_parameters(w):
     template, inputs, extra = PAGES[w.page]
     settings = {key: REPORTS[key] for key in ("formats", "dpi")}
-    return as_json(dict(inputs, **extra, page=w.page, figures_dir=f"reports/figures/{w.page}", settings=settings))
+    return as_json(
+        dict(inputs, **extra, page=w.page, figures_dir=f"reports/figures/{w.page}", data_dir=f"reports/data/{w.page}", settings=settings)
+    )
 
 
 rule report_page:
@@ -75,6 +77,7 @@ rule report_page:
         notebook="reports/notebooks/{page}.ipynb",
         html="reports/{page}.html",
         figures=directory("reports/figures/{page}"),
+        data=directory("reports/data/{page}"),
     params:
         nb=page_parameters,
         kernel=REPORTS["kernel"],
@@ -86,7 +89,7 @@ rule report_page:
     resources:
         **res("cpu"),
     shell:
-        "mkdir -p {output.figures} && "
+        "mkdir -p {output.figures} {output.data} && "
         "{PY} -m papermill --kernel {params.kernel} --cwd . --no-progress-bar --execution-timeout {params.timeout}"
         " {input.template} {output.notebook} -y {params.nb:q} > {log} 2>&1 && "
         "{PY} -m nbconvert --to html --no-input --output-dir reports --output {wildcards.page} {output.notebook} >> {log} 2>&1"
@@ -96,6 +99,7 @@ rule report_index:
     input:
         pages=expand("reports/{page}.html", page=PAGES),
         figures=expand("reports/figures/{page}", page=PAGES),
+        data=expand("reports/data/{page}", page=PAGES),
     output:
         "reports/index.html",
     log:
@@ -103,4 +107,4 @@ rule report_index:
     resources:
         **res("cpu"),
     shell:
-        "{DC} report index --pages {input.pages} --figures reports/figures --out {output} > {log} 2>&1"
+        "{DC} report index --pages {input.pages} --figures reports/figures --data reports/data --out {output} > {log} 2>&1"

@@ -20,6 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     index.add_argument(
         "--figures", default=None, metavar="DIR", help="figure root holding one folder per page (default: OUT's folder/figures)"
     )
+    index.add_argument("--data", default=None, metavar="DIR", help="root of the figures' CSV data, one folder per page (default: OUT's folder/data)")
     index.add_argument("--title", default="deepcollapse reports")
     index.add_argument("--out", required=True, metavar="INDEX.html")
     summary = actions.add_parser("summary", help="final value of every metric of result stores, as JSON (a DVC metric)")
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "index":
         from ..reports.index import build
 
-        build(pages=args.pages, out=args.out, figures_root=args.figures, title=args.title)
+        build(pages=args.pages, out=args.out, figures_root=args.figures, data_root=args.data, title=args.title)
     else:
         from ..reports.summary import write
 

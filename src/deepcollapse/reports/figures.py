@@ -1,7 +1,7 @@
 """Figures of the report pages: one style, and every figure saved with the data it plots.
 
-`save(fig, name, directory=...)` writes ``name.png``, ``name.svg`` and ``name.csv``; the CSV holds
-every plotted series (lines, markers, images) in tidy form, so a reader can re-plot or check a
+`save(fig, name, directory=..., data_directory=...)` writes ``name.png`` and ``name.svg``, and
+``name.csv`` (in `data_directory`, by default the same folder); the CSV holds every plotted series (lines, markers, images) in tidy form, so a reader can re-plot or check a
 number without re-running the notebook, and the tests can check that no figure is empty.
 Reference curves drawn from theory (a threshold, an n^(-1/2) guide) are tagged with
 `REFERENCE` so that they are not mistaken for measured data.
@@ -97,19 +97,33 @@ def figure_rows(fig) -> list[dict]:
     return rows
 
 
-def save(fig, name: str, *, directory: str | os.PathLike, formats: Sequence[str] = FORMATS, dpi: int | None = None) -> list[Path]:
-    """Write `fig` as ``directory/name.{png,svg}`` plus its data as ``directory/name.csv``."""
+def save(
+    fig,
+    name: str,
+    *,
+    directory: str | os.PathLike,
+    data_directory: str | os.PathLike | None = None,
+    formats: Sequence[str] = FORMATS,
+    dpi: int | None = None,
+) -> list[Path]:
+    """Write `fig` as ``directory/name.{png,svg}`` plus its data as ``data_directory/name.csv``.
+
+    The pipeline keeps the CSVs out of the figure folder so that `dvc plots` (which renders every
+    file of reports/figures) shows the images only.
+    """
     from ..store import atomic_path
 
     directory = Path(directory)
+    data_directory = Path(data_directory) if data_directory is not None else directory
     directory.mkdir(parents=True, exist_ok=True)
+    data_directory.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:
         target = directory / f"{name}.{fmt}"
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
         written.append(target)
-    target = directory / f"{name}.csv"
+    target = data_directory / f"{name}.csv"
     with atomic_path(target) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()

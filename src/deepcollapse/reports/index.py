@@ -37,13 +37,22 @@ def page_title(page: Path) -> str:
     return page.stem
 
 
-def build(*, pages: Sequence[str | os.PathLike], out: str | os.PathLike, figures_root: str | os.PathLike | None = None, title: str = "deepcollapse reports") -> Path:
-    """Write the index linking `pages` (rendered HTML) and the figures under ``figures_root/<page>/``."""
+def build(
+    *,
+    pages: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    figures_root: str | os.PathLike | None = None,
+    data_root: str | os.PathLike | None = None,
+    title: str = "deepcollapse reports",
+) -> Path:
+    """Write the index linking `pages` (rendered HTML), the figures under ``figures_root/<page>/``
+    and their data under ``data_root/<page>/`` (both default to folders beside `out`)."""
     from ..provenance import collect
     from ..store import write_text
 
     out = Path(out)
     figures_root = Path(figures_root) if figures_root is not None else out.parent / "figures"
+    data_root = Path(data_root) if data_root is not None else out.parent / "data"
     esc = html.escape
 
     def rel(path: Path) -> str:
@@ -61,11 +70,8 @@ def build(*, pages: Sequence[str | os.PathLike], out: str | os.PathLike, figures
         toc.append(f'<li><a href="{rel(page)}">{esc(heading)}</a></li>')
         figs = []
         for png in sorted((figures_root / name).glob("*.png")):
-            links = " · ".join(
-                f'<a href="{rel(png.with_suffix(ext))}">{ext[1:]}</a>'
-                for ext in (".png", ".svg", ".csv")
-                if png.with_suffix(ext).exists()
-            )
+            files = [png.with_suffix(".png"), png.with_suffix(".svg"), data_root / name / f"{png.stem}.csv"]
+            links = " · ".join(f'<a href="{rel(f)}">{f.suffix[1:]}</a>' for f in files if f.exists())
             figs.append(
                 f'<figure><a href="{rel(png)}"><img src="{rel(png)}" alt="{esc(png.stem)}" loading="lazy"></a>'
                 f"<figcaption>{esc(png.stem)} — {links}</figcaption></figure>"
