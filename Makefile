@@ -35,4 +35,4 @@ bench: $(STAMP)
 	for script in tests/benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf results reports/*.html reports/figures reports/notebooks .snakemake
+	rm -rf results reports/index.html reports/pages reports/figures reports/data reports/notebooks .snakemake

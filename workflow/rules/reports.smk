@@ -1,5 +1,6 @@
 # Report pages: papermill executes a template of workflow/notebooks/ with the page's inputs as
-# parameters, nbconvert renders it to reports/<page>.html; figures go to reports/figures/<page>/
+# parameters (the executed notebook: reports/notebooks/<page>.ipynb), nbconvert renders it to
+# reports/pages/<page>.html; figures go to reports/figures/<page>/
 # as PNG + SVG, with the plotted data as CSV in reports/data/<page>/.  reports/index.html links every page and figure.
 
 REPORTS = config["reports"]
@@ -75,7 +76,7 @@ rule report_page:
         data=page_inputs,
     output:
         notebook="reports/notebooks/{page}.ipynb",
-        html="reports/{page}.html",
+        html="reports/pages/{page}.html",
         figures=directory("reports/figures/{page}"),
         data=directory("reports/data/{page}"),
     params:
@@ -92,12 +93,12 @@ rule report_page:
         "mkdir -p {output.figures} {output.data} && "
         "{PY} -m papermill --kernel {params.kernel} --cwd . --no-progress-bar --execution-timeout {params.timeout}"
         " {input.template} {output.notebook} -y {params.nb:q} > {log} 2>&1 && "
-        "{PY} -m nbconvert --to html --no-input --output-dir reports --output {wildcards.page} {output.notebook} >> {log} 2>&1"
+        "{PY} -m nbconvert --to html --no-input --output-dir reports/pages --output {wildcards.page} {output.notebook} >> {log} 2>&1"
 
 
 rule report_index:
     input:
-        pages=expand("reports/{page}.html", page=PAGES),
+        pages=expand("reports/pages/{page}.html", page=PAGES),
         figures=expand("reports/figures/{page}", page=PAGES),
         data=expand("reports/data/{page}", page=PAGES),
     output:
