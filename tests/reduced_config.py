@@ -18,7 +18,7 @@ NET_TRAIN = {
 def reduced_params(path: str | Path) -> dict:
     params = yaml.safe_load(Path(path).read_text())
     out = copy.deepcopy(params)
-    for exp in out["ufm"]["experiments"].values():
+    for exp in [*out["ufm"]["experiments"].values(), *(out["ufm"].get("sweeps") or {}).values()]:
         exp["iters"] = UFM_ITERS
         exp["log_every"] = UFM_ITERS // 4
         if "log_spaced" in exp:

@@ -38,7 +38,7 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
 
         update_config(params, yaml.safe_load((workdir / "workflow/demo.yaml").read_text()))
     ufm, runs = _expected_counts(params)
-    assert jobs["ufm"] == len(ufm["experiments"])
+    assert jobs["ufm"] == len(ufm["experiments"]) + len(ufm.get("sweeps") or {})
     assert jobs["train"] == jobs["features"] == jobs["metrics"] == runs
     assert jobs["data"] == len(params["networks"]["datasets"])
     assert jobs["report_index"] == 1 and jobs["theory"] == 1 and jobs["asymptotic"] == 1
@@ -54,9 +54,10 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
         ({"ufm": {"experiments": {"fig2a": {"lamda_W": 0.1}}}}, "ufm.experiments.fig2a: unknown key 'lamda_W'"),
         ({"ufm": {"experiments": {"fig2a": {"K": 1.5}}}}, "ufm.experiments.fig2a.K: 1.5 is not of type 'integer'"),
         ({"reports": {"dpi": "high"}}, "reports.dpi: 'high' is not of type 'integer'"),
+        ({"ufm": {"sweeps": {"phase_plain": {"sweep": "lambda"}}}}, "ufm.sweeps.phase_plain.sweep: 'lambda' is not of type 'object'"),
         ({"reprots": {}}, "(top level): unknown key 'reprots'"),
     ],
-    ids=["misspelt-key", "wrong-type", "reports-section", "top-level"],
+    ids=["misspelt-key", "wrong-type", "reports-section", "sweep", "top-level"],
 )
 def test_a_bad_parameter_stops_before_any_job_naming_its_path(workdir, tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
@@ -72,4 +73,4 @@ def test_report_pages_must_name_existing_experiments(workdir, tmp_path):
     bad.write_text(json.dumps({"reports": {"ufm_pages": {"fig2": {"title": "x", "experiments": ["fig2z"]}}}}))
     proc = snakemake(workdir, "all", options=["-n"], configfiles=[bad])
     assert proc.returncode != 0
-    assert "reports.ufm_pages.fig2.experiments names 'fig2z'" in proc.stdout + proc.stderr
+    assert "reports.ufm_pages.fig2.experiments names 'fig2z', which is not in ufm.experiments or ufm.sweeps" in proc.stdout + proc.stderr

@@ -32,13 +32,13 @@ def repo(tmp_path):
     work = copy_workflow(tmp_path / "repo")
     shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((work / "params.yaml").read_text())
-    # two cheap experiments of the real section, plus the λ sweep(s) the report pages need
-    experiments = params["ufm"]["experiments"]
-    sweeps = params["reports"]["phase_diagram"]["experiments"]
-    names = [name for name in experiments if name not in sweeps][:2]
-    params["ufm"]["experiments"] = {
-        name: {**experiments[name], "iters": UFM_ITERS, "log_every": UFM_ITERS // 4} for name in names + sweeps
-    }
+    # two cheap experiments of the real section, plus the sweeps the report pages need
+    ufm = params["ufm"]
+    names = list(ufm["experiments"])[:2]
+    ufm["experiments"] = {name: ufm["experiments"][name] for name in names}
+    ufm["sweeps"] = {name: ufm["sweeps"][name] for name in params["reports"]["phase_diagram"]}
+    for exp in [*ufm["experiments"].values(), *ufm["sweeps"].values()]:
+        exp.update(iters=UFM_ITERS, log_every=UFM_ITERS // 4)
     params["reports"]["ufm_pages"] = {}
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = environment()
@@ -53,7 +53,8 @@ def test_changing_one_ufm_parameter_reruns_only_its_jobs(repo):
     work, env, (changed, untouched) = repo
     dvc = [sys.executable, "-m", "dvc"]
     first = _run(dvc + ["repro", "theory"], work, env)
-    assert sorted(_ufm_jobs(first)) == sorted(yaml.safe_load((work / "params.yaml").read_text())["ufm"]["experiments"])
+    ufm = yaml.safe_load((work / "params.yaml").read_text())["ufm"]
+    assert sorted(_ufm_jobs(first)) == sorted([*ufm["experiments"], *ufm["sweeps"]])
     stores = {name: work / f"results/ufm/{name}.zarr/zarr.json" for name in (changed, untouched)}
     before = {name: path.stat().st_mtime_ns for name, path in stores.items()}
     table_before = (work / "results/theory/agreement.json").read_text()

@@ -27,6 +27,15 @@ def test_extended_threshold_is_where_K_rho_reaches_two_to_the_minus_four_thirds(
     assert found == pytest.approx(2 ** (-4 / 3) / (4 * 50 ** (1 / 3)), rel=1e-9)
 
 
+def test_regularized_bias_regime_changes_at_c_over_one_minus_c():
+    # SPEC §1.3: the simplex ETF of Theorem 3.2 for λ_b <= c/(1-c) = 0.164716 at the paper's defaults
+    base = {"model": "plain", "bias": "regularized", "lambda_b": 0.5, "K": 4, "n": 50}
+    label, regime = ufm_plots.regime_of("lambda_b")
+    found = ufm_plots.threshold_of(base, fields=("lambda_b",), lo=1e-3, hi=10.0, regime=regime)
+    c = 4 * math.sqrt(50 * 0.005 * 0.005)
+    assert found == pytest.approx(c / (1 - c), rel=1e-9) and found == pytest.approx(0.164716, abs=1e-6)
+
+
 def test_no_threshold_inside_a_range_on_one_side():
     base = {"model": "plain", "K": 4, "n": 50}
     assert ufm_plots.threshold_of(base, fields=("lambda_W", "lambda_H"), lo=1e-4, hi=1e-2) is None
@@ -52,7 +61,10 @@ def test_trajectory_and_phase_figures_plot_the_run_data(tmp_path):
     fig = ufm_plots.phase_figure(ds, dim="lambda", threshold=0.0354, title="phase", curve=(x, y))
     figures.save(fig, "phase", directory=tmp_path, formats=("png",))
     plt.close(fig)
-    assert figures.measured_points(tmp_path / "phase.csv") == 2 + 2  # GD objective and ‖H‖ at both points
+    final = ds.isel(iteration=-1)
+    finite = sum(int(np.isfinite(final[v].values).sum()) for v in ("objective", "norm_H", "NC2_ETF_H", "NC2_OF_H"))
+    assert finite >= 4  # the objective and ‖H‖ at both points; NC2 where the means are not zero
+    assert figures.measured_points(tmp_path / "phase.csv") == finite
     table = ufm_plots.final_rows({"sweep": ds})
     assert [r["run"] for r in table] == ["sweep [lambda=0.005]", "sweep [lambda=0.05]"]
     assert table[1]["GD objective"] == pytest.approx(float(ds["objective"].isel(iteration=-1, **{"lambda": 1})))

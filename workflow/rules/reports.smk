@@ -9,11 +9,11 @@ UFM_PAGES = REPORTS["ufm_pages"]
 
 def _check_ufm_pages():
     named = [(f"reports.ufm_pages.{page}.experiments", spec["experiments"]) for page, spec in UFM_PAGES.items()]
-    named.append(("reports.phase_diagram.experiments", REPORTS["phase_diagram"]["experiments"]))
+    named.append(("reports.phase_diagram", list(REPORTS["phase_diagram"])))
     for where, names in named:
         for name in names:
             if name not in UFM_EXPERIMENTS:
-                raise WorkflowError(f"params: {where} names {name!r}, which is not in ufm.experiments")
+                raise WorkflowError(f"params: {where} names {name!r}, which is not in ufm.experiments or ufm.sweeps")
 
 
 _check_ufm_pages()
@@ -31,8 +31,8 @@ def report_pages():
     phase = REPORTS["phase_diagram"]
     pages["phase_diagram"] = (
         "phase_diagram",
-        {"runs": {name: f"results/ufm/{name}.zarr" for name in phase["experiments"]}},
-        {"dim": phase["dim"]},
+        {"runs": {name: f"results/ufm/{name}.zarr" for name in phase}},
+        {"dims": dict(phase)},
     )
     pages["theory"] = (
         "theory",

@@ -1,7 +1,17 @@
-# Unconstrained features models: one job per experiment of params.yaml `ufm.experiments` (the
-# paper's figures, the variants, and the λ phase diagram, which is a `sweep:` solved as one batch).
+# Unconstrained features models: one job per entry of params.yaml `ufm.experiments` (the paper's
+# figures and the variants) and of `ufm.sweeps` (λ phase diagrams, seeds: one batched job each).
+# Both write results/ufm/<name>.zarr, so a name must not appear in both.
 
-UFM_EXPERIMENTS = config["ufm"]["experiments"]
+
+def ufm_runs():
+    experiments, sweeps = config["ufm"]["experiments"], config["ufm"].get("sweeps") or {}
+    both = sorted(set(experiments) & set(sweeps))
+    if both:
+        raise WorkflowError(f"params: ufm.experiments and ufm.sweeps both define {both[0]!r}; names must be unique")
+    return {**experiments, **sweeps}
+
+
+UFM_EXPERIMENTS = ufm_runs()
 
 
 rule ufm:

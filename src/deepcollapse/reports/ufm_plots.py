@@ -120,26 +120,41 @@ def _config_along(base_config: Mapping[str, Any], fields: tuple[str, ...]):
     return lambda value: dataclasses.replace(base, **{f: value for f in fields})
 
 
-def threshold_of(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo: float, hi: float) -> float | None:
-    """The value of the swept λ `fields` (moved together) where the closed-form minimizer becomes zero.
+#: What changes at the threshold of a swept dimension: (description, predicate on theory.minimizer).
+#: λ sweeps cross into the zero solution; a λ_b sweep crosses c/(1−c), where the class means stop
+#: being a simplex ETF (SPEC §1.3: p > 0).
+REGIMES = {
+    "lambda_b": ("p > 0 above: neither ETF nor OF", lambda info: info.get("p", 0.0) > 0),
+}
+ZERO_REGIME = ("zero solution above", lambda info: bool(info["zero"]))
 
-    Found by bisection on `ufm.theory.minimizer(...)["zero"]` between `lo` and `hi` (log scale), so
-    that the line drawn on the phase diagram is the package's theory, not a formula copied here.
-    None when the minimizer is zero at both ends or at neither.
+
+def regime_of(dim: str):
+    return REGIMES.get(dim, ZERO_REGIME)
+
+
+def threshold_of(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo: float, hi: float, regime=None) -> float | None:
+    """The value of the swept `fields` (moved together) where the closed-form regime changes.
+
+    `regime` is a predicate on `ufm.theory.minimizer(config)` (default: the minimizer is zero).
+    Found by bisection between `lo` and `hi` on a log scale, so that the line drawn on the phase
+    diagram is the package's theory, not a formula copied here.  None when the predicate has the
+    same value at both ends.
     """
     from ..ufm import theory
 
+    predicate = regime or ZERO_REGIME[1]
     at = _config_along(base_config, fields)
 
-    def zero(value: float) -> bool:
-        return bool(theory.minimizer(at(value))["zero"])
+    def side(value: float) -> bool:
+        return bool(predicate(theory.minimizer(at(value))))
 
-    if zero(lo) == zero(hi):
+    if side(lo) == side(hi):
         return None
     a, b = math.log(lo), math.log(hi)
     for _ in range(60):
         mid = 0.5 * (a + b)
-        if zero(math.exp(mid)) == zero(lo):
+        if side(math.exp(mid)) == side(lo):
             a = mid
         else:
             b = mid
@@ -155,14 +170,16 @@ def closed_form_curve(base_config: Mapping[str, Any], *, fields: tuple[str, ...]
     return x, np.array([float(theory.minimizer(at(v))["objective"]) for v in x])
 
 
-def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=None):
-    """Final objective (GD) against the closed form and the final feature norm, along the λ sweep.
+def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=None, threshold_label: str = "threshold"):
+    """Along a sweep: the final objective (GD) against the closed form, the final feature norm,
+    and NC2 of the last feature level (ETF solid, OF dashed), with the threshold drawn.
 
     `curve` (values, objective) draws the closed form on a fine grid; without it, at the swept points.
+    Other sweep dimensions (e.g. seeds) give one series each.
     """
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 3.5), constrained_layout=True)
     final = ds.isel(iteration=-1)
     x = np.asarray(ds[dim].values, dtype=float)
     other = [d for d in sweep_dims(ds) if d != dim]
@@ -172,18 +189,24 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     cx, cy = curve if curve is not None else (x, np.asarray(theory_obj.values, dtype=float))
     reference(ax1.semilogx(cx, cy, "k-", label="closed form L*"))
     level = list(ds.attrs.get("levels", ["H"]))[-1]
-    norm_name = f"norm_{level}"
-    for label, point in _by(final, other):
-        ax1.semilogx(x, np.asarray(point["objective"].values, dtype=float), "o", mfc="none", label=f"GD {label}".strip())
-        if norm_name in point:
-            ax2.semilogx(x, np.asarray(point[norm_name].values, dtype=float), "o-", label=f"GD {label}".strip())
-    for ax in (ax1, ax2):
+    series = list(_by(final, other))
+    for i, (label, point) in enumerate(series):
+        tag = f"GD {label}".strip()
+        ax1.semilogx(x, np.asarray(point["objective"].values, dtype=float), "o", mfc="none", color=f"C{i}", label=tag)
+        if f"norm_{level}" in point:
+            ax2.semilogx(x, np.asarray(point[f"norm_{level}"].values, dtype=float), "o-", ms=4, color=f"C{i}", label=tag)
+        for key, style in (("NC2_ETF", "-"), ("NC2_OF", "--")):
+            if f"{key}_{level}" in point:
+                ax3.loglog(x, np.asarray(point[f"{key}_{level}"].values, dtype=float), style, marker="o", ms=3,
+                           color=f"C{i}", label=f"{key} {label}".strip() if i == 0 or len(series) < 4 else None)
+    for ax in (ax1, ax2, ax3):
         if threshold is not None:
-            reference(ax.axvline(threshold, color="r", ls=":", label=f"threshold λ = {threshold:.4g}"))
-        ax.set_xlabel(f"{dim} (λ_W = λ_H)" if dim == "lambda" else dim)
+            reference(ax.axvline(threshold, color="r", ls=":", label=f"{threshold_label}: {threshold:.4g}"))
+        ax.set_xlabel(dim)
         ax.legend(fontsize="x-small")
-    ax1.set_title("final objective")
-    ax2.set_title(f"final ‖{level}‖_F (0: the zero solution)")
+    ax1.set_title("final objective", fontsize="small")
+    ax2.set_title(f"final ‖{level}‖_F (0: the zero solution)", fontsize="small")
+    ax3.set_title(f"final NC2 of {level}: ETF (solid), OF (dashed)", fontsize="small")
     fig.suptitle(title)
     return fig
 
