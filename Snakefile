@@ -30,6 +30,13 @@ include: "workflow/rules/asymptotic.smk"
 include: "workflow/rules/reports.smk"
 
 
+# Cheap bookkeeping runs on the submitting machine, not through a cluster queue.
+localrules:
+    all,
+    report_index,
+    network_summary,
+
+
 rule all:
     default_target: True
     input:

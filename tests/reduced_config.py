@@ -23,6 +23,9 @@ def reduced_params(path: str | Path) -> dict:
         exp["log_every"] = UFM_ITERS // 4
         if "log_spaced" in exp:
             exp["log_spaced"] = min(exp["log_spaced"], 10)
+    asym = out["asymptotic"]
+    asym.update(n=[10, 100, 1000], sigma=[0.0, 0.1, 0.5], seeds=3, rate_fit_n_min=10)
+    asym["extended"] = {**asym.get("extended", {}), "iters": 200}
     net = out["networks"]
     net["datasets"] = ["digits"]
     net["data"] = {**net.get("data", {}), "download": False}
