@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -24,10 +25,10 @@ TINY_CE = {
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("e2e")
-    config = root / "run.yaml"
-    config.write_text(json.dumps(TINY_CE))
     paths = {"run": root / "run", "features": root / "features.zarr", "metrics": root / "metrics.zarr", "test_metrics": root / "test.zarr"}
-    assert main(["train", "--config", str(config), "--out", str(paths["run"]), "--no-progress"]) == 0
+    with pytest.MonkeyPatch.context() as mp:  # the pipeline pipes each run's config as JSON
+        mp.setattr("sys.stdin", io.StringIO(json.dumps(TINY_CE)))
+        assert main(["train", "--config", "-", "--out", str(paths["run"]), "--no-progress"]) == 0
     assert main(["features", "--run", str(paths["run"]), "--out", str(paths["features"]), "--test", "--maps-per-class", "2", "--batch-size", "64", "--no-progress"]) == 0
     assert main(["metrics", "--features", str(paths["features"]), "--out", str(paths["metrics"]), "--no-progress"]) == 0
     assert main(["metrics", "--features", str(paths["features"]), "--out", str(paths["test_metrics"]), "--split", "test", "--no-progress"]) == 0

@@ -63,6 +63,11 @@ CONTENT_SHA256: dict[str, dict[str, str]] = {
 }
 
 
+# Where a distribution installs the standard files: used as the source when no root is given,
+# before any download (Debian/Ubuntu: `apt-get install dataset-fashion-mnist`).
+SYSTEM_ROOTS: dict[str, str] = {"fashion-mnist": "/usr/share/datasets/fashion-mnist"}
+
+
 def spec(name: str) -> DatasetSpec:
     try:
         return SPECS[name]

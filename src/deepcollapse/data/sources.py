@@ -5,7 +5,8 @@ Sources, in order of preference:
   ``/usr/share/datasets/fashion-mnist``: ``train-images-idx3-ubyte.gz`` ...) or in torchvision's
   layout (``root/FashionMNIST/raw/...``, ``root/cifar-10-batches-py/...``, or the archive
   ``root/cifar-10-python.tar.gz``); nothing is downloaded then;
-* without `root`: torchvision's download (it checks the published MD5s) into a temporary folder;
+* without `root`: the files a distribution installed (`registry.SYSTEM_ROOTS`: Debian's
+  dataset-fashion-mnist), else torchvision's download (it checks the published MD5s) into a temporary folder;
 * `digits` comes from scikit-learn and needs neither.
 
 The files are staged (decompressed, verified, structurally checked) in a scratch folder in
@@ -57,6 +58,8 @@ def read(name: str, *, root: str | Path | None = None, download: bool = True, ve
         return read_digits()
     with tempfile.TemporaryDirectory(prefix="deepcollapse-data-") as scratch:
         scratch = Path(scratch)
+        if root is None and Path(registry.SYSTEM_ROOTS.get(name, "/nonexistent")).is_dir():
+            root = registry.SYSTEM_ROOTS[name]
         if root is None:
             if not download:
                 raise InputError(f"dataset {name!r} needs --root DIR (the standard files) or downloading enabled")

@@ -58,7 +58,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of forward and loss on CUDA
     channels_last: bool = False
-    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"  # torch.compile mode
+    compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile mode
     cuda_graphs: bool = False  # capture the whole training step in a CUDA graph (CUDA only)
     threads: int = 0  # CPU threads of torch (0: torch's default); on a shared machine 1 is often fastest
 
@@ -93,5 +93,5 @@ class TrainConfig:
         object.__setattr__(self, "checkpoints", tuple(sorted(set(self.checkpoints) | {self.epochs})))
         if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
             raise InputError(f"key 'device' must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
-        if self.cuda_graphs and self.compile != "off":
+        if self.cuda_graphs and self.compile != "none":
             raise InputError("keys 'cuda_graphs' and 'compile' exclude each other (compile mode 'reduce-overhead' already uses CUDA graphs)")

@@ -301,7 +301,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool | None = N
     Y = torch.from_numpy(labels.astype(np.int64)).to(device)
     normalize = normalizer.on(device, channels_last=config.channels_last)
     loss_fn = loss_function(config, data.num_classes)
-    model_fwd = model if config.compile == "off" else torch.compile(model, mode=config.compile)
+    model_fwd = model if config.compile == "none" else torch.compile(model, mode=config.compile)
     step_fn = _eager_step(model_fwd, loss_fn, optimizer, autocast=config.precision == "bf16", device=device)
     if config.cuda_graphs:
         batch_shape = (config.batch_size, *images.shape[1:])
