@@ -67,3 +67,11 @@ def test_config_validation():
         from_mapping(TrainConfig, {"lr": 0.0})
     with pytest.raises(InputError, match="device"):
         from_mapping(TrainConfig, {"device": "tpu"})
+
+
+def test_public_api_names_are_callables():
+    from deepcollapse import nets
+
+    for name in ("train", "extract_features", "layer_metrics", "ResNet18", "TrainConfig"):
+        assert callable(getattr(nets, name)), name
+    assert nets.PREEMPTED_EXIT_STATUS == 75

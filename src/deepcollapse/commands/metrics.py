@@ -15,7 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..nets.layer_metrics import layer_metrics
+    from ..nets.layerwise import layer_metrics
 
     out = layer_metrics(args.features, args.out, split=args.split, progress=args.progress)
     print(f"{out}: metrics written")

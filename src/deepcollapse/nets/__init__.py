@@ -24,7 +24,7 @@ _EXPORTS = {
     "TrainingDiverged": ".trainer",
     "PREEMPTED_EXIT_STATUS": ".trainer",
     "extract_features": ".features",
-    "layer_metrics": ".layer_metrics",
+    "layer_metrics": ".layerwise",
 }
 
 
