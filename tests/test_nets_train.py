@@ -91,6 +91,7 @@ def test_sigkill_after_checkpoint_then_resume_is_bitwise_equal(straight, tmp_pat
     assert not (run / "done.json").exists(), "the run finished before it could be killed"
     train(from_mapping(TrainConfig, TINY), run, progress=False)
     assert_bitwise_equal(final_weights(run), final_weights(straight))
+    assert not list((run / "checkpoints").glob(".*.tmp-*"))  # a write cut by the kill is cleaned up
 
 
 def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):

@@ -81,6 +81,14 @@ def newest(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     return best[1], load(best[1])
 
 
+def remove_partial_writes(run_dir: Path) -> None:
+    """Delete temporary files of checkpoint writes that a killed process left behind."""
+    folder = directory(run_dir)
+    if folder.is_dir():
+        for path in folder.glob(".*.tmp-*"):
+            path.unlink(missing_ok=True)
+
+
 def drop_resume(run_dir: Path) -> None:
     """Delete the rolling resume point: called right after a kept checkpoint supersedes it
     (training only moves forward, so any resume point is older than the checkpoint just written)."""

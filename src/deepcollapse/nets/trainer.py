@@ -275,6 +275,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool | None = N
 
     history: list[dict[str, Any]] = []
     start_epoch, start_step, partial = 0, 0, None
+    checkpoint.remove_partial_writes(run_dir)
     found = checkpoint.newest(run_dir)
     if found is not None:
         path, state = found
