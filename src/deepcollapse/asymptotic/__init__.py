@@ -13,7 +13,7 @@ attenuated copy of the noise-free one: W(H) → a·W*, a = `limit(...)`.
 
 from __future__ import annotations
 
-from .classifier import classifier
+from .ridge import classifier
 from .configs import Config, ExtendedConfig
 from .noise import noisy_features
 from .study import fit_rate, run

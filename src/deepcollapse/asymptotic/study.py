@@ -17,7 +17,7 @@ from ..config import to_dict
 from ..errors import InputError
 from ..metrics import core
 from . import extended, noise, theory
-from .classifier import solve_from_moments
+from .ridge import solve_from_moments
 from .configs import Config
 
 F64 = torch.float64

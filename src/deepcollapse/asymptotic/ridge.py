@@ -33,11 +33,12 @@ def solve_from_moments(gram: torch.Tensor, cross: torch.Tensor, *, N: int | torc
     ridge = torch.as_tensor(N, dtype=gram.dtype, device=gram.device) * lambda_W
     A = gram + ridge[..., None, None] * torch.eye(d, dtype=gram.dtype, device=gram.device)
     L, info = torch.linalg.cholesky_ex(A)
-    if bool((info == 0).all()):
-        X = torch.cholesky_solve(cross, L)
-    else:  # rounding made a nearly singular A indefinite (tiny λ_W): LU still solves it
-        X = torch.linalg.solve(A, cross)
-    return X.transpose(-1, -2)
+    if bool((info != 0).any()):
+        raise InputError(
+            f"HᵀH + Nλ_W·I is not numerically positive definite (lambda_W={lambda_W:g} is too small for "
+            "these features); use a larger lambda_W"
+        )
+    return torch.cholesky_solve(cross, L).transpose(-1, -2)
 
 
 def _check_lambda(lambda_W: Any) -> float:
@@ -75,6 +76,8 @@ def classifier(H: Any, y: Any, *, lambda_W: float, K: int | None = None) -> Any:
         gram += chunk.T @ chunk
         onehot = torch.nn.functional.one_hot(labels[start : start + rows], K).to(F64)
         cross += chunk.T @ onehot  # column k += Σ_{y_i = k} h_i (a GEMM: far faster than a scatter)
+    if not bool(torch.isfinite(gram).all()):
+        raise InputError("HᵀH overflows float64: the features are too large (rescale H)")
     W = solve_from_moments(gram, cross, N=N, lambda_W=lam)
     return W if isinstance(H, torch.Tensor) else W.cpu().numpy()
 
