@@ -76,7 +76,7 @@ def unit_noise_moments(
 
 
 def noisy_features(
-    means: np.ndarray | torch.Tensor,
+    means,
     *,
     n: int,
     sigma: float,
@@ -85,9 +85,13 @@ def noisy_features(
     stream: str = "plain",
     device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """H = H* + σZ (K·n, d) and its labels, exactly the features of the study's cell (σ, n, seed)."""
+    """H = H* + σZ (K·n, d) and its labels, exactly the features of the study's cell (σ, n, seed).
+
+    `means` (K, d): the class means H̄* (numpy, torch or xarray), e.g. the dataset's `class_means_star`.
+    """
     device = torch.device(device)
-    means = torch.as_tensor(means, dtype=F64, device=device)
+    means = means if isinstance(means, torch.Tensor) else torch.as_tensor(np.asarray(means))  # also xarray
+    means = means.to(dtype=F64, device=device)
     K, d = means.shape
     y = labels(K=K, n=n, device=device)
     Z = torch.cat([b for _, b in unit_noise_blocks(K=K, n=n, d=d, seed=seed, stream=stream, distribution=distribution, device=device)])
