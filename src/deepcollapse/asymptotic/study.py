@@ -2,7 +2,8 @@
 
 For every n and seed one unit-variance noise draw Z is reduced to its moments (ZᵀZ and the class
 sums); every σ then costs one d×d solve.  The result is an xarray Dataset with dims
-(sigma, n, seed); see `describe` in the README section "Theorem 5.1".
+(sigma, n, seed); its variables are described in `VARIABLE_DOCS` (stored as each variable's
+"description" attribute) and in the README section "Theorem 5.1".
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from ..config import to_dict
 from ..errors import InputError
 from ..metrics import core
 from . import extended, noise, theory
-from .ridge import solve_from_moments
 from .configs import Config
+from .ridge import solve_from_moments
 
 F64 = torch.float64
 
@@ -41,6 +42,10 @@ def _frob(X: torch.Tensor) -> torch.Tensor:
 def _ratio(num: torch.Tensor, den: float) -> torch.Tensor:
     """num/den, NaN where the reference is exactly zero (the zero minimizer)."""
     return num / den if den > 0 else torch.full_like(num, math.nan)
+
+
+def _numpy(X: torch.Tensor) -> np.ndarray:
+    return X.detach().cpu().numpy()
 
 
 def _per_cell(fn, X: torch.Tensor) -> np.ndarray:
@@ -130,16 +135,15 @@ def extended_study(cfg: Config, minimizer: theory.ExtendedMinimizer) -> dict[str
             G[:, i, j], C[:, i, j] = gram / (cfg.K * n), cross / (cfg.K * n)
             W2[:, i, j], W1[:, i, j] = _init(cfg, n=n, seed=seed, device=device)
 
-    batch = (S * Nn * R,)
-    flat = lambda X: X.reshape(batch + X.shape[3:])  # noqa: E731
+    G, C, W2, W1 = (X.reshape((S * Nn * R,) + X.shape[3:]) for X in (G, C, W2, W1))  # one batch of cells
     lam = dict(lambda_W1=ext.lambda_W1, lambda_W2=ext.lambda_W2)
-    W2f, W1f = extended.gradient_descent(flat(W2), flat(W1), flat(G), flat(C), lr=ext.lr, iters=ext.iters, **lam)
+    W2f, W1f = extended.gradient_descent(W2, W1, G, C, lr=ext.lr, iters=ext.iters, **lam)
     if not (torch.isfinite(W2f).all() and torch.isfinite(W1f).all()):
         raise InputError(f"extended GD diverged at extended.lr={ext.lr}; use a smaller step")
-    P_ref = extended.convex_reference(flat(G), flat(C), mu=minimizer.mu)
-    L_gd = extended.objective(W2f, W1f, flat(G), flat(C), **lam)
-    L_ref = extended.convex_objective(P_ref, flat(G), flat(C), mu=minimizer.mu)
-    g2, g1 = extended.gradients(W2f, W1f, flat(G), flat(C), **lam)
+    P_ref = extended.convex_reference(G, C, mu=minimizer.mu)
+    L_gd = extended.objective(W2f, W1f, G, C, **lam)
+    L_ref = extended.convex_objective(P_ref, G, C, mu=minimizer.mu)
+    g2, g1 = extended.gradients(W2f, W1f, G, C, **lam)
     grad_norm = torch.sqrt(_frob(g2) ** 2 + _frob(g1) ** 2)
 
     shape = (S, Nn, R)
@@ -153,21 +157,20 @@ def extended_study(cfg: Config, minimizer: theory.ExtendedMinimizer) -> dict[str
     cells = ("sigma", "n", "seed")
     rel = _frob(P - P_lim) / lim_norm if not minimizer.is_zero else torch.full(shape, math.nan, dtype=F64, device=device)
     p_star_sq = float((P_star * P_star).sum())
-    np_ = lambda X: X.detach().cpu().numpy()  # noqa: E731
     return {
-        "exploratory_W2W1": (cells + ("class", "feature1"), np_(P)),
-        "exploratory_relative_error": (cells, np_(rel)),
-        "exploratory_attenuation": (cells, np_(_ratio((P * P_star).sum((-1, -2)), p_star_sq))),
+        "exploratory_W2W1": (cells + ("class", "feature1"), _numpy(P)),
+        "exploratory_relative_error": (cells, _numpy(rel)),
+        "exploratory_attenuation": (cells, _numpy(_ratio((P * P_star).sum((-1, -2)), p_star_sq))),
         "exploratory_NC2_W_OF": (cells, _per_cell(lambda X: core.nc2_of(vectors=X), P)),
         "exploratory_NC2_W2_OF": (cells, _per_cell(lambda X: core.nc2_of(vectors=X), W2f)),
         "exploratory_NC3_OF": (cells, _per_cell(lambda X: core.nc3(W=X, means=means), P)),
-        "exploratory_gd_objective_gap": (cells, np_(((L_gd - L_ref) / L_ref).reshape(shape))),
+        "exploratory_gd_objective_gap": (cells, _numpy(((L_gd - L_ref) / L_ref).reshape(shape))),
         "exploratory_gd_distance_to_minimizer": (
             cells,
-            np_(_frob(P - P_ref) / _frob(P_ref).clamp_min(1e-300)),
+            _numpy(_frob(P - P_ref) / _frob(P_ref).clamp_min(1e-300)),
         ),
-        "exploratory_gd_gradient_norm": (cells, np_(grad_norm.reshape(shape))),
-        "exploratory_attenuation_limit": (("sigma",), np_(a)),
+        "exploratory_gd_gradient_norm": (cells, _numpy(grad_norm.reshape(shape))),
+        "exploratory_attenuation_limit": (("sigma",), _numpy(a)),
         "exploratory_W2W1_star": (("class", "feature1"), minimizer.P),
         "exploratory_class_means_star": (("class", "feature1"), minimizer.means),
     }
@@ -201,19 +204,18 @@ def _run(cfg: Config, device: torch.device):
     if plain.is_zero:
         rel = torch.full_like(error, math.nan)
     w_star_sq = float((W_star * W_star).sum())
-    np_ = lambda X: X.detach().cpu().numpy()  # noqa: E731
     cells = ("sigma", "n", "seed")
-    rel_np = np_(rel)
+    rel_np = _numpy(rel)
     n_arr = np.asarray(cfg.n)
     sigma_arr = np.asarray(cfg.sigma, dtype=float)
     data = {
-        "W": (cells + ("class", "feature"), np_(W)),
-        "error": (cells, np_(error)),
+        "W": (cells + ("class", "feature"), _numpy(W)),
+        "error": (cells, _numpy(error)),
         "relative_error": (cells, rel_np),
-        "attenuation": (cells, np_(_ratio((W * W_star).sum((-1, -2)), w_star_sq))),
+        "attenuation": (cells, _numpy(_ratio((W * W_star).sum((-1, -2)), w_star_sq))),
         "NC2_W_OF": (cells, _per_cell(lambda X: core.nc2_of(vectors=X), W)),
         "NC3_OF": (cells, _per_cell(lambda X: core.nc3(W=X, means=means), W)),
-        "attenuation_limit": (("sigma",), np_(a)),
+        "attenuation_limit": (("sigma",), _numpy(a)),
         "rate_exponent": (("sigma", "seed"), fit_rate(rel_np, n=n_arr, sigma=sigma_arr, n_min=cfg.rate_fit_n_min)),
         "W_star": (("class", "feature"), plain.W),
         "class_means_star": (("class", "feature"), plain.means),
