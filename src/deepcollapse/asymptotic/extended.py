@@ -17,7 +17,6 @@ This is a local, minimal GD for this one use; the full extended-UFM solver is `d
 
 from __future__ import annotations
 
-
 import torch
 
 F64 = torch.float64
