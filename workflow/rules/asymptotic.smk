@@ -2,7 +2,7 @@
 
 rule asymptotic:
     output:
-        directory("results/asymptotic/study.zarr"),
+        directory("results/asymptotic/theorem51.zarr"),
     params:
         cfg=as_json(config["asymptotic"]),
     log:

@@ -39,7 +39,7 @@ def report_pages():
         {"agreement": "results/theory/agreement.json", "runs": {n: f"results/ufm/{n}.zarr" for n in UFM_EXPERIMENTS}},
         {},
     )
-    pages["asymptotic"] = ("asymptotic", {"study": "results/asymptotic/study.zarr"}, {})
+    pages["asymptotic"] = ("asymptotic", {"study": "results/asymptotic/theorem51.zarr"}, {})
     if NET_RUNS:
         pages["networks"] = (
             "networks",
