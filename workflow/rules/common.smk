@@ -1,4 +1,5 @@
 # Helpers shared by every rule file: how jobs call the package, and how parameters reach them.
+import glob
 import json
 import re
 import sys

@@ -4,6 +4,9 @@
 # as PNG + SVG, with the plotted data as CSV in reports/data/<page>/.  reports/index.html links every page and figure.
 
 REPORTS = config["reports"]
+# The pages' plotting code: a change reruns the (cheap) pages, as a template change does.  The science
+# jobs do not depend on the package's source this way: see README, "When code changes".
+REPORT_CODE = sorted(glob.glob("src/deepcollapse/reports/*.py"))
 UFM_PAGES = REPORTS["ufm_pages"]
 
 
@@ -74,6 +77,7 @@ rule report_page:
     input:
         template=lambda w: f"workflow/notebooks/{PAGES[w.page][0]}.ipynb",
         data=page_inputs,
+        code=REPORT_CODE,
     output:
         notebook="reports/notebooks/{page}.ipynb",
         html="reports/pages/{page}.html",

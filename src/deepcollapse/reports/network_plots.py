@@ -27,11 +27,16 @@ def split_run(name: str) -> tuple[str, str]:
     return dataset, loss
 
 
+#: Column order of the loss comparison: the paper's MSE first.
+LOSS_ORDER = ("mse", "ce")
+
+
 def group_by_dataset(runs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """{dataset: {loss: metrics dataset}}, losses in LOSS_ORDER."""
     out: dict[str, dict[str, Any]] = {}
-    for name, ds in runs.items():
+    for name in sorted(runs, key=lambda n: (split_run(n)[0], LOSS_ORDER.index(split_run(n)[1]) if split_run(n)[1] in LOSS_ORDER else 99)):
         dataset, loss = split_run(name)
-        out.setdefault(dataset, {})[loss] = ds
+        out.setdefault(dataset, {})[loss] = runs[name]
     return out
 
 

@@ -59,12 +59,7 @@ def trajectory_figure(ds, *, title: str):
     axes = axes.ravel()
     members = list(_members(ds))
     alpha = 1.0 if len(members) == 1 else max(0.25, 1.0 / math.sqrt(len(members)))
-    ax = axes[0]
-    for label, point in members:
-        x, gap = _positive_iterations(point, "objective_gap")
-        ax.loglog(x, np.abs(gap), color="k", alpha=alpha, label=label or "|L − L*| / L*")
-    ax.set_title("objective gap to the closed form")
-    ax.set_xlabel("iteration")
+    _objective_panel(axes[0], members)
     for ax, (panel, series) in zip(axes[1:], NC_PANELS.items()):
         for (key, style), level in itertools.product(series, levels):
             name = f"{key}_{level}"
@@ -80,10 +75,50 @@ def trajectory_figure(ds, *, title: str):
         ax.set_xlabel("iteration")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="lower left")
-    if len(members) > 1:
-        axes[0].legend(loc="lower left", fontsize="x-small")
+    for ax in axes:
+        quiet_minor_ticks(ax)
     fig.suptitle(title)
     return fig
+
+
+#: Relative gaps below this are float64 rounding; they are drawn at this floor (a log axis has no 0).
+GAP_FLOOR = 1e-16
+
+
+def _objective_panel(ax, members) -> None:
+    """|L − L*|/L* per run (one colour per sweep point), floored at GAP_FLOOR; points where GD ends
+    *below* the closed form (which would refute it, or flag an unverified one) are marked in red.
+    Without a closed form (the gap is NaN throughout) the objective itself is drawn."""
+    has_theory = any(np.isfinite(_positive_iterations(p, "objective_gap")[1]).any() for _, p in members)
+    below_labelled = False
+    for i, (label, point) in enumerate(members):
+        color = "k" if len(members) == 1 else f"C{i % 10}"
+        if not has_theory:
+            x, y = _positive_iterations(point, "objective")
+            ax.semilogx(x, y, color=color, label=label or "objective")
+            continue
+        x, gap = _positive_iterations(point, "objective_gap")
+        ax.loglog(x, np.maximum(np.abs(gap), GAP_FLOOR), color=color, label=label or "|L − L*| / L*")
+        below = gap < -GAP_FLOOR
+        if below.any():
+            ax.loglog(x[below], np.abs(gap[below]), "v", color="r", ms=3,
+                      label=None if below_labelled else "GD below the closed form")
+            below_labelled = True
+    ax.set_title("objective gap to the closed form" if has_theory else "objective (no closed form known)")
+    ax.set_xlabel("iteration")
+    if len(members) > 1 or below_labelled:
+        ax.legend(loc="lower left", fontsize="x-small", ncol=2 if len(members) > 5 else 1)
+
+
+def quiet_minor_ticks(ax) -> None:
+    """No labels on the minor ticks of a log axis spanning more than a decade (matplotlib labels
+    them when the span is short, and at 2–3 decades they overlap); short axes keep them."""
+    from matplotlib.ticker import NullFormatter
+
+    for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()), (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+        lo, hi = sorted(limits)
+        if scale == "log" and lo > 0 and hi / lo > 10:
+            axis.set_minor_formatter(NullFormatter())
 
 
 def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -204,6 +239,8 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
             reference(ax.axvline(threshold, color="r", ls=":", label=f"{threshold_label}: {threshold:.4g}"))
         ax.set_xlabel(dim)
         ax.legend(fontsize="x-small")
+    for ax in (ax1, ax2, ax3):
+        quiet_minor_ticks(ax)
     ax1.set_title("final objective", fontsize="small")
     ax2.set_title(f"final ‖{level}‖_F (0: the zero solution)", fontsize="small")
     ax3.set_title(f"final NC2 of {level}: ETF (solid), OF (dashed)", fontsize="small")
