@@ -50,7 +50,11 @@ def summary_rows(inputs: Mapping[str, Any] | Iterable[Any]) -> list[dict[str, An
     """One row per input artifact: where it is and what produced it."""
     rows = []
     for label, path in _flatten(inputs):
-        rec = record_of(path) or {}
+        rec = record_of(path)
+        if rec is None:  # e.g. a table derived from the other inputs listed
+            rows.append({"input": label, "path": path, "created": "(no record: derived from the inputs below)",
+                         "commit": "", "deepcollapse": "", "torch": "", "device": "", "seed": "", "params": None})
+            continue
         git = rec.get("git") or {}
         commit = str(git.get("commit", "unknown"))[:10] + (" (modified)" if git.get("dirty") else "")
         versions = rec.get("versions") or {}
