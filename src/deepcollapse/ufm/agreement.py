@@ -80,9 +80,15 @@ def structure_errors(config: Config, params: dict[str, np.ndarray]) -> dict[str,
     return out
 
 
+#: Sides of an identity smaller than this (in Frobenius norm) count as 0: at the zero solution
+#: both sides are ~1e-30 and their relative difference means nothing.
+IDENTITY_FLOOR = 1e-12
+
+
 def _balance(left: np.ndarray, right: np.ndarray) -> float:
-    scale = max(float(np.linalg.norm(left)), float(np.linalg.norm(right)))
-    return float(np.linalg.norm(left - right)) / scale if scale > 0 else 0.0
+    """‖left − right‖ / max(‖left‖, ‖right‖, IDENTITY_FLOOR)."""
+    scale = max(float(np.linalg.norm(left)), float(np.linalg.norm(right)), IDENTITY_FLOOR)
+    return float(np.linalg.norm(left - right)) / scale
 
 
 def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
@@ -92,9 +98,7 @@ def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[st
         out = {"lambda_W WtW = lambda_H HHt": _balance(config.lambda_W * W.T @ W, config.lambda_H * H @ H.T)}
         if config.bias == "unregularized" and config.loss == "mse":
             b = params["b"]
-            optimal = 1.0 / config.K - W @ H.mean(axis=1)
-            scale = float(np.linalg.norm(b))
-            out["b = 1/K - W h_G"] = float(np.linalg.norm(b - optimal)) / scale if scale > 0 else 0.0
+            out["b = 1/K - W h_G"] = _balance(b, 1.0 / config.K - W @ H.mean(axis=1))
         return out
     W2, W1, H1 = params["W2"], params["W1"], params["H1"].T
     out = {"lambda_W1 W1tW1 = lambda_H1 H1H1t": _balance(config.lambda_W1 * W1.T @ W1, config.lambda_H1 * H1 @ H1.T)}
@@ -165,8 +169,9 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
         gap = (objective - expected) / abs(expected) if info["available"] and expected != 0 else math.nan
         errors = structure_errors(config, params) if info["available"] else {}
         identities = identity_residuals(config, params)
-        row: dict[str, Any] = {"run": run}
-        row.update({name: ds[name].values[i].item() for name, i in index.items()})
+        coords = {name: ds[name].values[i].item() for name, i in index.items()}
+        row: dict[str, Any] = {"run": run, "point": ", ".join(f"{k}={v:g}" for k, v in coords.items())}
+        row.update(coords)
         row.update(
             {
                 "model": config.model,
@@ -197,3 +202,48 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
         row.update({name: float(final[name]) for name in metric_names})
         out.append(row)
     return out
+
+
+# ----------------------------------------------------------------------------------- outputs
+STATUSES = ("agrees", "GD above closed form", "GD BELOW closed form", "no closed form", "undefined")
+
+
+def row_id(row: dict[str, Any]) -> str:
+    return f"{row['run']}[{row['point']}]" if row["point"] else row["run"]
+
+
+def document(table: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON document of `deepcollapse theory`: tolerance, counts per status, rows by id."""
+    counts = {status: sum(row["status"] == status for row in table) for status in STATUSES}
+    worst = [abs(r["objective_rel_gap"]) for r in table if math.isfinite(r["objective_rel_gap"])]
+    return {
+        "tolerance": OBJECTIVE_RTOL,
+        "summary": {"problems": len(table), **counts, "max_abs_objective_rel_gap": max(worst) if worst else None},
+        "rows": {row_id(row): row for row in table},
+    }
+
+
+def to_csv(table: list[dict[str, Any]]) -> str:
+    """Rows as CSV; the columns are the union of every row's keys, in first-seen order."""
+    import csv
+    import io
+
+    columns: dict[str, None] = {}
+    for row in table:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    return buffer.getvalue()
+
+
+def format_table(table: list[dict[str, Any]]) -> str:
+    """A short plain-text table: one line per problem with the objectives and the status."""
+    lines = [f"{'problem':<44} {'closed form':>16} {'GD':>16} {'rel. gap':>10}  status"]
+    for row in table:
+        lines.append(
+            f"{row_id(row)[:44]:<44} {row['objective_theory']:>16.12g} {row['objective_gd']:>16.12g} "
+            f"{row['objective_rel_gap']:>10.2e}  {row['status']}"
+        )
+    return "\n".join(lines)

@@ -323,7 +323,7 @@ def realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
         return {"W2": np.zeros((K, config.d2)), "W1": np.zeros((config.d2, config.d1)), "H1": np.zeros((n * K, config.d1))}
     a, b, c1 = (math.sqrt(info[k]) for k in ("a_sq", "b_sq", "c1_sq"))
     if config.loss == "ce":  # Z = x P_K: the K−1 dimensional centered frame
-        frame = _orthonormal(K, K - 1, rng)  # K × (K−1), frame frameᵀ = P_K
+        frame = np.linalg.qr(_P(K) @ rng.standard_normal((K, K - 1)))[0]  # K × (K−1), frame frameᵀ = P_K
     else:
         frame = np.eye(K)
     r = frame.shape[1]
