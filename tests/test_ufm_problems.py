@@ -98,7 +98,8 @@ def test_initialization_is_per_seed_and_scaled():
     p = problem.init([0], solver.init_scales([cfg]))
     assert float(p["W1"].std()) == pytest.approx(0.1, rel=0.05)  # Fig. 9d: W2, W1 ~ 0.1 N(0,1), H1 ~ 0.2 N(0,1)
     assert float(p["H1"].std()) == pytest.approx(0.2, rel=0.05)
-    assert Config(model="plain").init_scale == 1.0 and Config(model="extended").init_scale == 0.1
+    assert Config(model="plain").weight_scale == 1.0 and Config(model="extended").weight_scale == 0.1
+    assert Config(model="extended", init_scale=0.3).feature_scale == 0.3
 
 
 def test_public_layout_roundtrip():

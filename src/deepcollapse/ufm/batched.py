@@ -22,7 +22,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..config import to_dict
 from ..errors import InputError
 from . import solver, theory
 from .config import Config
@@ -146,7 +145,7 @@ def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "ba
     configs = configs_of(base, sweep)
     points = sweep.points()
     trajectory = solver.run(configs, metrics=metrics, on_nonfinite=lambda i: f"sweep point {sweep.describe(points[i])}")
-    params = {"config": to_dict(base), "sweep": sweep.to_dict()}
+    params = {"config": base.resolved(), "sweep": sweep.to_dict()}
     return solver.to_dataset(
         configs,
         trajectory,

@@ -29,8 +29,8 @@ _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 class Config:
     """One UFM experiment: model, sizes, regularization, gradient-descent protocol and logging.
 
-    ``init_scale`` None resolves to 1.0 (plain) or 0.1 (extended); ``init_scale_features`` None
-    resolves to ``init_scale`` (Fig. 9d uses 0.1 for W2, W1 and 0.2 for H1).  Metrics are logged
+    ``init_scale`` None means 1.0 (plain) or 0.1 (extended); ``init_scale_features`` None means
+    ``init_scale`` (Fig. 9d uses 0.1 for W2, W1 and 0.2 for H1).  Metrics are logged
     at iteration 0, every ``log_every`` iterations, at ``log_spaced`` extra log-spaced iterations
     (to resolve the early collapse), and always at the final iterate ``iters``.
     """
@@ -88,13 +88,9 @@ class Config:
         self._check_step_size()
         if not _DEVICE.match(self.device):
             raise InputError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if self.init_scale is None:
-            object.__setattr__(self, "init_scale", DEFAULT_INIT_SCALE[self.model])
-        if self.init_scale_features is None:
-            object.__setattr__(self, "init_scale_features", self.init_scale)
         for name in ("init_scale", "init_scale_features"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
+            if value is not None and not (math.isfinite(value) and value > 0):
                 raise InputError(f"{name} must be a positive number, got {value}")
 
     def _check_step_size(self) -> None:
@@ -115,6 +111,22 @@ class Config:
             )
 
     # ------------------------------------------------------------------ derived quantities
+    # The two init scales stay None when not given, so that a sweep over init_scale moves the
+    # feature scale along with it; `resolved()` is what every output records.
+    @property
+    def weight_scale(self) -> float:
+        return self.init_scale if self.init_scale is not None else DEFAULT_INIT_SCALE[self.model]
+
+    @property
+    def feature_scale(self) -> float:
+        return self.init_scale_features if self.init_scale_features is not None else self.weight_scale
+
+    def resolved(self) -> dict:
+        """The fields as plain JSON types with the init-scale defaults filled in (re-runs identically)."""
+        from ..config import to_dict
+
+        return {**to_dict(self), "init_scale": self.weight_scale, "init_scale_features": self.feature_scale}
+
     @property
     def N(self) -> int:
         return self.K * self.n

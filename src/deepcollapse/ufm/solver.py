@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from .. import metrics as nc_metrics
-from ..config import to_dict
 from ..errors import InputError
 from . import batched_metrics, problems, theory
 from .config import Config
@@ -51,8 +50,8 @@ def log_iterations(*, iters: int, log_every: int, log_spaced: int = 0) -> np.nda
 
 def init_scales(configs: Sequence[Config]) -> dict[str, list[float]]:
     """Per-parameter init scale of each problem (SPEC §6: W and b by init_scale, features by init_scale_features)."""
-    weights = [c.init_scale for c in configs]
-    features = [c.init_scale_features for c in configs]
+    weights = [c.weight_scale for c in configs]
+    features = [c.feature_scale for c in configs]
     if configs[0].model == "plain":
         return {"W": weights, "H": features, "b": weights}
     return {"W2": weights, "W1": weights, "H1": features}
@@ -292,7 +291,7 @@ def to_dataset(
     ds.attrs.update(
         {
             "description": f"{base.label}: full-batch gradient descent (SPEC-math §6)",
-            "config": to_dict(base),
+            "config": base.resolved(),
             "levels": list(problems.level_names(base)),
             "metric_keys": list(nc_metrics.KEYS),
             "runtime_s": round(trajectory.seconds, 3),
@@ -320,6 +319,6 @@ def solve(config: Config, *, metrics: MetricsMode = "reference"):
         trajectory,
         attrs={
             "theory": theory.minimizer(config),
-            "provenance": collect(params=to_dict(config), seed=config.seed, device=config.device),
+            "provenance": collect(params=config.resolved(), seed=config.seed, device=config.device),
         },
     )
