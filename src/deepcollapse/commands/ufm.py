@@ -28,20 +28,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import from_mapping, load_yaml
+    from ..config import load_yaml
     from ..store import write_dataset
-    from ..ufm import Config, Sweep, solve, solve_sweep
+    from ..ufm import batched, solve, solve_sweep
 
     source = "<stdin>" if args.config == "-" else str(args.config)
     if args.key:
         source += f" [{args.key}]"
-    mapping = dict(load_yaml(args.config, key=args.key))
-    sweep_spec = mapping.pop("sweep", None)
-    config = from_mapping(Config, mapping, source=source)
-    if sweep_spec is None:
-        ds = solve(config)
-    else:
-        ds = solve_sweep(config, Sweep.from_mapping(sweep_spec, source=f"{source}: sweep"))
+    config, sweep = batched.from_mapping(load_yaml(args.config, key=args.key), source=source)
+    ds = solve(config) if sweep is None else solve_sweep(config, sweep)
     write_dataset(ds, args.out)
     print(_summary(ds, args.out))
     return 0

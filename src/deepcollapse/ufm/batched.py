@@ -123,6 +123,24 @@ class Sweep:
         return {a.name: {"fields": list(a.fields), "values": list(a.values)} for a in self.axes}
 
 
+def from_mapping(mapping: Mapping[str, Any], *, source: str = "config") -> tuple[Config, Sweep | None]:
+    """A config mapping (Config fields, optionally a `sweep:` entry) → (base Config, Sweep or None).
+
+    Fields the sweep sets need not appear in the base: the base is validated with the sweep's
+    first point applied (a regularized-bias sweep over λ_b needs no λ_b of its own).
+    """
+    from ..config import from_mapping as config_from_mapping
+
+    if not isinstance(mapping, Mapping):
+        raise InputError(f"{source}: expected a mapping of Config fields")
+    fields = dict(mapping)
+    spec = fields.pop("sweep", None)
+    if spec is None:
+        return config_from_mapping(Config, fields, source=source), None
+    sweep = Sweep.from_mapping(spec, source=f"{source}: sweep")
+    return config_from_mapping(Config, {**fields, **sweep.points()[0]}, source=source), sweep
+
+
 def configs_of(base: Config, sweep: Sweep) -> list[Config]:
     """Every point's Config (each validated: a λ or lr out of range names its sweep point)."""
     out = []

@@ -221,6 +221,11 @@ def _extended_ce(config: Config) -> dict[str, Any]:
     return {
         "source": "SPEC-math §7 (extended linear UFM with cross-entropy; W2W1H̄1 ∝ P_K assumed, not proved)",
         "verified": False,
+        # Measured here: at K=4 GD can end below this value, at a collapsed critical point where
+        # W2W1H̄1 has rank 2 (classes paired antipodally) — the penalty Σσ^{2/3} is concave, so
+        # lower rank can pay.  The value is the best P_K-structured point, an upper bound.
+        "note": "minimum over W2W1H̄1 = x P_K only; GD reaches lower values for K=4 (rank-2 paired means), "
+        "so this is an upper bound on the global minimum, not the minimum",
         "control_name": "K_rho",
         "control": K * rho,
         "threshold": NAN,
