@@ -39,7 +39,7 @@ def naive_autograd_us(config: Config, iters: int) -> tuple[float, float]:
             W -= config.lr * gW
             H -= config.lr * gH
     seconds = time.perf_counter() - t0
-    return seconds / iters * 1e6, float(loss)
+    return seconds / iters * 1e6, float(loss.detach())
 
 
 def solver_us(config: Config) -> tuple[float, float]:
