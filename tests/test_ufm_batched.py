@@ -8,7 +8,7 @@ import torch
 
 from deepcollapse import metrics
 from deepcollapse.errors import InputError
-from deepcollapse.ufm import Config, NonFiniteError, Sweep, batched_metrics, problems, solve, solve_sweep
+from deepcollapse.ufm import Config, NonFiniteError, Sweep, batched_metrics, problems, solve, solve_sweep, solver
 
 K, n, p = 3, 5, 6
 
@@ -121,3 +121,8 @@ def test_sweep_point_errors_name_the_point():
     diverging = Config(model="extended", K=4, n=50, d1=20, d2=20, iters=3000)
     with pytest.raises(NonFiniteError, match=r"sweep point init_scale=1\b"):
         solve_sweep(diverging, Sweep.from_mapping({"init_scale": [0.1, 1.0]}))
+
+
+def test_a_batch_refuses_problems_of_different_shapes():
+    with pytest.raises(InputError, match="must agree on K, iters"):
+        solver.run([Config(K=3, iters=10), Config(K=4, iters=20)])

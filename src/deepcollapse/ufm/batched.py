@@ -24,21 +24,7 @@ from typing import Any
 
 from ..errors import InputError
 from . import solver, theory
-from .config import Config
-
-#: Fields a sweep may vary: they change numbers, not array shapes or the model.
-SWEEPABLE = (
-    "seed",
-    "lambda_W",
-    "lambda_H",
-    "lambda_b",
-    "lambda_W1",
-    "lambda_W2",
-    "lambda_H1",
-    "lr",
-    "init_scale",
-    "init_scale_features",
-)
+from .config import BATCHABLE, Config
 
 #: Names the result dataset already uses (a sweep dimension may not take them).
 RESERVED = ("iteration", "class", "sample", "feature", "feature1", "feature2", "label", "objective",
@@ -77,9 +63,9 @@ class Sweep:
             if isinstance(fields, str) or not isinstance(fields, Sequence) or not fields:
                 raise InputError(f"{where}: 'fields' must be a non-empty list of Config field names")
             for field in fields:
-                if field not in SWEEPABLE:
+                if field not in BATCHABLE:
                     raise InputError(
-                        f"{where}: cannot sweep {field!r} in one batch (sweepable: {', '.join(SWEEPABLE)})"
+                        f"{where}: cannot sweep {field!r} in one batch (sweepable: {', '.join(BATCHABLE)})"
                     )
                 if field in used:
                     raise InputError(f"{where}: field {field!r} is swept by two dimensions")

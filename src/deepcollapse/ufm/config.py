@@ -19,6 +19,21 @@ from ..errors import InputError
 PLAIN_ONLY = ("bias", "d", "lambda_W", "lambda_H", "lambda_b")
 EXTENDED_ONLY = ("activation", "d1", "d2", "lambda_W1", "lambda_W2", "lambda_H1")
 
+#: Fields that may differ between problems solved in one batch: they change numbers, not array
+#: shapes, the model or the iteration schedule.
+BATCHABLE = (
+    "seed",
+    "lambda_W",
+    "lambda_H",
+    "lambda_b",
+    "lambda_W1",
+    "lambda_W2",
+    "lambda_H1",
+    "lr",
+    "init_scale",
+    "init_scale_features",
+)
+
 #: Default init scale per model (SPEC §6: the extended UFM diverges from N(0,1) at step 0.1).
 DEFAULT_INIT_SCALE = {"plain": 1.0, "extended": 0.1}
 

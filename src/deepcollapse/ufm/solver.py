@@ -21,7 +21,7 @@ import torch
 from .. import metrics as nc_metrics
 from ..errors import InputError
 from . import batched_metrics, problems, theory
-from .config import Config
+from .config import BATCHABLE, Config
 
 #: How often (in iterations) GD checks that every parameter is finite.
 FINITE_CHECK_EVERY = 100
@@ -159,6 +159,11 @@ def run(
     `on_nonfinite(i)` names problem i in the error raised when GD produces NaN or inf.
     """
     base = configs[0]
+    fixed = {f.name for f in dataclasses.fields(Config)} - set(BATCHABLE)
+    for config in configs[1:]:
+        differ = sorted(name for name in fixed if getattr(config, name) != getattr(base, name))
+        if differ:
+            raise InputError(f"problems of one batch must agree on {', '.join(differ)}")
     device = resolve_device(base)
     dtype = torch.float64 if base.dtype == "float64" else torch.float32
     lam = problems.lambda_tensors(configs, dtype=dtype, device=device)
