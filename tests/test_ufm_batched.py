@@ -103,7 +103,7 @@ def test_sweep_of_step_sizes_and_extended_lambdas():
         ({"lambda_W": []}, "non-empty list"),
         ({"lambda_W": "0.1"}, "non-empty list"),
         ({"lam": {"fields": ["lambda_W"], "values": [0.1], "extra": 1}}, "expected keys"),
-        ({"a": {"fields": ["lambda_W"], "values": [0.1]}, "b": {"fields": ["lambda_W"], "values": [0.2]}}, "two dimensions"),
+        ({"lam1": {"fields": ["lambda_W"], "values": [0.1]}, "lam2": {"fields": ["lambda_W"], "values": [0.2]}}, "two dimensions"),
         ({"iteration": {"fields": ["lambda_W"], "values": [0.1]}}, "cannot name a dimension"),
         ({"s": {"fields": ["seed", "lr"], "values": [1]}}, "on its own dimension"),
         ({}, "non-empty mapping"),

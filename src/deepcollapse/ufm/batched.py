@@ -27,8 +27,10 @@ from . import solver, theory
 from .config import BATCHABLE, Config
 
 #: Names the result dataset already uses (a sweep dimension may not take them).
-RESERVED = ("iteration", "class", "sample", "feature", "feature1", "feature2", "label", "objective",
-            "objective_gap", "grad_norm", "W", "H", "b", "W1", "W2", "H1")
+RESERVED = (
+    "iteration", "class", "sample", "feature", "feature1", "feature2", "label",
+    "objective", "objective_gap", "grad_norm", "W", "H", "b", "W1", "W2", "H1",
+)
 RESERVED_PREFIXES = ("norm_", "theory_", "NC")
 
 
@@ -50,41 +52,13 @@ class Sweep:
         """Parse the `sweep:` mapping (dim name → list of values, or → {fields, values})."""
         if not isinstance(mapping, Mapping) or not mapping:
             raise InputError(f"{source}: expected a non-empty mapping of dimension names to values")
-        axes, used = [], set()
-        for name, spec in mapping.items():
-            where = f"{source}.{name}"
-            if isinstance(spec, Mapping):
-                unknown = set(spec) - {"fields", "values"}
-                if unknown or "values" not in spec:
-                    raise InputError(f"{where}: expected keys 'fields' and 'values', got {sorted(map(str, spec))}")
-                fields, values = spec.get("fields", [name]), spec["values"]
-            else:
-                fields, values = [name], spec
-            if isinstance(fields, str) or not isinstance(fields, Sequence) or not fields:
-                raise InputError(f"{where}: 'fields' must be a non-empty list of Config field names")
-            for field in fields:
-                if field not in BATCHABLE:
-                    raise InputError(
-                        f"{where}: cannot sweep {field!r} in one batch (sweepable: {', '.join(BATCHABLE)})"
-                    )
-                if field in used:
-                    raise InputError(f"{where}: field {field!r} is swept by two dimensions")
-                used.add(field)
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-                raise InputError(f"{where}: expected a non-empty list of values")
-            integer = list(fields) == ["seed"]
-            for v in values:
-                ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-                if isinstance(v, bool) or not ok or (not integer and not math.isfinite(v)):
-                    kind = "integers" if integer else "numbers"
-                    raise InputError(f"{where}: values must be {kind}, got {v!r}")
-            if len(set(values)) != len(values):
-                raise InputError(f"{where}: values repeat")
-            if "seed" in fields and len(fields) > 1:
-                raise InputError(f"{where}: seed must be swept on its own dimension")
-            if not str(name).isidentifier() or str(name) in RESERVED or str(name).startswith(RESERVED_PREFIXES):
-                raise InputError(f"{where}: {name!r} cannot name a dimension (it is not an identifier or clashes with the result's names)")
-            axes.append(Axis(str(name), tuple(fields), tuple(values)))
+        axes = [_parse_axis(str(name), spec, where=f"{source}.{name}") for name, spec in mapping.items()]
+        seen: set[str] = set()
+        for axis in axes:
+            for field in axis.fields:
+                if field in seen:
+                    raise InputError(f"{source}.{axis.name}: field {field!r} is swept by two dimensions")
+                seen.add(field)
         return cls(tuple(axes))
 
     @property
@@ -107,6 +81,34 @@ class Sweep:
 
     def to_dict(self) -> dict[str, Any]:
         return {a.name: {"fields": list(a.fields), "values": list(a.values)} for a in self.axes}
+
+
+def _parse_axis(name: str, spec: Any, *, where: str) -> Axis:
+    if isinstance(spec, Mapping):
+        if set(spec) - {"fields", "values"} or "values" not in spec:
+            raise InputError(f"{where}: expected keys 'fields' and 'values', got {sorted(map(str, spec))}")
+        fields, values = spec.get("fields", [name]), spec["values"]
+    else:
+        fields, values = [name], spec
+    if not name.isidentifier() or name in RESERVED or name.startswith(RESERVED_PREFIXES):
+        raise InputError(f"{where}: {name!r} cannot name a dimension (not an identifier, or a name the result uses)")
+    if isinstance(fields, str) or not isinstance(fields, Sequence) or not fields:
+        raise InputError(f"{where}: 'fields' must be a non-empty list of Config field names")
+    for field in fields:
+        if field not in BATCHABLE:
+            raise InputError(f"{where}: cannot sweep {field!r} in one batch (sweepable: {', '.join(BATCHABLE)})")
+    if "seed" in fields and len(fields) > 1:
+        raise InputError(f"{where}: seed must be swept on its own dimension")
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise InputError(f"{where}: expected a non-empty list of values")
+    integer = list(fields) == ["seed"]
+    for v in values:
+        ok = isinstance(v, int) if integer else isinstance(v, (int, float)) and math.isfinite(v)
+        if isinstance(v, bool) or not ok:
+            raise InputError(f"{where}: values must be {'integers' if integer else 'numbers'}, got {v!r}")
+    if len(set(values)) != len(values):
+        raise InputError(f"{where}: values repeat")
+    return Axis(name, tuple(fields), tuple(values))
 
 
 def from_mapping(mapping: Mapping[str, Any], *, source: str = "config") -> tuple[Config, Sweep | None]:
