@@ -25,7 +25,10 @@ PLAIN = Config(model="plain", K=4, n=50, d=20)
 
 
 def naive_autograd_us(config: Config, iters: int) -> tuple[float, float]:
-    """µs/iteration of the textbook loop: build the loss, autograd, update under no_grad."""
+    """µs/iteration of the textbook loop: build the loss, autograd, update under no_grad.
+
+    The objective it returns is the loss before its last update (the solver reports the final iterate).
+    """
     lam = problems.lambda_tensors([config], dtype=torch.float64, device="cpu")
     start = problems.build(config, lam, dtype=torch.float64, device="cpu").init([config.seed], solver.init_scales([config]))
     W, H = (start[k][0].clone().requires_grad_(True) for k in ("W", "H"))

@@ -98,9 +98,11 @@ def _assumption_failure(config: Config) -> str | None:
 def minimizer(config: Config) -> dict[str, Any]:
     """Closed-form global minimum of `config`'s problem and the scalars describing its minimizer.
 
-    Keys always present: "model", "source", "verified" (the spec reports GD reproducing it),
-    "available", "objective" (NaN when unavailable), "zero" (the minimizer is 0), "control" and
-    "control_name" (c or Kρ), "threshold" (where the minimizer becomes 0).
+    Always: "model", "source", "verified" (GD reproduces it per the spec), "available", "reason"
+    (why not), "objective" (NaN when unavailable), "zero" (the minimizer is 0; None when
+    unavailable).  When available also "control" and "control_name" (c or Kρ), "threshold" (the
+    control value from which the minimizer is 0), "x_star" (singular value of W H̄ or W2W1H̄1)
+    and the model's scales (kappa, p, beta, a_sq, b_sq, c1_sq, rank_levels, ...).
     """
     reason = _assumption_failure(config)
     if reason is not None:
