@@ -8,7 +8,6 @@ objective, the gradient norm, parameter/feature norms and every NC metric at eve
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
@@ -18,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .. import devices
 from .. import metrics as nc_metrics
 from ..errors import InputError
 from . import batched_metrics, problems, theory
@@ -58,23 +58,12 @@ def init_scales(configs: Sequence[Config]) -> dict[str, list[float]]:
 
 
 def resolve_device(config: Config) -> torch.device:
-    device = torch.device(config.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {config.device!r} was requested but CUDA is not available here")
-    return device
+    return devices.resolve(config.device)
 
 
-@contextlib.contextmanager
 def _threads_for(device: torch.device, work: int):
-    if device.type != "cpu" or work > SINGLE_THREAD_WORK:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    """One CPU thread for small problems (thread synchronisation would dominate), else torch's default."""
+    return devices.cpu_threads(1 if work <= SINGLE_THREAD_WORK else None, device=device)
 
 
 def _work_per_iteration(config: Config, B: int) -> int:
