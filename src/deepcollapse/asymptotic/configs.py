@@ -104,13 +104,6 @@ class Config:
 
 
 def _check_device(device: str) -> None:
-    import torch
+    from .. import devices
 
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InputError(f"device {device!r} is not a torch device (use 'cpu', 'cuda' or 'cuda:N')") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} requested but CUDA is not available on this machine")
-    if dev.type not in ("cpu", "cuda"):
-        raise InputError(f"device {device!r} is not supported (use 'cpu', 'cuda' or 'cuda:N')")
+    devices.resolve(device)

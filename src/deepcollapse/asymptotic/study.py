@@ -8,12 +8,12 @@ sums); every σ then costs one d×d solve.  The result is an xarray Dataset with
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 import torch
 
+from .. import devices
 from ..config import to_dict
 from ..errors import InputError
 from ..metrics import core
@@ -89,22 +89,13 @@ def fit_rate(relative_error: np.ndarray, *, n: np.ndarray, sigma: np.ndarray, n_
     return out
 
 
-@contextlib.contextmanager
 def _intra_op_threads(device: torch.device, threads: int | None):
-    """Run CPU work with `threads` intra-op threads (None: leave torch's setting), then restore.
+    """`threads` intra-op threads on the CPU (None: torch's setting).
 
     The study's tensors are tiny (hundreds of 20×20 matrices): on a loaded 2-core machine one
     thread ran the default grid 3-6× faster than two (5 s against 14-29 s, measured).
     """
-    if threads is None or device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return devices.cpu_threads(threads, device=device)
 
 
 def _init(cfg: Config, *, n: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +109,7 @@ def _init(cfg: Config, *, n: int, seed: int, device: torch.device) -> tuple[torc
 
 def extended_study(cfg: Config, minimizer: theory.ExtendedMinimizer) -> dict[str, tuple]:
     """EXPLORATORY: GD on (W2, W1) with H1 = H1* + σZ frozen, for every (σ, n, seed)."""
-    ext, device = cfg.extended, torch.device(cfg.device)
+    ext, device = cfg.extended, devices.resolve(cfg.device)
     means = torch.tensor(minimizer.means, dtype=F64, device=device)
     sigma = torch.tensor(cfg.sigma, dtype=F64, device=device)
     S, Nn, R = len(cfg.sigma), len(cfg.n), cfg.seeds
@@ -181,7 +172,7 @@ def run(cfg: Config, *, cpu_threads: int | None = 1):
 
     `cpu_threads`: torch intra-op threads while computing on the CPU (see `_intra_op_threads`).
     """
-    device = torch.device(cfg.device)
+    device = devices.resolve(cfg.device)
     with _intra_op_threads(device, cpu_threads):
         return _run(cfg, device)
 

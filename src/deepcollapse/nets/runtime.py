@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from .. import devices
 from ..errors import InputError
 from .config import TrainConfig
 from .resnet import ResNet18
@@ -16,12 +17,7 @@ def resolve_device(name: str, *, threads: int = 0) -> torch.device:
     """The torch device of a config's `device` (and its CPU thread count, if `threads` > 0)."""
     if threads:
         torch.set_num_threads(threads)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {name!r} was requested but CUDA is not available here")
-    return device
+    return devices.resolve(name)
 
 
 def load_data(config: TrainConfig):
