@@ -15,6 +15,13 @@ import numpy as np
 from .figures import reference
 
 
+def _finite_mean(values) -> float:
+    """Mean of the finite entries; NaN (and no warning) when there are none, e.g. a rate at σ = 0."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
 def _quartiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median and interquartile range over the last axis (seeds), ignoring NaN."""
     q1, med, q3 = np.nanpercentile(values, [25, 50, 75], axis=-1)
@@ -37,7 +44,7 @@ def error_figure(ds, *, prefix: str = "", title: str):
         med, q1, q3 = _quartiles(values)
         label = f"σ = {sigma:g}"
         if rate is not None:
-            label += f" (fitted slope {np.nanmean(rate.isel(sigma=i).values):.2f})"
+            label += f" (fitted slope {_finite_mean(rate.isel(sigma=i).values):.2f})"
         ax.loglog(n, med, "o-", color=f"C{i}", ms=3, label=label)
         ax.fill_between(n, q1, q3, color=f"C{i}", alpha=0.2, lw=0)
         guide_at = med[-1] if guide_at is None or med[-1] > guide_at else guide_at
@@ -110,10 +117,10 @@ def summary_rows(ds, *, prefix: str = "") -> list[dict]:
         row = {
             "sigma": sigma,
             "limit a(σ)": float(ds[f"{prefix}attenuation_limit"].isel(sigma=i)),
-            f"attenuation at n={int(last['n'])} (mean over seeds)": float(np.nanmean(last[f"{prefix}attenuation"].isel(sigma=i))),
+            f"attenuation at n={int(last['n'])} (mean over seeds)": _finite_mean(last[f"{prefix}attenuation"].isel(sigma=i)),
             f"relative error at n={int(last['n'])} (median)": float(np.nanmedian(last[f"{prefix}relative_error"].isel(sigma=i))),
         }
         if f"{prefix}rate_exponent" in ds:
-            row["fitted rate (mean over seeds; theory −0.5)"] = float(np.nanmean(ds[f"{prefix}rate_exponent"].isel(sigma=i)))
+            row["fitted rate (mean over seeds; theory −0.5)"] = _finite_mean(ds[f"{prefix}rate_exponent"].isel(sigma=i))
         rows.append(row)
     return rows
