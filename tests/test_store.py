@@ -69,3 +69,16 @@ def test_open_missing_or_corrupt_store_is_input_error(tmp_path):
 def test_git_revision_of_this_checkout():
     rev = provenance.git_revision()
     assert rev["commit"] == "unknown" or len(rev["commit"]) == 40
+
+
+def test_text_is_stored_as_variable_length_strings(tmp_path, recwarn):
+    ds = xr.Dataset(
+        {"a": (("layer",), np.ones(3)), "note": (("layer",), np.array(["x", "yy", "zzz"]))},
+        coords={"layer": ["stage1", "stage2", "penultimate"]},
+    )
+    store.write_dataset(ds, tmp_path / "s.zarr")
+    assert not [w for w in recwarn if "specification" in str(w.message)]
+    back = store.open_dataset(tmp_path / "s.zarr")
+    assert list(back["layer"].values) == ["stage1", "stage2", "penultimate"]
+    assert list(back["note"].values) == ["x", "yy", "zzz"]
+    assert back.sel(layer="stage2")["a"].item() == 1.0

@@ -81,13 +81,27 @@ def jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def _variable_length_strings(ds):
+    """Store text (layer names, labels) as Zarr v3's variable-length UTF-8 strings.
+
+    xarray would write numpy's fixed-width unicode as zarr-python's FixedLengthUTF32, a data type
+    with no Zarr v3 specification yet (other readers may not open it; zarr warns about it).
+    """
+    strings = np.dtypes.StringDType()
+    for name in list(ds.variables):
+        if ds[name].dtype.kind == "U":
+            converted = ds[name].astype(strings)
+            ds = ds.assign_coords({name: converted}) if name in ds.coords else ds.assign({name: converted})
+    return ds
+
+
 def write_dataset(ds, path: str | os.PathLike, *, encoding: dict | None = None, provenance: dict | None = None) -> Path:
     """Write an xarray Dataset as a consolidated Zarr v3 store, atomically.
 
     `provenance` (see `deepcollapse.provenance.collect`) is stored under ``attrs["provenance"]``.
     """
     path = Path(path)
-    ds = ds.copy()
+    ds = _variable_length_strings(ds.copy())
     if provenance is not None:
         ds.attrs["provenance"] = provenance
     ds.attrs = jsonable(ds.attrs)
