@@ -1,0 +1,120 @@
+"""workflow/profiles/slurm against a real SLURM: every job goes through sbatch, GPU rules get a GPU,
+a job killed at its time limit is retried and resumes from what it saved on SIGTERM, and the keys a
+site changes (partition, account, GPU model) reach the sbatch line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers_slurm import PROFILE, rule_of, run_id, sacct, snakemake, start_cluster
+
+pytestmark = pytest.mark.slow
+
+SNAKEFILE = textwrap.dedent(
+    """
+    REPORT = 'echo "job=$SLURM_JOB_ID cvd=${{CUDA_VISIBLE_DEVICES-unset}}" > {output}'
+
+    rule all:
+        input: "cpu.txt", "gpu.txt"
+
+    rule cpu:
+        output: "cpu.txt"
+        shell: REPORT
+
+    rule gpu:
+        output: "gpu.txt"
+        resources: gpu=1
+        shell: REPORT
+
+    # Stands in for network training: runs past its 1-minute limit, saves a "checkpoint" when SLURM
+    # sends SIGTERM (exit 75 like `deepcollapse train`), and finishes from it on the next attempt.
+    # The checkpoint is not a declared output, so Snakemake does not delete it between attempts.
+    rule preempted:
+        output: "preempted.txt"
+        resources: runtime=1
+        shell:
+            '''
+            if [ -f preempted.ckpt ]; then
+                echo "resumed in job $SLURM_JOB_ID from: $(cat preempted.ckpt)" > {output}; exit 0
+            fi
+            trap 'echo "job $SLURM_JOB_ID saved at SIGTERM" > preempted.ckpt; exit 75' TERM
+            sleep 600 & wait $!
+            '''
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    return start_cluster()
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    return tmp_path
+
+
+def by_rule(records: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in records:
+        out.setdefault(rule_of(r), []).append(r)
+    return out
+
+
+def test_profile_runs_every_job_through_sbatch_and_gpu_rules_get_a_gpu(cluster, workdir):
+    proc = snakemake("all", cwd=workdir, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = by_rule(sacct(name=run_id(proc.stderr)))
+    assert sorted(jobs) == ["cpu", "gpu"], jobs  # `all` is local; everything else was a SLURM job
+    for rule, (record,) in jobs.items():
+        assert record["State"] == "COMPLETED", record
+        assert record["SubmitLine"].startswith("sbatch "), record
+        assert f"--comment rule_{rule}" in record["SubmitLine"]
+        assert "--requeue" in record["SubmitLine"]  # the profile's slurm-requeue
+        assert (workdir / f"{rule}.txt").read_text().startswith(f"job={record['JobID']} ")
+    gpu, cpu = jobs["gpu"][0], jobs["cpu"][0]
+    assert "--gpus=1" in gpu["SubmitLine"] and "gres/gpu=1" in gpu["AllocTRES"]
+    assert re.fullmatch(r"job=\d+ cvd=[01]", (workdir / "gpu.txt").read_text().strip())
+    assert "--gpus" not in cpu["SubmitLine"] and "gres/gpu" not in cpu["AllocTRES"]
+    assert (workdir / "cpu.txt").read_text().strip().endswith("cvd=unset")
+
+    again = snakemake("all", cwd=workdir, timeout=120)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "Nothing to be done" in again.stderr
+
+
+def test_site_keys_partition_account_and_gpu_model_reach_sbatch(cluster, workdir):
+    # what a site does: copy the profile and fill in the keys marked SITE
+    site = workdir / "site-profile"
+    shutil.copytree(PROFILE, site)
+    config = yaml.safe_load((site / "config.yaml").read_text())
+    config["default-resources"].update(slurm_partition="debug", slurm_account="deepcollapse")
+    config["set-resources"] = {"gpu": {"gpu_model": "fake"}}
+    (site / "config.yaml").write_text(yaml.safe_dump(config))
+
+    proc = snakemake("gpu.txt", cwd=workdir, timeout=240, profile=site)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (record,) = sacct(name=run_id(proc.stderr))
+    assert record["State"] == "COMPLETED"
+    line = record["SubmitLine"]
+    assert "-A deepcollapse" in line and "-p debug" in line and "--gpus=fake:1" in line, line
+    assert record["Account"] == "deepcollapse" and "gres/gpu=1" in record["AllocTRES"]
+
+
+def test_job_killed_at_its_time_limit_is_retried_and_resumes(cluster, workdir):
+    proc = snakemake("preempted.txt", cwd=workdir, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    attempts = sacct(name=run_id(proc.stderr))
+    assert [r["State"] for r in attempts] == ["TIMEOUT", "COMPLETED"], attempts
+    first, second = (r["JobID"] for r in attempts)
+    assert all("-t 1 " in r["SubmitLine"] for r in attempts)
+    assert (workdir / "preempted.txt").read_text().strip() == (
+        f"resumed in job {second} from: job {first} saved at SIGTERM"
+    )
