@@ -63,7 +63,9 @@ def nc(H: Any, y: Any, *, W: Any = None, b: Any = None, K: int | None = None) ->
     acc.begin_second_pass(W=W, b=b)
     for start, stop in _row_chunks(N, d):
         acc.update(H[start:stop], y_all[start:stop])
-    return acc.result()
+    result = acc.result()
+    acc.release_buffers()
+    return result
 
 
 __all__ = ["nc", "Accumulator", "core", "KEYS", "FEATURE_KEYS", "CLASSIFIER_KEYS", "InputError", "SecondPassRequired"]

@@ -101,9 +101,9 @@ def nearest_center_disagreements(
     H: torch.Tensor, *, means: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None
 ) -> int:
     """Number of rows of H whose classifier decision differs from the nearest class centre (NC4)."""
-    scores = H @ W.T
-    if b is not None:
-        scores = scores + b
+    K = W.shape[0]
+    products = H @ torch.cat([W, means]).T  # one pass over H for both decisions
+    scores = products[:, :K] if b is None else products[:, :K] + b
     # argmin_j ‖h − μ_j‖² = argmin_j (‖μ_j‖² − 2 h·μ_j): ‖h‖² is common to all j.
-    distances = (means * means).sum(dim=1) - 2.0 * (H @ means.T)
+    distances = (means * means).sum(dim=1) - 2.0 * products[:, K:]
     return int((scores.argmax(dim=1) != distances.argmin(dim=1)).sum())

@@ -51,6 +51,7 @@ class Accumulator:
         self._counts2: torch.Tensor | None = None
         self._nc1_sum = 0.0
         self._disagreements = 0
+        self._workspace: dict[str, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ state helpers
     def _init_state(self, device: torch.device) -> None:
@@ -64,16 +65,30 @@ class Accumulator:
     def num_samples(self) -> int:
         return 0 if self._counts is None else int(self._counts.sum())
 
+    def _buffer(self, name: str, rows: int) -> torch.Tensor:
+        """A reusable float64 (rows × d) work buffer: re-allocating ~100 MB per batch would spend
+        more time in page faults than in arithmetic."""
+        buf = self._workspace.get(name)
+        if buf is None or buf.shape[0] < rows:
+            buf = self._workspace[name] = torch.empty(rows, self.d, dtype=F64, device=self.device)
+        return buf[:rows]
+
     def _batch(self, H: Any, y: Any, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch as float64 rows (in a reused buffer) and int64 labels, validated."""
         shape = _inputs.shape_of(H, name="H")
         if len(shape) != 2 or shape[1] != self.d:
             raise InputError(f"H batch must have shape (n, d={self.d}), got {shape}")
         if self._counts is None:
             self._init_state(self.device if self.device is not None else _inputs.device_of(H))
-        Ht = _inputs.to_tensor(H, name="H", device=self.device)
         yt = _inputs.labels(y, n=shape[0], K=self.K, device=self.device, offset=offset)
-        _inputs.check_finite(Ht, offset=offset)
+        Ht = self._buffer("H", shape[0])
+        Ht.copy_(_inputs.to_tensor(H, name="H", device=self.device, dtype=None))
+        if not bool(torch.isfinite(Ht.sum())):  # cheap test first; locate the culprit only if needed
+            _inputs.check_finite(Ht, offset=offset)
         return Ht, yt
+
+    def _one_hot(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(y, self.K).to(F64)
 
     # ------------------------------------------------------------------ passes
     def update(self, H: Any, y: Any) -> "Accumulator":
@@ -89,11 +104,12 @@ class Accumulator:
         if Ht.shape[0] == 0:
             return
         n_b = torch.bincount(yt, minlength=self.K)
-        sums_b = torch.zeros_like(self._sums).index_add_(0, yt, Ht)
+        one_hot = self._one_hot(yt)
+        sums_b = one_hot.T @ Ht  # class sums as one BLAS call
         if self._scatter is not None:
             mean_b = sums_b / n_b.clamp(min=1).to(F64)[:, None]
-            R = Ht - mean_b[yt]
-            self._scatter += R.T @ R
+            R = Ht.addmm_(one_hot, mean_b, alpha=-1.0)  # in place: h − h̄_y (exact: one-hot rows pick one mean)
+            self._scatter.addmm_(R.T, R)
             # Chan et al.: merging two groups adds (n_a n_b / n) δ δ^T per class, δ = difference of means.
             n_a = self._counts.to(F64)
             both = (self._counts > 0) & (n_b > 0)
@@ -148,15 +164,19 @@ class Accumulator:
         Ht, yt = self._batch(H, y, offset=offset)
         if Ht.shape[0] == 0:
             return
-        self._counts2 += torch.bincount(yt, minlength=self.K)
-        if bool((self._counts2 > self._counts).any()):
+        counts2 = self._counts2 + torch.bincount(yt, minlength=self.K)
+        if bool((counts2 > self._counts).any()):  # checked before any state changes
             raise InputError("the second pass saw more samples of a class than the first; feed the same data twice")
+        self._counts2 = counts2
         f = self._frozen
-        if f["B"] is not None:
-            P = (Ht - f["means"][yt]) @ f["B"].T
-            self._nc1_sum += float((P * P).sum())
-        if f["W"] is not None:
+        if f["W"] is not None:  # needs the raw features: before the in-place centring below
             self._disagreements += core.nearest_center_disagreements(Ht, means=f["means"], W=f["W"], b=f["b"])
+        if f["B"] is not None:
+            # residuals first, projection second: projecting h and h̄ separately would cancel
+            # catastrophically when the features carry a large common offset
+            R = Ht.addmm_(self._one_hot(yt), f["means"], alpha=-1.0)
+            P = R @ f["B"].T
+            self._nc1_sum += float((P * P).sum())
 
     # ------------------------------------------------------------------ result
     def _second_pass_complete(self) -> bool:
@@ -168,6 +188,10 @@ class Accumulator:
                 f"the second pass is incomplete: it saw {seen} of the {total} samples of the first pass"
             )
         return True
+
+    def release_buffers(self) -> None:
+        """Free the work buffers (they are re-created on the next update)."""
+        self._workspace.clear()
 
     def result(self, W: Any = None, b: Any = None) -> dict[str, float]:
         """The metrics dict of `metrics.nc` (keys NC1, NC2_*, and with W: NC2_W_*, NC3_*, NC4).

@@ -1,0 +1,296 @@
+"""NC metrics: against an independent float64 reference, exact constructions, properties, errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deepcollapse import metrics
+from deepcollapse.errors import InputError, SecondPassRequired
+from nc_reference import nc_reference
+
+ETF_TO_OF = lambda K: math.sqrt(2 - 2 * math.sqrt((K - 1) / K))  # noqa: E731  NC2_OF of an exact simplex ETF
+
+
+def random_problem(seed, *, K=5, d=12, sizes=None, spread=2.0, with_bias=True):
+    """Imbalanced classes with separated means, a random classifier and bias."""
+    rng = np.random.default_rng(seed)
+    sizes = sizes or list(rng.integers(3, 40, size=K))
+    y = np.concatenate([np.full(s, k) for k, s in enumerate(sizes)])
+    rng.shuffle(y)
+    centers = spread * rng.normal(size=(K, d)) + rng.normal(size=d)  # nonzero global offset
+    H = centers[y] + rng.normal(size=(len(y), d)) * rng.uniform(0.3, 1.5, size=d)
+    W = centers - centers.mean(0) + 0.5 * rng.normal(size=(K, d))
+    b = rng.normal(size=K) if with_bias else None
+    return H, y, W, b
+
+
+def assert_metrics_close(got, want, *, rtol=1e-10, atol=1e-12):
+    assert set(got) == set(want)
+    for key in want:
+        assert got[key] == pytest.approx(want[key], rel=rtol, abs=atol), key
+
+
+# ----------------------------------------------------------------------------- reference agreement
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("classifier", ["none", "W", "W+b"])
+def test_agrees_with_dxd_reference(seed, classifier):
+    H, y, W, b = random_problem(seed, K=3 + seed % 4, d=4 + 3 * seed)
+    W = None if classifier == "none" else W
+    b = b if classifier == "W+b" else None
+    assert_metrics_close(metrics.nc(H, y, W=W, b=b), nc_reference(H, y, W=W, b=b))
+
+
+def test_keys_are_the_contract():
+    H, y, W, b = random_problem(0)
+    assert tuple(metrics.nc(H, y)) == metrics.FEATURE_KEYS
+    assert set(metrics.nc(H, y, W=W, b=b)) == set(metrics.KEYS)
+
+
+def test_d_larger_than_n_and_rank_deficient_means():
+    # d > N, and class means spanning fewer than K-1 dimensions (pseudo-inverse really needed)
+    rng = np.random.default_rng(3)
+    K, d = 4, 300
+    y = np.repeat(np.arange(K), 10)
+    base = rng.normal(size=(2, d))
+    centers = np.stack([base[0], base[1], base[0] + base[1], 2 * base[0]])  # rank-2 centered span
+    H = centers[y] + 0.1 * rng.normal(size=(len(y), d))
+    assert_metrics_close(metrics.nc(H, y), nc_reference(H, y), rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- exact constructions
+def collapsed(means, n_per_class):
+    K = means.shape[0]
+    y = np.repeat(np.arange(K), n_per_class)
+    return means[y], y
+
+
+@pytest.mark.parametrize("K", [2, 4, 10])
+def test_collapsed_orthogonal_frame(K):
+    d = K + 3
+    Q, _ = np.linalg.qr(np.random.default_rng(K).normal(size=(d, K)))
+    means = 1.7 * Q.T  # K×d, orthogonal rows of equal norm
+    H, y = collapsed(means, 5)
+    out = metrics.nc(H, y, W=3.0 * means)
+    for key in ("NC1", "NC2_OF", "NC2_ETF", "NC3_OF", "NC2_W_OF", "NC2_W_ETF", "NC4"):
+        assert out[key] == pytest.approx(0.0, abs=1e-12), key
+    # centered means of an OF are a simplex ETF, so the classifier misaligns with them by exactly:
+    assert out["NC3_ETF"] == pytest.approx(ETF_TO_OF(K), rel=1e-12)
+
+
+@pytest.mark.parametrize("K", [3, 4, 7])
+def test_collapsed_simplex_etf(K):
+    d = K + 2
+    Q, _ = np.linalg.qr(np.random.default_rng(K).normal(size=(d, K)))
+    P = np.eye(K) - 1.0 / K
+    means = (Q @ P).T * 2.5  # Gram = 6.25 P_K
+    H, y = collapsed(means, 4)
+    out = metrics.nc(H, y, W=means)
+    assert out["NC2_ETF"] == pytest.approx(0.0, abs=1e-12)
+    assert out["NC2_OF"] == pytest.approx(ETF_TO_OF(K), rel=1e-12)
+    assert out["NC2_W_ETF"] == pytest.approx(0.0, abs=1e-12)
+    assert out["NC3_OF"] == pytest.approx(0.0, abs=1e-12) and out["NC3_ETF"] == pytest.approx(0.0, abs=1e-12)
+    assert out["NC1"] == pytest.approx(0.0, abs=1e-20)
+
+
+def test_bias_free_ufm_minimizer_nc3_variants():
+    # SPEC §1.1 reference: K=4, n=50, λ_W=λ_H=5e-3 → H̄ᵀH̄ = 0.1214213562 I, W = κ H̄ᵀ with κ = 7.0710678119
+    K, n, d, lam = 4, 50, 20, 5e-3
+    c = K * math.sqrt(n * lam * lam)
+    kappa = math.sqrt(n * lam / lam)
+    Q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(d, K)))
+    means = math.sqrt(math.sqrt(lam / (n * lam)) * (1 - c)) * Q.T
+    H, y = collapsed(means, n)
+    out = metrics.nc(H, y, W=kappa * means)
+    assert out["NC3_OF"] == pytest.approx(0.0, abs=1e-12)
+    assert out["NC3_ETF"] == pytest.approx(0.5176380902050415, rel=1e-12)
+    assert out["NC2_OF"] == pytest.approx(0.0, abs=1e-12) and out["NC1"] == pytest.approx(0.0, abs=1e-25)
+
+
+def test_nc1_scales_quadratically_with_within_class_noise_despite_offset():
+    # Class-mean-free noise E: class means are exactly the centres, so NC1(ε) = ε² NC1(1).
+    # A large common offset must not destroy this (the d×d float32 covariance route does).
+    rng = np.random.default_rng(1)
+    K, d, n = 5, 30, 40
+    y = np.repeat(np.arange(K), n)
+    E = rng.normal(size=(K * n, d))
+    for k in range(K):
+        E[y == k] -= E[y == k].mean(0)
+    centers = rng.normal(size=(K, d)) + 1e3
+    base = metrics.nc(centers[y] + E, y)["NC1"]
+    for eps in (1e-2, 1e-4, 1e-6):
+        got = metrics.nc(centers[y] + eps * E, y)["NC1"]
+        assert got >= 0
+        assert got / eps**2 == pytest.approx(base, rel=1e-4 if eps == 1e-6 else 1e-7)
+
+
+# ----------------------------------------------------------------------------- degenerate geometry
+def test_all_class_means_equal_gives_nan_not_error():
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(3), [5, 7, 9])
+    H = np.tile(rng.normal(size=4), (len(y), 1))
+    out = metrics.nc(H, y, W=rng.normal(size=(3, 4)))
+    for key in ("NC1", "NC2_ETF", "NC3_ETF"):
+        assert math.isnan(out[key]), key
+    for key in ("NC2_OF", "NC3_OF", "NC4", "NC2_W_OF"):
+        assert math.isfinite(out[key]), key
+
+
+def test_zero_features_and_zero_classifier_give_nan():
+    y = np.repeat(np.arange(3), 4)
+    out = metrics.nc(np.zeros((12, 5)), y, W=np.zeros((3, 5)))
+    for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF", "NC3_ETF", "NC2_W_OF", "NC2_W_ETF"):
+        assert math.isnan(out[key]), key
+
+
+# ----------------------------------------------------------------------------- properties
+problem_seeds = st.integers(min_value=0, max_value=2**31 - 1)
+fast = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@fast
+@given(seed=problem_seeds, K=st.integers(2, 6), d=st.integers(1, 20))
+def test_nc1_nonnegative(seed, K, d):
+    H, y, W, b = random_problem(seed, K=K, d=d, spread=0.1)
+    assert metrics.nc(H, y)["NC1"] >= 0.0
+
+
+@fast
+@given(seed=problem_seeds, K=st.integers(2, 6))
+def test_invariant_under_relabelling(seed, K):
+    H, y, W, b = random_problem(seed, K=K, d=8)
+    perm = np.random.default_rng(seed).permutation(K)  # class k becomes perm[k]
+    W2, b2 = np.empty_like(W), np.empty_like(b)
+    W2[perm], b2[perm] = W, b
+    assert_metrics_close(metrics.nc(H, perm[y], W=W2, b=b2), metrics.nc(H, y, W=W, b=b), rtol=1e-9)
+
+
+@fast
+@given(seed=problem_seeds, shift=st.floats(-50, 50))
+def test_shift_invariance_of_nc1_and_nc2_etf(seed, shift):
+    H, y, _, _ = random_problem(seed, K=4, d=7)
+    v = shift * np.random.default_rng(seed + 1).normal(size=7)
+    a, s = metrics.nc(H, y), metrics.nc(H + v, y)
+    assert s["NC1"] == pytest.approx(a["NC1"], rel=1e-8)
+    assert s["NC2_ETF"] == pytest.approx(a["NC2_ETF"], rel=1e-8, abs=1e-10)
+
+
+@fast
+@given(seed=problem_seeds, alpha=st.floats(1e-6, 1e6), beta=st.floats(1e-6, 1e6))
+def test_scale_invariance(seed, alpha, beta):
+    H, y, W, _ = random_problem(seed, K=4, d=6)
+    assert_metrics_close(metrics.nc(alpha * H, y, W=beta * W), metrics.nc(H, y, W=W), rtol=1e-8, atol=1e-10)
+
+
+@fast
+@given(seed=problem_seeds, cuts=st.lists(st.integers(0, 200), max_size=6), small_d=st.booleans())
+def test_streaming_equals_batch_for_any_split(seed, cuts, small_d):
+    H, y, W, b = random_problem(seed, K=4, d=9)
+    N = len(y)
+    edges = sorted({0, N, *[c % (N + 1) for c in cuts]})
+    batches = list(zip(edges[:-1], edges[1:]))
+    acc = metrics.Accumulator(4, 9, scatter_max_dim=4096 if small_d else 0)
+    for lo, hi in batches:
+        acc.update(H[lo:hi], y[lo:hi])
+    if small_d:  # one pass: NC1 from the merged d×d scatter
+        assert_metrics_close(acc.result(), metrics.nc(H, y), rtol=1e-10)
+    acc.begin_second_pass(W=W, b=b)
+    for lo, hi in reversed(batches):  # any order, any split
+        acc.update(H[lo:hi], y[lo:hi])
+    assert_metrics_close(acc.result(), metrics.nc(H, y, W=W, b=b), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_torch_and_low_precision_inputs(dtype):
+    H, y, W, b = random_problem(7, K=4, d=10)
+    Ht = torch.as_tensor(H).to(dtype)
+    # the metrics are computed in float64 on exactly the values given: compare with the reference
+    # evaluated on the same rounded values (agreement 1e-10), and with the float64 data (rounding only)
+    rounded = Ht.double().numpy()
+    got = metrics.nc(Ht, torch.as_tensor(y), W=torch.as_tensor(W), b=torch.as_tensor(b))
+    assert_metrics_close(got, nc_reference(rounded, y, W=W, b=b))
+    exact = metrics.nc(H, y, W=W, b=b)
+    tol = {torch.float16: 5e-3, torch.bfloat16: 3e-2, torch.float32: 1e-6, torch.float64: 1e-12}[dtype]
+    for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF"):
+        assert got[key] == pytest.approx(exact[key], rel=tol), key
+
+
+def test_numpy_float32_and_sliceable_zarr_input(tmp_path):
+    import zarr
+
+    H, y, W, b = random_problem(8, K=3, d=16)
+    H32 = H.astype(np.float32)
+    z = zarr.create_array(tmp_path / "h.zarr", shape=H32.shape, chunks=(7, 16), dtype="float32")
+    z[:] = H32
+    assert_metrics_close(metrics.nc(z, y, W=W, b=b), metrics.nc(H32, y, W=W, b=b), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- accumulator protocol
+def test_second_pass_required_for_large_d_and_for_nc4():
+    H, y, W, b = random_problem(9, K=3, d=10)
+    acc = metrics.Accumulator(3, 10, scatter_max_dim=5).update(H, y)
+    assert acc.needs_second_pass()
+    with pytest.raises(SecondPassRequired, match="needs a second pass"):
+        acc.result()
+    small = metrics.Accumulator(3, 10).update(H, y)
+    assert not small.needs_second_pass() and small.needs_second_pass(W=W)
+    with pytest.raises(SecondPassRequired, match="NC4 needs the classifier"):
+        small.result(W=W)
+
+
+def test_incomplete_or_excess_second_pass_is_refused():
+    H, y, W, b = random_problem(10, K=3, d=6)
+    acc = metrics.Accumulator(3, 6).update(H, y).begin_second_pass(W=W)
+    acc.update(H[:5], y[:5])
+    with pytest.raises(SecondPassRequired, match="incomplete"):
+        acc.result()
+    acc.update(H[5:], y[5:])
+    with pytest.raises(InputError, match="more samples"):
+        acc.update(H[:1], y[:1])
+    with pytest.raises(SecondPassRequired, match="different classifier"):
+        acc.result(W=W + 1)
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda H, y, W: dict(H=H, y=y[:-1]), "y must have shape"),
+        (lambda H, y, W: dict(H=H[:, :, None], y=y), "2-D array"),
+        (lambda H, y, W: dict(H=H, y=np.where(y == 0, 7, y), W=W), "outside 0..2"),
+        (lambda H, y, W: dict(H=H, y=np.where(y == 0, -1, y)), "label -1"),
+        (lambda H, y, W: dict(H=H, y=np.zeros_like(y)), "at least 2 classes"),
+        (lambda H, y, W: dict(H=H, y=np.where(y == 1, 2, y)), "class 1 has no samples"),
+        (lambda H, y, W: dict(H=np.where(np.arange(len(y))[:, None] == 4, np.nan, H), y=y), "NaN or inf (first in sample 4)"),
+        (lambda H, y, W: dict(H=np.where(np.arange(len(y))[:, None] == 2, np.inf, H), y=y), "NaN or inf"),
+        (lambda H, y, W: dict(H=H, y=y, W=W[:, :-1]), "W must have shape"),
+        (lambda H, y, W: dict(H=H, y=y, W=W, b=np.ones(5)), "b must have shape"),
+        (lambda H, y, W: dict(H=H, y=y, b=np.ones(3)), "without W"),
+        (lambda H, y, W: dict(H=H, y=y + 0.5), "integer class labels"),
+        (lambda H, y, W: dict(H=H[:0], y=y[:0]), "no samples"),
+        (lambda H, y, W: dict(H=H.astype(complex), y=y), "real"),
+    ],
+)
+def test_bad_input_gets_one_clear_sentence(make, fragment):
+    H, y, W, _ = random_problem(11, K=3, d=5)
+    kwargs = make(H, y, W)
+    with pytest.raises(InputError) as err:
+        metrics.nc(kwargs.pop("H"), kwargs.pop("y"), **kwargs)
+    message = str(err.value)
+    assert fragment in message and "\n" not in message
+    assert isinstance(err.value, ValueError)
+
+
+def test_accumulator_bad_batches():
+    acc = metrics.Accumulator(3, 4)
+    with pytest.raises(InputError, match=r"shape \(n, d=4\)"):
+        acc.update(np.zeros((2, 5)), np.zeros(2, dtype=int))
+    with pytest.raises(InputError, match="sample 3"):
+        acc.update(np.ones((2, 4)), np.zeros(2, dtype=int)).update(np.ones((2, 4)), np.array([0, 9]))
+    with pytest.raises(InputError, match="at least 2 classes"):
+        metrics.Accumulator(1, 4)
+    with pytest.raises(InputError, match="class 1 has no samples"):
+        metrics.Accumulator(3, 4).update(np.ones((2, 4)), np.array([0, 2])).result()

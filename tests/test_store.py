@@ -1,0 +1,71 @@
+"""Atomic writes and provenance of stored artifacts."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from deepcollapse import provenance, store
+from deepcollapse.errors import InputError
+
+
+def small_dataset(value=1.0):
+    return xr.Dataset({"a": (("x", "y"), np.full((3, 2), value))}, attrs={"config": {"K": 4, "lam": np.float64(5e-3)}})
+
+
+def test_write_dataset_roundtrip_with_provenance(tmp_path):
+    path = tmp_path / "out.zarr"
+    prov = provenance.collect(params={"K": 4}, seed=3)
+    store.write_dataset(small_dataset(), path, provenance=prov)
+    ds = store.open_dataset(path)
+    np.testing.assert_array_equal(ds["a"].values, np.ones((3, 2)))
+    assert ds.attrs["config"] == {"K": 4, "lam": 5e-3}
+    assert ds.attrs["provenance"]["seed"] == 3 and ds.attrs["provenance"]["params"] == {"K": 4}
+    assert set(ds.attrs["provenance"]["versions"]) >= {"torch", "numpy", "zarr", "deepcollapse"}
+    assert list(tmp_path.iterdir()) == [path]  # no temporary leftovers
+
+
+def test_failed_write_leaves_previous_artifact_intact(tmp_path):
+    path = tmp_path / "out.zarr"
+    store.write_dataset(small_dataset(1.0), path)
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        with store.atomic_path(path) as tmp:
+            small_dataset(2.0).to_zarr(tmp, zarr_format=3, consolidated=False)
+            raise Boom
+    assert store.open_dataset(path)["a"].values[0, 0] == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+
+
+def test_overwrite_replaces_directory(tmp_path):
+    path = tmp_path / "out.zarr"
+    store.write_dataset(small_dataset(1.0), path)
+    store.write_dataset(small_dataset(2.0), path)
+    assert store.open_dataset(path)["a"].values[0, 0] == 2.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+
+
+def test_json_text_and_jsonable(tmp_path):
+    store.write_json({"x": np.float32(1.5), "nan": float("nan"), "t": (1, 2)}, tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text()) == {"x": 1.5, "nan": None, "t": [1, 2]}
+    store.write_text("hello", tmp_path / "sub" / "t.txt")
+    assert (tmp_path / "sub" / "t.txt").read_text() == "hello"
+
+
+def test_open_missing_or_corrupt_store_is_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such Zarr store"):
+        store.open_dataset(tmp_path / "missing.zarr")
+    bad = tmp_path / "bad.zarr"
+    bad.mkdir()
+    (bad / "zarr.json").write_text("{not json")
+    with pytest.raises(InputError, match="not a readable Zarr store"):
+        store.open_dataset(bad)
+
+
+def test_git_revision_of_this_checkout():
+    rev = provenance.git_revision()
+    assert rev["commit"] == "unknown" or len(rev["commit"]) == 40
