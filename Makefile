@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test venv bench clean
+.PHONY: run test venv bench clean slurm-profile
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for script in tests/benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# `snakemake --profile slurm all` finds the profile by name once it is linked into Snakemake's
+# user profile folder ($XDG_CONFIG_HOME/snakemake, by default ~/.config/snakemake).
+slurm-profile:
+	@dir="$${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake" && mkdir -p "$$dir" && \
+	ln -sfn "$(CURDIR)/workflow/profiles/slurm" "$$dir/slurm" && \
+	echo "linked $$dir/slurm -> $(CURDIR)/workflow/profiles/slurm"
 
 clean:
 	rm -rf results reports/*.html .snakemake

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers_slurm import PROFILE, rule_of, run_id, sacct, snakemake, start_cluster
+from helpers_slurm import PROFILE, ROOT, job_env, rule_of, run_id, sacct, snakemake, start_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -118,3 +120,18 @@ def test_job_killed_at_its_time_limit_is_retried_and_resumes(cluster, workdir):
     assert (workdir / "preempted.txt").read_text().strip() == (
         f"resumed in job {second} from: job {first} saved at SIGTERM"
     )
+
+
+def test_make_slurm_profile_makes_the_literal_profile_name_resolve(workdir):
+    config_home = workdir / "config-home"
+    env = job_env(XDG_CONFIG_HOME=str(config_home))
+    subprocess.run(["make", "-s", "-C", str(ROOT), "slurm-profile"], check=True, env=env, capture_output=True)
+    assert (config_home / "snakemake" / "slurm").resolve() == PROFILE.resolve()
+    # a dry run from anywhere: `--profile slurm` is found by name and its defaults apply
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--profile", "slurm", "--dry-run", "all"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Using profile slurm for setting default command line arguments" in proc.stdout + proc.stderr
+    assert "mem_mb=2000" in proc.stdout + proc.stderr  # the profile's default-resources
