@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test venv bench clean slurm-profile
+.PHONY: run test venv bench clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ bench: $(STAMP)
 
 # `snakemake --profile slurm all` finds the profile by name once it is linked into Snakemake's
 # user profile folder ($XDG_CONFIG_HOME/snakemake, by default ~/.config/snakemake).
+.PHONY: slurm-profile
 slurm-profile:
 	@dir="$${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake" && mkdir -p "$$dir" && \
 	ln -sfn "$(CURDIR)/workflow/profiles/slurm" "$$dir/slurm" && \
