@@ -3,6 +3,7 @@ sbatch jobs, schedules GPU requests on its fake GPUs and records everything in a
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -89,3 +90,11 @@ def test_more_gpus_than_the_node_has_are_refused(cluster, tmp_path):
     )
     assert proc.returncode != 0
     assert "Requested node configuration is not available" in proc.stderr
+
+
+def test_provenance_of_a_job_names_the_slurm_job_and_its_gpus(cluster, tmp_path):
+    code = "import json; from deepcollapse.provenance import collect; print(json.dumps(collect()['job']))"
+    jobid = sbatch_wait("--gpus=1", "-o", "out-%j.txt", "--wrap", f'python -c "{code}"', cwd=tmp_path)
+    job = json.loads((tmp_path / f"out-{jobid}.txt").read_text())
+    assert job["SLURM_JOB_ID"] == jobid and job["SLURM_CLUSTER_NAME"] == "localcluster"
+    assert job["CUDA_VISIBLE_DEVICES"] in ("0", "1")
