@@ -18,7 +18,11 @@ LOCAL_SLURM = ROOT / "workflow" / "scripts" / "local-slurm.sh"
 PROFILE = ROOT / "workflow" / "profiles" / "slurm"
 
 # sacct fields used as evidence: the sbatch line as SLURM received it and what was allocated
-SACCT_FIELDS = ("JobID", "JobName", "State", "ExitCode", "Account", "Partition", "AllocTRES", "Comment", "SubmitLine")
+# (SubmitLine last: it may contain the field separator)
+SACCT_FIELDS = (
+    "JobID", "JobName", "State", "ExitCode", "Account", "Partition", "Start", "Elapsed", "Timelimit", "AllocTRES",
+    "Comment", "SubmitLine",
+)  # fmt: skip
 
 
 def start_cluster() -> str:
@@ -72,14 +76,16 @@ def run_id(log: str) -> str:
     return m.group(1)
 
 
-def sacct(*, name: str | None = None, jobs: list[str] | None = None, settle: float = 20.0) -> list[dict]:
+def sacct(
+    *, name: str | None = None, jobs: list[str] | None = None, since: str = "now-1days", settle: float = 20.0
+) -> list[dict]:
     """Allocation records (-X) from the accounting database, as dicts of SACCT_FIELDS.
 
     slurmdbd receives records asynchronously (a short job's end may arrive before its start, which
     carries the submit line), so wait up to `settle` seconds until every record has its final state
     and its SubmitLine.
     """
-    cmd = ["sacct", "-X", "-n", "-P", "-S", "now-1days", "-o", ",".join(SACCT_FIELDS)]
+    cmd = ["sacct", "-X", "-n", "-P", "-S", since, "-o", ",".join(SACCT_FIELDS)]
     if name:
         cmd += ["--name", name]
     if jobs:
