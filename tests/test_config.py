@@ -66,3 +66,17 @@ def test_yaml_errors(tmp_path):
     lst.write_text("- 1\n- 2\n")
     with pytest.raises(InputError, match="expected a mapping"):
         load_yaml(lst)
+
+
+def test_json_floats_without_a_dot_are_numbers(tmp_path, monkeypatch):
+    # json.dumps(1e-05) == "1e-05", which YAML 1.1 (PyYAML's default) reads as a string
+    import json
+
+    from deepcollapse.config import parse_yaml
+
+    assert parse_yaml(json.dumps({"lr": 1e-05, "wd": 5e-4, "big": 1e20, "x": 1.5, "n": 3})) == {
+        "lr": 1e-05, "wd": 5e-4, "big": 1e20, "x": 1.5, "n": 3,
+    }
+    assert parse_yaml("a: .inf\nb: 1_000.5\nc: '1e-5'\nd: 1e-5") == {"a": float("inf"), "b": 1000.5, "c": "1e-5", "d": 1e-5}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"lr": 1e-05})))
+    assert from_yaml(Toy, "-").lr == 1e-05

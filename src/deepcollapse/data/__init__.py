@@ -1,0 +1,42 @@
+"""Datasets: fetch and verify the raw files, convert them once to a uint8 array store, load it.
+
+    data = convert("fashion-mnist", root="/usr/share/datasets/fashion-mnist")   # ImageData
+    write(data, "data/fashion-mnist.zarr", provenance=...)
+    data = load("data/fashion-mnist.zarr")                    # checks the content hash
+    small = data.subsample(train_per_class=500, test_per_class=None, seed=0)
+
+`digits` (scikit-learn's 8x8 digits) needs no network; `mnist`, `fashion-mnist`, `cifar10` come
+through torchvision (download with its MD5 checks, or a local directory of the standard files).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .arrays import ImageData, content_hash, load, write
+from .registry import NAMES, SPECS, spec
+from .subsample import balanced_indices
+
+
+def convert(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    download: bool = True,
+    verify: bool = True,
+    train_per_class: int | None = None,
+    test_per_class: int | None = None,
+    seed: int = 0,
+) -> ImageData:
+    """Read dataset `name` from its source (see `sources`) and optionally subsample it per class."""
+    from .arrays import from_raw
+    from .sources import read
+
+    data = from_raw(read(name, root=root, download=download, verify_checksums=verify))
+    if train_per_class is not None or test_per_class is not None:
+        data = data.subsample(train_per_class=train_per_class, test_per_class=test_per_class, seed=seed)
+        data.attrs["subsample"] = {"train_per_class": train_per_class, "test_per_class": test_per_class, "seed": seed}
+    return data
+
+
+__all__ = ["convert", "load", "write", "ImageData", "content_hash", "balanced_indices", "NAMES", "SPECS", "spec"]

@@ -1,0 +1,95 @@
+"""Checkpoint files of a run directory: atomic writes, discovery, loading with clear errors.
+
+    RUN_DIR/checkpoints/epoch-0040.pt   kept: the state after 40 epochs (a `checkpoints` epoch)
+    RUN_DIR/checkpoints/resume.pt       rolling resume point (every `save_every` epochs, or the
+                                        mid-epoch state saved on SIGTERM); deleted once older than
+                                        the newest kept checkpoint
+
+Each file is a `torch.save` dict: ``epoch`` (completed epochs), ``step`` (batches done in the
+next epoch; 0 at an epoch boundary), ``model``, ``optimizer``, ``scheduler``, ``rng``,
+``partial`` (running sums of an interrupted epoch), ``history`` and ``config`` (resolved).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from ..store import atomic_path
+
+FORMAT = 1
+RESUME_NAME = "resume.pt"
+_EPOCH_RE = re.compile(r"^epoch-(\d+)\.pt$")
+
+
+def directory(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def epoch_path(run_dir: Path, epoch: int) -> Path:
+    return directory(run_dir) / f"epoch-{epoch:04d}.pt"
+
+
+def save(path: Path, state: dict[str, Any]) -> Path:
+    state = dict(state, format=FORMAT)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return path
+
+
+def load(path: Path, *, map_location: Any = "cpu") -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise InputError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(f"{path}: not a deepcollapse checkpoint (format {state.get('format') if isinstance(state, dict) else '?'})")
+    return state
+
+
+def kept_epochs(run_dir: Path) -> dict[int, Path]:
+    """{epoch: path} of the kept checkpoints present in `run_dir`."""
+    out = {}
+    folder = directory(run_dir)
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = _EPOCH_RE.match(path.name)
+            if match:
+                out[int(match.group(1))] = path
+    return dict(sorted(out.items()))
+
+
+def newest(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The most advanced checkpoint (by epoch, then step) and its state, or None."""
+    kept = kept_epochs(run_dir)
+    best: tuple[tuple[int, int], Path] | None = None
+    if kept:
+        epoch = max(kept)
+        best = ((epoch, 0), kept[epoch])
+    resume = directory(run_dir) / RESUME_NAME
+    if resume.is_file():
+        resume_state = load(resume)
+        key = (int(resume_state["epoch"]), int(resume_state["step"]))
+        if best is None or key > best[0]:
+            return resume, resume_state
+    if best is None:
+        return None
+    return best[1], load(best[1])
+
+
+def remove_partial_writes(run_dir: Path) -> None:
+    """Delete temporary files of checkpoint writes that a killed process left behind."""
+    folder = directory(run_dir)
+    if folder.is_dir():
+        for path in folder.glob(".*.tmp-*"):
+            path.unlink(missing_ok=True)
+
+
+def drop_resume(run_dir: Path) -> None:
+    """Delete the rolling resume point: called right after a kept checkpoint supersedes it
+    (training only moves forward, so any resume point is older than the checkpoint just written)."""
+    (directory(run_dir) / RESUME_NAME).unlink(missing_ok=True)

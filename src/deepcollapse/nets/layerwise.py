@@ -1,0 +1,119 @@
+"""NC metrics of every layer at every checkpoint, from a features store (`deepcollapse metrics`).
+
+Output (an xarray Dataset, written as Zarr v3)::
+
+    NC1, NC2_ETF, NC2_OF, NC2_W_ETF, NC2_W_OF, NC3_ETF, NC3_OF, NC4   (epoch, layer) float64
+    loss, accuracy [, test_loss, test_accuracy]                        (epoch,)       float64
+    coords: epoch, layer ("stage1".."stage4", "penultimate" [, "stage1_map".."stage4_map"])
+    attrs: split, num_classes, classifier_layer, features (the features store's attrs), provenance
+
+The classifier keys (NC2_W_*, NC3_*, NC4) are defined only for the layer the classifier acts on
+("penultimate"); elsewhere they are NaN.  Layers `stageN_map` are the unpooled maps of the
+balanced subset stored with ``--maps-per-class``: NC over that subset, d = C·H·W, exact (no d×d).
+
+Every number comes from `deepcollapse.metrics.Accumulator` fed in row blocks read from the store,
+so memory is O(block + d·K) whatever the store's size; a second pass over the store is made only
+where it is needed (the classifier layer for NC4, and layers with d > 4096).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..metrics import KEYS, Accumulator
+
+_BLOCK_BYTES = 64 << 20  # float64 rows per read block
+
+
+def _layers(ds, split: str) -> list[tuple[str, str]]:
+    """(layer name, variable name) pairs present in the store for `split`."""
+    prefix = "" if split == "train" else "test_"
+    out = []
+    for name in ds.attrs.get("layers", []):
+        if f"{prefix}{name}" in ds:
+            out.append((name, f"{prefix}{name}"))
+    if split == "train":
+        out += [(f"{name}_map", f"{name}_map") for name in ds.attrs.get("layers", []) if f"{name}_map" in ds]
+    return out
+
+
+def _blocks(n: int, d: int):
+    rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
+    for start in range(0, n, rows):
+        yield start, min(n, start + rows)
+
+
+def _layer_result(var, e: int, labels: np.ndarray, *, K: int, W: Any, b: Any) -> dict[str, float]:
+    n = var.shape[1]
+    d = int(np.prod(var.shape[2:]))
+
+    def block(start: int, stop: int) -> np.ndarray:
+        return np.asarray(var[e, start:stop].values).reshape(stop - start, d)
+
+    acc = Accumulator(K, d)
+    for start, stop in _blocks(n, d):
+        acc.update(block(start, stop), labels[start:stop])
+    if acc.needs_second_pass(W=W):
+        acc.begin_second_pass(W=W, b=b)
+        for start, stop in _blocks(n, d):
+            acc.update(block(start, stop), labels[start:stop])
+    return acc.result()
+
+
+def layer_metrics(features: str | Path, out: str | Path, *, split: str = "train", progress: bool | None = None) -> Path:
+    """Compute the metrics dataset of a features store (see the module docstring); returns `out`."""
+    import xarray as xr
+    from tqdm.auto import tqdm
+
+    from ..provenance import collect
+    from ..store import open_dataset, write_dataset
+
+    features, out = Path(features), Path(out)
+    ds = open_dataset(features)
+    if split not in ("train", "test"):
+        raise InputError(f"split must be 'train' or 'test', got {split!r}")
+    required = ["label", "W", "b", "loss", "accuracy"] + (["test_label"] if split == "test" else [])
+    absent = [v for v in required if v not in ds]
+    if absent or "num_classes" not in ds.attrs:
+        what = absent[0] if absent else "attribute num_classes"
+        hint = " (extract with --test)" if split == "test" and absent else ""
+        raise InputError(f"{features}: not a features store of `deepcollapse features` (missing {what}){hint}")
+    K = int(ds.attrs["num_classes"])
+    classifier_layer = ds.attrs.get("classifier_layer", "penultimate")
+    bias = bool(ds.attrs.get("classifier_bias", True))
+    layers = _layers(ds, split)
+    if not layers:
+        raise InputError(f"{features}: no layer features for split {split!r}")
+    labels = np.asarray(ds["label" if split == "train" else "test_label"].values)
+    map_labels = np.asarray(ds["map_label"].values) if "map_label" in ds else None
+
+    epochs = np.asarray(ds["epoch"].values)
+    values = {key: np.full((len(epochs), len(layers)), np.nan) for key in KEYS}
+    with tqdm(total=len(epochs) * len(layers), desc=f"metrics {features.name}", unit="layer", disable=None if progress is None else not progress) as bar:
+        for e in range(len(epochs)):
+            W = np.asarray(ds["W"][e].values, dtype=np.float64)
+            b = np.asarray(ds["b"][e].values, dtype=np.float64) if bias else None
+            for j, (layer, var_name) in enumerate(layers):
+                classifier = layer == classifier_layer
+                y = map_labels if layer.endswith("_map") else labels
+                result = _layer_result(ds[var_name], e, y, K=K, W=W if classifier else None, b=b if classifier else None)
+                for key, value in result.items():
+                    values[key][e, j] = value
+                bar.update(1)
+
+    variables: dict[str, Any] = {key: (("epoch", "layer"), arr) for key, arr in values.items()}
+    for name in ("loss", "accuracy", "test_loss", "test_accuracy"):
+        if name in ds:
+            variables[name] = (("epoch",), np.asarray(ds[name].values, dtype=np.float64))
+    coords = {"epoch": epochs, "layer": np.array([name for name, _ in layers], dtype=object)}
+    features_attrs = {k: v for k, v in ds.attrs.items() if k != "provenance"}
+    result = xr.Dataset(
+        variables, coords=coords,
+        attrs={"split": split, "num_classes": K, "classifier_layer": classifier_layer, "features": features_attrs, "features_path": str(features)},
+    )
+    params = {"features": str(features), "split": split}
+    return write_dataset(result, out, provenance=collect(params=params, seed=(features_attrs.get("run") or {}).get("config", {}).get("seed")))

@@ -1,0 +1,249 @@
+"""Gradient descent against the closed form: structure errors, §3 identities, a table row per run.
+
+`structure_errors(config, params)` compares the gauge-invariant quantities of a GD endpoint with
+`theory.structure(config)`; `identity_residuals(config, params)` evaluates the identities that
+hold at every critical point (SPEC-math §3); `rows(dataset)` turns a result of `ufm.solve` or
+`ufm.solve_sweep` into one table row per problem, which `deepcollapse theory` writes out.
+Parameters are in the public layout of `ufm.solve` (H sample-major), as numpy float64.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import metrics as nc_metrics
+from ..errors import InputError
+from . import theory
+from .config import Config
+
+#: Relative objective gap within which GD is taken to have reached the closed-form minimum.
+OBJECTIVE_RTOL = 1e-6
+
+
+def _rel(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """‖A − P‖/‖P‖, or ‖A‖ when P = 0 (the zero solution has no scale to be relative to)."""
+    scale = float(np.linalg.norm(predicted))
+    err = float(np.linalg.norm(np.asarray(actual) - np.asarray(predicted)))
+    return err / scale if scale > 0 else err
+
+
+def _class_means(features: np.ndarray, K: int) -> np.ndarray:
+    """Class means as columns (p × K) of column-layout features (p × N, class-major)."""
+    p, N = features.shape
+    return features.reshape(p, K, N // K).mean(axis=-1)
+
+
+def observed(config: Config, params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The quantities `theory.structure` predicts, computed from one GD endpoint."""
+    K = config.K
+    if config.model == "plain":
+        W, H = params["W"], params["H"].T
+        means = _class_means(H, K)
+        out = {"WWt": W @ W.T, "Hbar_gram": means.T @ means, "W_Hbar": W @ means, "means": means}
+        if "b" in params:
+            out["b"] = params["b"]
+            out["b_centered"] = params["b"] - params["b"].mean()
+        return out
+    W2, W1, H1 = params["W2"], params["W1"], params["H1"].T
+    Z = W1 @ H1
+    H2 = np.maximum(Z, 0) if config.activation == "relu" else Z
+    means1, means2 = _class_means(H1, K), _class_means(H2, K)
+    return {
+        "W2W2t": W2 @ W2.T,
+        "H1bar_gram": means1.T @ means1,
+        "H2bar_gram": means2.T @ means2,
+        "W2_H2bar": W2 @ means2,
+        "W2W1_H1bar": W2 @ W1 @ means1,
+        "W1_singular_values": np.linalg.svd(W1, compute_uv=False),
+        "means2": means2,
+    }
+
+
+def structure_errors(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
+    """Relative error of each predicted quantity (`_rel`); "kappa"/"kappa2" test W = κ H̄ᵀ."""
+    predicted = theory.structure(config)
+    seen = observed(config, params)
+    out = {}
+    for key, value in predicted.items():
+        # W = κ H̄ᵀ: relative to ‖W‖ (κ H̄ᵀ of a GD endpoint far from the minimizer may be ~0)
+        if key == "kappa":
+            out["W_vs_kappa_Hbar"] = _rel(value * seen["means"].T, params["W"])
+        elif key == "kappa2":
+            out["W2_vs_kappa2_H2bar"] = _rel(value * seen["means2"].T, params["W2"])
+        else:
+            out[key] = _rel(seen[key], value)
+    return out
+
+
+#: Sides of an identity smaller than this (in Frobenius norm) count as 0: at the zero solution
+#: both sides are ~1e-30 and their relative difference means nothing.
+IDENTITY_FLOOR = 1e-12
+
+
+def _balance(left: np.ndarray, right: np.ndarray) -> float:
+    """‖left − right‖ / max(‖left‖, ‖right‖, IDENTITY_FLOOR)."""
+    scale = max(float(np.linalg.norm(left)), float(np.linalg.norm(right)), IDENTITY_FLOOR)
+    return float(np.linalg.norm(left - right)) / scale
+
+
+def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
+    """Relative residuals of the SPEC-math §3 identities (0 at every critical point)."""
+    if config.model == "plain":
+        W, H = params["W"], params["H"].T
+        out = {"lambda_W WtW = lambda_H HHt": _balance(config.lambda_W * W.T @ W, config.lambda_H * H @ H.T)}
+        if config.bias == "unregularized" and config.loss == "mse":
+            b = params["b"]
+            out["b = 1/K - W h_G"] = _balance(b, 1.0 / config.K - W @ H.mean(axis=1))
+        return out
+    W2, W1, H1 = params["W2"], params["W1"], params["H1"].T
+    out = {"lambda_W1 W1tW1 = lambda_H1 H1H1t": _balance(config.lambda_W1 * W1.T @ W1, config.lambda_H1 * H1 @ H1.T)}
+    top, below = config.lambda_W2 * W2.T @ W2, config.lambda_W1 * W1 @ W1.T
+    if config.activation == "relu":  # only per hidden unit through the ReLU
+        out["diag(lambda_W2 W2tW2) = diag(lambda_W1 W1W1t)"] = _balance(np.diag(top), np.diag(below))
+    else:
+        out["lambda_W2 W2tW2 = lambda_W1 W1W1t"] = _balance(top, below)
+    return out
+
+
+# ----------------------------------------------------------------------------------- table rows
+def _status(info: dict[str, Any], gap: float) -> str:
+    if not info["available"]:
+        return "no closed form"
+    if not math.isfinite(gap):
+        return "undefined"
+    if abs(gap) <= OBJECTIVE_RTOL:
+        return "agrees"
+    # above: GD stopped at a local minimum / saddle or has not converged; below would refute the theory
+    return "GD above closed form" if gap > 0 else "GD BELOW closed form"
+
+
+def _point_configs(ds) -> list[tuple[dict[str, Any], Config]]:
+    from ..config import from_mapping
+
+    base_mapping = dict(ds.attrs["config"])
+    try:
+        base = from_mapping(Config, base_mapping, source="stored config")
+    except InputError as exc:
+        raise InputError(f"the store's config is not a UFM config ({exc})") from None
+    sweep = ds.attrs.get("sweep") or {}
+    names = list(sweep)
+    out = []
+    for combo in itertools.product(*(range(len(sweep[name]["values"])) for name in names)):
+        index = dict(zip(names, combo))
+        overrides = {}
+        for name, i in index.items():
+            value = sweep[name]["values"][i]
+            for field in sweep[name]["fields"]:
+                overrides[field] = int(value) if field == "seed" else float(value)
+        out.append((index, dataclasses.replace(base, **overrides)))
+    return out
+
+
+def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
+    """One row per problem of a UFM result dataset: closed form vs the final GD iterate.
+
+    Columns: run, sweep coordinates, model and parameters, theory source/verified flag, the two
+    objectives and their relative gap, a status ("agrees" within OBJECTIVE_RTOL, "GD above closed
+    form", "GD BELOW closed form" — which would refute the closed form — or "no closed form"),
+    whether theory predicts the zero solution, the final norms, the largest structure error and
+    §3 identity residual, each structure error, and every NC metric at the final iterate.
+    """
+    if "config" not in ds.attrs or "objective" not in ds:
+        raise InputError(f"{run or 'dataset'}: not a UFM result (no 'config' attribute or 'objective' variable)")
+    param_names = [name for name in ("W", "H", "b", "W2", "W1", "H1") if name in ds]
+    metric_names = [f"{key}_{level}" for level in ds.attrs["levels"] for key in nc_metrics.KEYS]
+    norm_names = sorted(name for name in ds.data_vars if name.startswith("norm_"))
+    out = []
+    for index, config in _point_configs(ds):
+        point = ds.isel(index) if index else ds
+        final = point.isel(iteration=-1)
+        params = {name: np.asarray(point[name].values, dtype=np.float64) for name in param_names}
+        info = theory.minimizer(config)
+        objective = float(final["objective"])
+        expected = float(info["objective"])
+        gap = (objective - expected) / abs(expected) if info["available"] and expected != 0 else math.nan
+        errors = structure_errors(config, params) if info["available"] else {}
+        identities = identity_residuals(config, params)
+        coords = {name: ds[name].values[i].item() for name, i in index.items()}
+        row: dict[str, Any] = {"run": run, "point": ", ".join(f"{k}={v:g}" for k, v in coords.items())}
+        row.update(coords)
+        row.update(
+            {
+                "model": config.model,
+                "activation": config.activation if config.model == "extended" else "",
+                "bias": config.bias if config.model == "plain" else "",
+                "loss": config.loss,
+                "K": config.K,
+                "n": config.n,
+                **{name: value for name, value in config.lambdas().items()},
+                "lr": config.lr,
+                "seed": config.seed,
+                "iterations": int(final["iteration"]),
+                "theory_source": info.get("source", ""),
+                "theory_verified": bool(info.get("verified", False)),
+                "theory_zero": info["zero"],
+                "objective_theory": expected,
+                "objective_gd": objective,
+                "objective_rel_gap": gap,
+                "status": _status(info, gap),
+                "grad_norm": float(final["grad_norm"]),
+                "max_structure_error": max(errors.values()) if errors else math.nan,
+                "max_identity_residual": max(identities.values()) if identities else math.nan,
+            }
+        )
+        row.update({name: float(final[name]) for name in norm_names})
+        row.update({f"structure:{k}": v for k, v in errors.items()})
+        row.update({f"identity:{k}": v for k, v in identities.items()})
+        row.update({name: float(final[name]) for name in metric_names})
+        out.append(row)
+    return out
+
+
+# ----------------------------------------------------------------------------------- outputs
+STATUSES = ("agrees", "GD above closed form", "GD BELOW closed form", "no closed form", "undefined")
+
+
+def row_id(row: dict[str, Any]) -> str:
+    return f"{row['run']}[{row['point']}]" if row["point"] else row["run"]
+
+
+def document(table: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON document of `deepcollapse theory`: tolerance, counts per status, rows by id."""
+    counts = {status: sum(row["status"] == status for row in table) for status in STATUSES}
+    worst = [abs(r["objective_rel_gap"]) for r in table if math.isfinite(r["objective_rel_gap"])]
+    return {
+        "tolerance": OBJECTIVE_RTOL,
+        "summary": {"problems": len(table), **counts, "max_abs_objective_rel_gap": max(worst) if worst else None},
+        "rows": {row_id(row): row for row in table},
+    }
+
+
+def to_csv(table: list[dict[str, Any]]) -> str:
+    """Rows as CSV; the columns are the union of every row's keys, in first-seen order."""
+    import csv
+    import io
+
+    columns: dict[str, None] = {}
+    for row in table:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    return buffer.getvalue()
+
+
+def format_table(table: list[dict[str, Any]]) -> str:
+    """A short plain-text table: one line per problem with the objectives and the status."""
+    lines = [f"{'problem':<44} {'closed form':>16} {'GD':>16} {'rel. gap':>10}  status"]
+    for row in table:
+        lines.append(
+            f"{row_id(row)[:44]:<44} {row['objective_theory']:>16.12g} {row['objective_gd']:>16.12g} "
+            f"{row['objective_rel_gap']:>10.2e}  {row['status']}"
+        )
+    return "\n".join(lines)

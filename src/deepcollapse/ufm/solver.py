@@ -1,0 +1,318 @@
+"""Full-batch gradient descent on UFMs, logged against the closed form (SPEC-math §6).
+
+`solve(config)` runs one experiment; `ufm.batched.solve_sweep` runs many configs of equal shapes
+as one batched computation.  Both go through `run`: plain GD with simultaneous updates,
+θ_{t+1} = θ_t − lr ∇L(θ_t), from the §6 initialization, logging at the config's schedule the
+objective, the gradient norm, parameter/feature norms and every NC metric at every feature level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from .. import devices
+from .. import metrics as nc_metrics
+from ..errors import InputError
+from . import batched_metrics, problems, theory
+from .config import BATCHABLE, Config
+
+#: How often (in iterations) GD checks that every parameter is finite.
+FINITE_CHECK_EVERY = 100
+#: Below this many multiply-adds per iteration, torch's intra-op threads cost more than they give
+#: (small UFMs on a shared CPU run several times faster on one thread).
+SINGLE_THREAD_WORK = 4_000_000
+
+MetricsMode = Literal["reference", "batched"]
+
+
+class NonFiniteError(InputError):
+    """GD produced NaN or inf: the step size or the initialization scale is too large."""
+
+    def __init__(self, message: str, *, iteration: int, problems: list[int]):
+        super().__init__(message)
+        self.iteration, self.problems = iteration, problems
+
+
+def log_iterations(*, iters: int, log_every: int, log_spaced: int = 0) -> np.ndarray:
+    """Iterations at which to log: 0, every `log_every`, `log_spaced` log-spaced ones, and `iters`."""
+    points = set(range(0, iters + 1, log_every)) | {iters}
+    if log_spaced and iters > 0:
+        points |= {int(v) for v in np.unique(np.rint(np.geomspace(1, iters, log_spaced)))}
+    return np.array(sorted(points), dtype=np.int64)
+
+
+def init_scales(configs: Sequence[Config]) -> dict[str, list[float]]:
+    """Per-parameter init scale of each problem (SPEC §6: W and b by init_scale, features by init_scale_features)."""
+    weights = [c.weight_scale for c in configs]
+    features = [c.feature_scale for c in configs]
+    if configs[0].model == "plain":
+        return {"W": weights, "H": features, "b": weights}
+    return {"W2": weights, "W1": weights, "H1": features}
+
+
+def resolve_device(config: Config) -> torch.device:
+    return devices.resolve(config.device)
+
+
+def _threads_for(device: torch.device, work: int):
+    """One CPU thread for small problems (thread synchronisation would dominate), else torch's default."""
+    return devices.cpu_threads(1 if work <= SINGLE_THREAD_WORK else None, device=device)
+
+
+def _work_per_iteration(config: Config, B: int) -> int:
+    if config.model == "plain":
+        return B * config.K * config.d * config.N * 3
+    return B * (config.d1 * config.d2 + config.d2 * config.K) * config.N * 3
+
+
+# ----------------------------------------------------------------------------------- measurement
+def _reference_nc(X: torch.Tensor, *, K: int, W, b) -> dict[str, torch.Tensor]:
+    """`metrics.nc` problem by problem (the project's reference implementation)."""
+    y = problems.labels(K, X.shape[-1] // K)
+    rows = []
+    for i in range(X.shape[0]):
+        m = nc_metrics.nc(X[i].mT, y, W=None if W is None else W[i], b=None if b is None else b[i], K=K)
+        rows.append([m.get(key, math.nan) for key in nc_metrics.KEYS])
+    values = torch.tensor(rows, dtype=torch.float64)
+    return {key: values[:, j] for j, key in enumerate(nc_metrics.KEYS)}
+
+
+def measure(problem: problems.Problem, params: problems.Params, *, mode: MetricsMode) -> dict[str, np.ndarray]:
+    """Everything logged at one iteration, per problem (arrays of shape (B,), float64)."""
+    out = {"objective": problem.objective(params)}
+    grads = problem.gradients(params)
+    out["grad_norm"] = torch.sqrt(sum(g.square().sum(dim=(-2, -1)) for g in grads.values()))
+    for name in problem.names:
+        out[f"norm_{name}"] = torch.linalg.matrix_norm(params[name])
+    compute = batched_metrics.nc if mode == "batched" else _reference_nc
+    for level, X, W, b in problem.levels(params):
+        if f"norm_{level}" not in out:
+            out[f"norm_{level}"] = torch.linalg.matrix_norm(X)
+        for key, value in compute(X, K=problem.K, W=W, b=b).items():
+            out[f"{key}_{level}"] = value
+    return {name: value.detach().to("cpu", torch.float64).numpy() for name, value in out.items()}
+
+
+# ----------------------------------------------------------------------------------- gradient descent
+@dataclasses.dataclass
+class Trajectory:
+    """What `run` returns: logged values (B, T) at `iterations` (T,) and the final parameters."""
+
+    iterations: np.ndarray
+    records: dict[str, np.ndarray]
+    params: problems.Params
+    seconds: float
+
+
+def gd_step(problem: problems.Problem, lr: torch.Tensor) -> Callable[[problems.Params], problems.Params]:
+    """θ ↦ θ − lr ∇L(θ) for every problem at once (lr of shape (B,)), simultaneous and out of place.
+
+    The regularizer is folded into a decay, θ − lr(g + λθ) = (1 − lr λ)θ − lr g, which saves
+    two tensor operations per parameter on small problems.
+    """
+    lr = lr.view(-1, 1, 1)
+    neg_lr = -lr
+    decay = {name: 1.0 - lr * problem.lambdas[field] for name, field in problem.regularized.items()}
+
+    def step(params: problems.Params) -> problems.Params:
+        grads = problem.data_gradients(params)  # every gradient at θ_t before any update
+        new = {}
+        for name, p in params.items():
+            kept = p * decay[name] if name in decay else p
+            new[name] = torch.addcmul(kept, neg_lr, grads[name])
+        return new
+
+    return step
+
+
+def _all_finite(params: problems.Params) -> torch.Tensor:
+    """Per problem: whether every entry of every parameter is finite, shape (B,)."""
+    return torch.stack([torch.isfinite(p).flatten(1).all(dim=1) for p in params.values()]).all(dim=0)
+
+
+def run(
+    configs: Sequence[Config],
+    *,
+    metrics: MetricsMode = "batched",
+    on_nonfinite: Callable[[int], str] = lambda i: f"problem {i}",
+) -> Trajectory:
+    """Gradient descent on B = len(configs) problems that differ only in λ, lr, init scales and seed.
+
+    `on_nonfinite(i)` names problem i in the error raised when GD produces NaN or inf.
+    """
+    base = configs[0]
+    fixed = {f.name for f in dataclasses.fields(Config)} - set(BATCHABLE)
+    for config in configs[1:]:
+        differ = sorted(name for name in fixed if getattr(config, name) != getattr(base, name))
+        if differ:
+            raise InputError(f"problems of one batch must agree on {', '.join(differ)}")
+    device = resolve_device(base)
+    dtype = torch.float64 if base.dtype == "float64" else torch.float32
+    lam = problems.lambda_tensors(configs, dtype=dtype, device=device)
+    problem = problems.build(base, lam, dtype=dtype, device=device)
+    # measurements are always float64 (a twin of the problem when GD runs in float32)
+    lam64 = problems.lambda_tensors(configs, dtype=torch.float64, device=device)
+    probe = problem if dtype == torch.float64 else problems.build(base, lam64, dtype=torch.float64, device=device)
+    as64 = (lambda p: p) if dtype == torch.float64 else (lambda p: {k: v.to(torch.float64) for k, v in p.items()})
+
+    step = gd_step(problem, torch.tensor([c.lr for c in configs], dtype=dtype, device=device))
+    schedule = log_iterations(iters=base.iters, log_every=base.log_every, log_spaced=base.log_spaced)
+    records: dict[str, list[np.ndarray]] = {}
+    started = time.perf_counter()
+    with _threads_for(device, _work_per_iteration(base, len(configs))), torch.no_grad():
+        params = problem.init([c.seed for c in configs], init_scales(configs))
+        checked_at, checked = 0, params  # the last iterate known to be finite (updates are out of place)
+        position = 0
+        for t in range(base.iters + 1):
+            logging = t == schedule[position]
+            if t % FINITE_CHECK_EVERY == 0 or logging or t == base.iters:
+                if not bool(_all_finite(params).all()):
+                    _raise_nonfinite(step, checked, checked_at, t, on_nonfinite)
+                checked_at, checked = t, params
+            if logging:
+                for name, value in measure(probe, as64(params), mode=metrics).items():
+                    records.setdefault(name, []).append(value)
+                position += 1
+            if t < base.iters:
+                params = step(params)
+    seconds = time.perf_counter() - started
+    stacked = {name: np.stack(values, axis=-1) for name, values in records.items()}
+    return Trajectory(iterations=schedule, records=stacked, params=params, seconds=seconds)
+
+
+def _raise_nonfinite(step, params, start: int, stop: int, name_problem) -> None:
+    """Replay from the last finite iterate to name the first iteration with a non-finite value."""
+    t = start
+    while t < stop:
+        params = step(params)
+        t += 1
+        bad = torch.nonzero(~_all_finite(params)).flatten().tolist()
+        if bad:
+            break
+    which = ", ".join(name_problem(i) for i in bad[:3]) + (" and others" if len(bad) > 3 else "")
+    raise NonFiniteError(
+        f"gradient descent diverged: non-finite parameters at iteration {t} ({which}); "
+        "lower lr or init_scale",
+        iteration=t,
+        problems=bad,
+    )
+
+
+# ----------------------------------------------------------------------------------- dataset
+#: dims of each final parameter in the public (sample-major) layout
+PARAM_DIMS = {
+    "W": ("class", "feature"),
+    "H": ("sample", "feature"),
+    "b": ("class",),
+    "W2": ("class", "feature2"),
+    "W1": ("feature2", "feature1"),
+    "H1": ("sample", "feature1"),
+}
+SAMPLE_MAJOR = {"H", "H1"}
+
+
+def to_public(params: problems.Params) -> dict[str, np.ndarray]:
+    """Internal column layout → the API's layout: H (N, d) sample-major, b (K,); leading dims kept."""
+    out = {}
+    for name, value in params.items():
+        arr = value.detach().to("cpu", torch.float64)
+        if name in SAMPLE_MAJOR:
+            arr = arr.mT
+        elif name == "b":
+            arr = arr[..., 0]
+        out[name] = arr.numpy()
+    return out
+
+
+def from_public(params: dict[str, Any], *, dtype=torch.float64, device=None) -> problems.Params:
+    """Inverse of `to_public` for one problem or a batch (adds the batch dim when missing)."""
+    out = {}
+    for name, value in params.items():
+        t = torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
+        expected = len(PARAM_DIMS[name])
+        if t.ndim == expected:
+            t = t[None]
+        if name in SAMPLE_MAJOR:
+            t = t.mT
+        elif name == "b":
+            t = t[..., None]
+        out[name] = t.contiguous()
+    return out
+
+
+def to_dataset(
+    configs: Sequence[Config],
+    trajectory: Trajectory,
+    *,
+    sweep_dims: Sequence[tuple[str, Sequence[Any]]] = (),
+    attrs: dict[str, Any] | None = None,
+):
+    """The xarray Dataset of a run: dims (*sweep dims, "iteration") for logged values."""
+    import xarray as xr
+
+    base = configs[0]
+    shape = tuple(len(values) for _, values in sweep_dims)
+    dims = tuple(name for name, _ in sweep_dims)
+    T = len(trajectory.iterations)
+    info = [theory.minimizer(c) for c in configs]
+    theory_objective = np.array([i["objective"] for i in info], dtype=np.float64)
+    data: dict[str, Any] = {}
+    for name, values in trajectory.records.items():
+        data[name] = (dims + ("iteration",), values.reshape(shape + (T,)))
+    objective = trajectory.records["objective"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = (objective - theory_objective[:, None]) / np.abs(theory_objective[:, None])
+    data["objective_gap"] = (dims + ("iteration",), gap.reshape(shape + (T,)))
+    data["theory_objective"] = (dims, theory_objective.reshape(shape))
+    data["theory_zero"] = (dims, np.array([bool(i["zero"]) for i in info]).reshape(shape))
+    for name, value in to_public(trajectory.params).items():
+        data[name] = (dims + PARAM_DIMS[name], value.reshape(shape + value.shape[1:]))
+    coords: dict[str, Any] = {
+        "iteration": trajectory.iterations,
+        "label": ("sample", problems.labels(base.K, base.n).numpy()),
+    }
+    for name, values in sweep_dims:
+        coords[name] = np.asarray(values)
+    ds = xr.Dataset(data, coords=coords)
+    ds["objective_gap"].attrs["description"] = "(objective − theory_objective)/|theory_objective|"
+    ds.attrs.update(
+        {
+            "description": f"{base.label}: full-batch gradient descent (SPEC-math §6)",
+            "config": base.resolved(),
+            "levels": list(problems.level_names(base)),
+            "metric_keys": list(nc_metrics.KEYS),
+            "runtime_s": round(trajectory.seconds, 3),
+            **(attrs or {}),
+        }
+    )
+    return ds
+
+
+def solve(config: Config, *, metrics: MetricsMode = "reference"):
+    """Run one UFM experiment; the xarray Dataset described in DESIGN.md.
+
+    dims "iteration" (0, every log_every, the log-spaced points, the final iterate); variables
+    "objective", "objective_gap" (relative to the closed form), "grad_norm", "norm_<param/level>",
+    f"{key}_{level}" for every key of `metrics.KEYS` and level of the model ("H"; "H1", "Z",
+    "H2"), the final parameters ("W", "H", "b" or "W2", "W1", "H1"; H sample-major) and
+    "theory_objective".  attrs: "config" (resolved), "theory" (`theory.minimizer(config)`),
+    "provenance".
+    """
+    from ..provenance import collect
+
+    trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}")
+    return to_dataset(
+        [config],
+        trajectory,
+        attrs={
+            "theory": theory.minimizer(config),
+            "provenance": collect(params=config.resolved(), seed=config.seed, device=config.device),
+        },
+    )

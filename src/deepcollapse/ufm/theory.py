@@ -1,0 +1,343 @@
+"""Closed-form global minimizers of the UFMs (SPEC-math §1.1–1.4, §2.1–2.2, §7).
+
+* `minimizer(config)`: the minimal objective and the scalars that describe the minimizer
+  (singular values, scales, the threshold above which the minimizer is zero).
+* `structure(config)`: the gauge-invariant matrices every global minimizer has (W Wᵀ, H̄ᵀH̄,
+  W H̄, b, ...), for comparison with a GD endpoint (`ufm.agreement`).
+* `realize(config)`: one explicit global minimizer, in the layout `ufm.solve` returns.
+
+Conventions of the spec: s = √(nλ_Wλ_H), c = K s, κ = √(nλ_H/λ_W) for the plain UFM;
+ρ = (nλ_W2λ_W1λ_H1)^{1/3} for the extended one.  Everything is float64 numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+
+#: Kρ below which the extended UFM's nonzero critical point is the global minimizer (§2.1).
+EXTENDED_THRESHOLD = 2.0 ** (-4.0 / 3.0)
+#: Kρ up to which the quartic t⁴ − t + Kρ has a positive root (a nonzero critical point).
+QUARTIC_ROOT_LIMIT = 0.75 * 4.0 ** (-1.0 / 3.0)
+
+NAN = float("nan")
+
+
+# ----------------------------------------------------------------------------------- scalar pieces
+def quartic_largest_root(q: float) -> float | None:
+    """Largest positive root t* of t⁴ − t + q = 0 (q ≥ 0), or None when there is none.
+
+    f(t) = t⁴ − t + q is convex on t > 0 with its minimum at t₀ = 4^{-1/3}; the largest root lies
+    in [t₀, 1] (f(1) = q ≥ 0).  Newton's method from t = 1 decreases monotonically onto it
+    (convexity), and a final bisection step guards the last bit.
+    """
+    t0 = 4.0 ** (-1.0 / 3.0)
+    if t0**4 - t0 + q > 0:
+        return None
+    t = 1.0
+    for _ in range(200):
+        step = (t**4 - t + q) / (4 * t**3 - 1)
+        if not step > 0 or t - step < t0:
+            break
+        t -= step
+        if step <= 1e-17 * t:
+            break
+    return max(t, t0)
+
+
+def _ce_extended_scalar(K: int, rho: float) -> tuple[float, float]:
+    """argmin and min over x ≥ 0 of g(x) = log(1 + (K−1)e^{−x}) + (3/2)(K−1)ρ x^{2/3} (SPEC §7).
+
+    g'(x) → +∞ as x → 0+, so g rises first; its interior minimum (if any) is bracketed on a
+    log-spaced grid of sign changes of g' and polished by bisection; x = 0 (g = log K) competes.
+    """
+    from scipy.optimize import brentq
+
+    def g(x: float) -> float:
+        return math.log1p((K - 1) * math.exp(-x)) + 1.5 * (K - 1) * rho * x ** (2.0 / 3.0)
+
+    def dg(x: float) -> float:
+        e = (K - 1) * math.exp(-x)
+        return -e / (1 + e) + (K - 1) * rho * x ** (-1.0 / 3.0)
+
+    best_x, best = 0.0, math.log(K)
+    grid = np.geomspace(1e-9, 1e3, 4000)
+    signs = np.sign([dg(x) for x in grid])
+    for i in np.nonzero((signs[:-1] < 0) & (signs[1:] > 0))[0]:  # g' from − to +: a local minimum
+        x = brentq(dg, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
+        if g(x) < best:
+            best_x, best = x, g(x)
+    return best_x, best
+
+
+# ----------------------------------------------------------------------------------- minimizer
+def _unavailable(config: Config, reason: str, **extra: Any) -> dict[str, Any]:
+    return {"model": config.label, "available": False, "reason": reason, "objective": NAN, "zero": None, **extra}
+
+
+def _assumption_failure(config: Config) -> str | None:
+    """Why no theorem of the spec covers `config`, or None."""
+    if any(value == 0 for value in config.lambdas().values()):
+        return "a regularization weight is 0; the closed forms assume every λ > 0"
+    if config.model == "plain":
+        need = config.K - 1 if (config.bias == "unregularized" or config.loss == "ce") else config.K
+        if config.d < need:
+            return f"the closed form needs d >= {need} (got d={config.d})"
+    else:
+        if config.activation == "relu" and config.loss == "ce":
+            return "no closed form is known for the extended ReLU UFM with cross-entropy"
+        if min(config.d1, config.d2) < config.K:
+            return f"the closed form needs d1, d2 >= K={config.K} (got d1={config.d1}, d2={config.d2})"
+    return None
+
+
+def minimizer(config: Config) -> dict[str, Any]:
+    """Closed-form global minimum of `config`'s problem and the scalars describing its minimizer.
+
+    Always: "model", "source", "verified" (GD reproduces it per the spec), "available", "reason"
+    (why not), "objective" (NaN when unavailable), "zero" (the minimizer is 0; None when
+    unavailable).  When available also "control" and "control_name" (c or Kρ), "threshold" (the
+    control value from which the minimizer is 0), "x_star" (singular value of W H̄ or W2W1H̄1)
+    and the model's scales (kappa, p, beta, a_sq, b_sq, c1_sq, rank_levels, ...).
+    """
+    reason = _assumption_failure(config)
+    if reason is not None:
+        return _unavailable(config, reason, source="", verified=False)
+    if config.model == "plain":
+        out = _plain_ce(config) if config.loss == "ce" else _plain_mse(config)
+    else:
+        out = _extended_ce(config) if config.loss == "ce" else _extended_mse(config)
+    return {"model": config.label, "available": True, "reason": "", **out}
+
+
+def _plain_scalars(config: Config) -> dict[str, float]:
+    s = math.sqrt(config.n * config.lambda_W * config.lambda_H)
+    return {"s": s, "c": config.K * s, "kappa": math.sqrt(config.n * config.lambda_H / config.lambda_W)}
+
+
+def _plain_mse(config: Config) -> dict[str, Any]:
+    K, lb = config.K, config.lambda_b
+    sc = _plain_scalars(config)
+    s, c, kappa = sc["s"], sc["c"], sc["kappa"]
+    zero = c >= 1
+    x = 0.0 if zero else 1.0 - c  # x_c: the singular value of W H̄ on the centered directions
+    centered = (K - 1) / K * (c - c * c / 2) if not zero else (K - 1) / (2 * K)
+    out: dict[str, Any] = {**sc, "control_name": "c", "control": c, "threshold": 1.0, "zero": zero, "x_star": x}
+    if config.bias == "none":  # Theorem 3.1: W H̄ = (1−c) I
+        out.update(source="SPEC-math §1.1 (Theorem 3.1)", verified=True, p=x / K, beta=0.0)
+        out["objective"] = 0.5 if zero else c - c * c / 2
+    elif config.bias == "unregularized":  # Theorem 3.2: W H̄ = (1−c) P_K, b = 1/K
+        out.update(source="SPEC-math §1.2 (Theorem 3.2)", verified=True, p=0.0, beta=1.0 / K, objective=centered)
+    else:  # regularized bias, SPEC §1.3
+        out.update(source="SPEC-math §1.3 (regularized bias)", verified=True)
+        out["lambda_b_threshold"] = c / (1 - c) if c < 1 else math.inf
+        if zero:
+            p, beta = 0.0, 1.0 / (K * (1 + lb))
+            objective = (K - 1) / (2 * K) + lb / (2 * K * (1 + lb))
+        elif c * (1 + 1 / lb) < 1:
+            p, beta = 1.0 / K - s * (1 + 1 / lb), s / lb
+            objective = centered + K / 2 * (2 * s / K - s * s - s * s / lb)
+        else:
+            p, beta = 0.0, 1.0 / (K * (1 + lb))
+            objective = centered + K / 2 * (lb / (K * K * (1 + lb)))
+        out.update(p=p, beta=beta, objective=objective)
+    # W H̄ = x P_K + p 11ᵀ; ‖h_G‖² = p/κ; W Wᵀ = κ(·), H̄ᵀH̄ = (·)/κ
+    out["hG_sq"] = out["p"] / kappa
+    out["WWt_scale"] = kappa * x
+    out["means_gram_scale"] = x / kappa
+    return out
+
+
+def _plain_ce(config: Config) -> dict[str, Any]:
+    K = config.K
+    sc = _plain_scalars(config)
+    s, c = sc["s"], sc["c"]
+    zero = c >= 1
+    x = 0.0 if zero else math.log((1 - (K - 1) * s) / s)
+    objective = math.log(K) if zero else math.log1p((K - 1) * math.exp(-x)) + (K - 1) * s * x
+    return {
+        **sc,
+        "source": "SPEC-math §1.4 (cross-entropy plain UFM)",
+        "verified": True,
+        "control_name": "c",
+        "control": c,
+        "threshold": 1.0,
+        "zero": zero,
+        "x_star": x,
+        "objective": objective,
+        "WWt_scale": sc["kappa"] * x,
+        "means_gram_scale": x / sc["kappa"],
+    }
+
+
+def _extended_rho(config: Config) -> float:
+    return (config.n * config.lambda_W2 * config.lambda_W1 * config.lambda_H1) ** (1.0 / 3.0)
+
+
+def _extended_mse(config: Config) -> dict[str, Any]:
+    K = config.K
+    rho = _extended_rho(config)
+    q = K * rho
+    t = quartic_largest_root(q)
+    out: dict[str, Any] = {
+        "source": "SPEC-math §2.1 (Theorem 4.1)" if config.activation == "linear" else "SPEC-math §2.2 (Theorem 4.2)",
+        "verified": True,
+        "control_name": "K_rho",
+        "control": q,
+        "threshold": EXTENDED_THRESHOLD,
+        "rho": rho,
+        "quartic_root_exists": t is not None,
+    }
+    if t is None:  # no nonzero critical point at all
+        local = NAN
+        x = 0.0
+    else:
+        x = t**3
+        local = 0.5 * (x - 1) ** 2 + 1.5 * K * rho * x ** (2.0 / 3.0)
+    zero = not q < EXTENDED_THRESHOLD
+    out.update(t_star=NAN if t is None else t, x_local=x, local_objective=local, zero=zero)
+    out["objective"] = 0.5 if zero else local
+    # rank-r points of the reduced problem: (K−r)/2K + (r/K) f(x*)  (local minima GD can stop at)
+    out["rank_levels"] = [(K - r) / (2 * K) + r / K * local for r in range(K + 1)] if t is not None else [0.5]
+    xs = 0.0 if zero else x
+    balance = 0.0 if zero else rho * t * t  # λ_W2 a² = λ_W1 b² = nλ_H1 c₁² = ρ t*²
+    out.update(
+        x_star=xs,
+        a_sq=balance / config.lambda_W2,
+        b_sq=balance / config.lambda_W1,
+        c1_sq=balance / (config.n * config.lambda_H1),
+    )
+    return out
+
+
+def _extended_ce(config: Config) -> dict[str, Any]:
+    K = config.K
+    rho = _extended_rho(config)
+    x, objective = _ce_extended_scalar(K, rho)
+    zero = x == 0.0
+    balance = 0.0 if zero else rho * x ** (2.0 / 3.0)
+    return {
+        "source": "SPEC-math §7 (extended linear UFM with cross-entropy; W2W1H̄1 ∝ P_K assumed, not proved)",
+        "verified": False,
+        # Measured here: at K=4 GD can end below this value, at a collapsed critical point where
+        # W2W1H̄1 has rank 2 (classes paired antipodally) — the penalty Σσ^{2/3} is concave, so
+        # lower rank can pay.  The value is the best P_K-structured point, an upper bound.
+        "note": "minimum over W2W1H̄1 = x P_K only; GD reaches lower values for K=4 (rank-2 paired means), "
+        "so this is an upper bound on the global minimum, not the minimum",
+        "control_name": "K_rho",
+        "control": K * rho,
+        "threshold": NAN,
+        "rho": rho,
+        "zero": zero,
+        "x_star": x,
+        "objective": objective,
+        "a_sq": balance / config.lambda_W2,
+        "b_sq": balance / config.lambda_W1,
+        "c1_sq": balance / (config.n * config.lambda_H1),
+    }
+
+
+# ----------------------------------------------------------------------------------- structure
+def _P(K: int) -> np.ndarray:
+    return np.eye(K) - 1.0 / K
+
+
+def structure(config: Config) -> dict[str, Any]:
+    """Gauge-invariant quantities of every global minimizer, keyed as `agreement.observed` names them.
+
+    Plain: "WWt" (W Wᵀ), "Hbar_gram" (H̄ᵀH̄, uncentered means), "W_Hbar", "kappa" (W = κ H̄ᵀ),
+    "b" or, for CE with an unregularized bias, "b_centered" (P_K b = 0).  Extended: "W2W2t",
+    "H2bar_gram", "W2_H2bar", "kappa2" (W2 = κ₂ H̄2ᵀ), and for the linear model also
+    "H1bar_gram", "W2W1_H1bar" and "W1_singular_values".  Empty when no closed form is available.
+    """
+    info = minimizer(config)
+    if not info["available"]:
+        return {}
+    K = config.K
+    P, eye, ones = _P(K), np.eye(K), np.ones((K, K))
+    out: dict[str, Any] = {}
+    if config.model == "plain":
+        x, kappa = info["x_star"], info["kappa"]
+        core = x * P if config.loss == "ce" else x * P + info["p"] * ones  # W H̄
+        out["W_Hbar"] = core
+        out["WWt"] = kappa * core
+        out["Hbar_gram"] = core / kappa
+        if not info["zero"]:
+            out["kappa"] = kappa
+        if config.bias != "none":
+            if config.loss == "ce" and config.bias == "unregularized":
+                out["b_centered"] = np.zeros(K)  # CE is blind to b ∝ 1: only its centered part is fixed
+            elif config.loss == "ce":
+                out["b"] = np.zeros(K)
+            else:
+                out["b"] = np.full(K, info["beta"])
+        return out
+    frame = P if config.loss == "ce" else eye
+    x, a_sq, b_sq, c1_sq = info["x_star"], info["a_sq"], info["b_sq"], info["c1_sq"]
+    out["W2W2t"] = a_sq * frame
+    out["H2bar_gram"] = b_sq * c1_sq * frame
+    out["W2_H2bar"] = x * frame
+    if not info["zero"]:
+        out["kappa2"] = math.sqrt(a_sq / (b_sq * c1_sq))
+    if config.activation == "linear":
+        out["H1bar_gram"] = c1_sq * frame
+        out["W2W1_H1bar"] = x * frame
+        rank = K - 1 if config.loss == "ce" else K
+        sv = np.zeros(min(config.d1, config.d2))
+        sv[:rank] = math.sqrt(b_sq)
+        out["W1_singular_values"] = sv
+    return out
+
+
+# ----------------------------------------------------------------------------------- realize
+def _orthonormal(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
+    return q * np.sign(np.diag(r))
+
+
+def _factor(gram: np.ndarray, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """A dim × K matrix A with AᵀA = gram (PSD), spanning a random subspace."""
+    vals, vecs = np.linalg.eigh(gram)
+    keep = vals > 1e-14 * max(vals.max(), 1e-300)
+    root = vecs[:, keep] * np.sqrt(vals[keep])  # K × r, root rootᵀ = gram
+    return _orthonormal(dim, int(keep.sum()), rng) @ root.T
+
+
+def realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """One explicit global minimizer of `config`'s problem, in the layout of `ufm.solve`'s output.
+
+    Plain: W (K, d), H (N, d) sample-major, b (K,).  Extended: W2 (K, d2), W1 (d2, d1),
+    H1 (N, d1).  The ReLU model gets the linear minimizer with W1H̄1 ≥ 0 (disjoint supports),
+    where σ is the identity and both models coincide.  Raises ValueError without a closed form.
+    """
+    info = minimizer(config)
+    if not info["available"]:
+        raise ValueError(f"no closed form for this configuration: {info['reason']}")
+    rng = np.random.default_rng(seed)
+    K, n = config.K, config.n
+    st = structure(config)
+    if config.model == "plain":
+        means = _factor(st["Hbar_gram"], config.d, rng) if not info["zero"] else np.zeros((config.d, K))
+        out = {"W": info["kappa"] * means.T, "H": np.repeat(means, n, axis=1).T}
+        if config.bias != "none":
+            out["b"] = st.get("b", np.zeros(K))
+        return out
+    if info["zero"]:
+        return {"W2": np.zeros((K, config.d2)), "W1": np.zeros((config.d2, config.d1)), "H1": np.zeros((n * K, config.d1))}
+    a, b, c1 = (math.sqrt(info[k]) for k in ("a_sq", "b_sq", "c1_sq"))
+    if config.loss == "ce":  # Z = x P_K: the K−1 dimensional centered frame
+        frame = np.linalg.qr(_P(K) @ rng.standard_normal((K, K - 1)))[0]  # K × (K−1), frame frameᵀ = P_K
+    else:
+        frame = np.eye(K)
+    r = frame.shape[1]
+    U1 = _orthonormal(config.d1, r, rng)
+    if config.activation == "relu":
+        U2 = np.eye(config.d2)[:, rng.permutation(config.d2)[:r]]  # nonnegative, disjoint supports
+    else:
+        U2 = _orthonormal(config.d2, r, rng)
+    means1 = c1 * U1 @ frame.T  # d1 × K, Gram c₁² frame frameᵀ
+    return {"W2": a * frame @ U2.T, "W1": b * U2 @ U1.T, "H1": np.repeat(means1, n, axis=1).T}

@@ -1,0 +1,111 @@
+"""A tiny digits run end to end: train -> features store -> metrics dataset, read back by xarray."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from deepcollapse import metrics
+from deepcollapse.cli import main
+from deepcollapse.nets.features import LAYERS
+
+# cross-entropy with a classifier bias (the paper's CE setting), 200 training digits
+TINY_CE = {
+    "dataset": "digits", "train_per_class": 20, "test_per_class": 8, "width": 0.125, "batch_size": 32,
+    "epochs": 3, "checkpoints": [0, 2], "loss": "ce", "bias": True, "device": "cpu", "threads": 1, "seed": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("e2e")
+    paths = {"run": root / "run", "features": root / "features.zarr", "metrics": root / "metrics.zarr", "test_metrics": root / "test.zarr"}
+    with pytest.MonkeyPatch.context() as mp:  # the pipeline pipes each run's config as JSON
+        mp.setattr("sys.stdin", io.StringIO(json.dumps(TINY_CE)))
+        assert main(["train", "--config", "-", "--out", str(paths["run"]), "--no-progress"]) == 0
+    assert main(["features", "--run", str(paths["run"]), "--out", str(paths["features"]), "--test", "--maps-per-class", "2", "--batch-size", "64", "--no-progress"]) == 0
+    assert main(["metrics", "--features", str(paths["features"]), "--out", str(paths["metrics"]), "--no-progress"]) == 0
+    assert main(["metrics", "--features", str(paths["features"]), "--out", str(paths["test_metrics"]), "--split", "test", "--no-progress"]) == 0
+    return paths
+
+
+def test_features_store_layout(pipeline):
+    ds = xr.open_zarr(pipeline["features"])
+    assert list(ds.epoch.values) == [0, 2, 3]
+    assert ds.sizes["sample"] == 200 and ds.sizes["test_sample"] == 80 and ds.sizes["map_sample"] == 20
+    widths = {"stage1": 8, "stage2": 16, "stage3": 32, "stage4": 64, "penultimate": 64}
+    for layer, width in widths.items():
+        assert ds[layer].dims == ("epoch", "sample", f"{layer}_channel" if layer != "penultimate" else "penultimate_dim")
+        assert ds[layer].shape == (3, 200, width) and ds[layer].dtype == np.float32
+        assert ds[f"test_{layer}"].shape == (3, 80, width)
+    assert ds["stage1_map"].shape == (3, 20, 8, 8, 8)
+    assert ds["W"].shape == (3, 10, 64) and ds["b"].shape == (3, 10)
+    np.testing.assert_array_equal(np.bincount(ds["label"].values), [20] * 10)
+    # the penultimate features are the pooled stage4 output (ResNet18's global average pool)
+    np.testing.assert_allclose(ds["stage4"].values, ds["penultimate"].values, rtol=0, atol=1e-6)
+    # the stored accuracy is the classifier's on the stored features
+    H, W, b, y = ds["penultimate"].values, ds["W"].values, ds["b"].values, ds["label"].values
+    for e in range(3):
+        predicted = np.argmax(H[e] @ W[e].T + b[e], axis=1)
+        assert abs(np.mean(predicted == y) - float(ds["accuracy"][e])) <= 1 / len(y)
+    # unpooled maps are those of the selected samples: pooling them gives the pooled features
+    rows = ds["map_sample_index"].values
+    np.testing.assert_allclose(ds["stage2_map"].values.mean(axis=(3, 4)), ds["stage2"].values[:, rows], rtol=1e-5, atol=1e-6)
+    assert ds.attrs["classifier_bias"] is True and ds.attrs["run"]["config"]["loss"] == "ce"
+    assert float(ds["accuracy"][-1]) > float(ds["accuracy"][0])
+
+
+def test_store_is_sharded_one_file_per_epoch_and_variable(pipeline):
+    shard_files = [p for p in (pipeline["features"] / "stage3").rglob("*") if p.is_file() and p.name != "zarr.json"]
+    assert len(shard_files) == 3
+
+
+def test_metrics_equal_metrics_nc_on_the_loaded_arrays(pipeline):
+    feats = xr.open_zarr(pipeline["features"])
+    m = xr.open_zarr(pipeline["metrics"])
+    assert m.NC1.dims == ("epoch", "layer")
+    assert list(m.layer.values) == [*LAYERS, "stage1_map", "stage2_map", "stage3_map", "stage4_map"]
+    assert set(metrics.KEYS) <= set(m.data_vars) and {"loss", "accuracy", "test_loss", "test_accuracy"} <= set(m.data_vars)
+    y = feats["label"].values
+    for e in range(feats.sizes["epoch"]):
+        for layer in LAYERS:
+            H = feats[layer].values[e]
+            classifier = layer == "penultimate"
+            expected = metrics.nc(H, y, W=feats["W"].values[e] if classifier else None, b=feats["b"].values[e] if classifier else None, K=10)
+            for key in metrics.KEYS:
+                got = float(m[key].sel(layer=layer).values[e])
+                if key in expected:
+                    assert got == pytest.approx(expected[key], rel=1e-10, abs=1e-12), (e, layer, key)
+                else:
+                    assert math.isnan(got), (e, layer, key)  # classifier keys only where it applies
+        maps = feats["stage3_map"].values[e].reshape(20, -1)
+        expected = metrics.nc(maps, feats["map_label"].values, K=10)
+        assert float(m["NC1"].sel(layer="stage3_map").values[e]) == pytest.approx(expected["NC1"], rel=1e-10)
+    np.testing.assert_array_equal(m["accuracy"].values, feats["accuracy"].values)
+    assert "provenance" in m.attrs and m.attrs["split"] == "train"
+
+
+def test_test_split_metrics(pipeline):
+    feats = xr.open_zarr(pipeline["features"])
+    m = xr.open_zarr(pipeline["test_metrics"])
+    assert list(m.layer.values) == list(LAYERS)
+    expected = metrics.nc(feats["test_stage2"].values[1], feats["test_label"].values, K=10)
+    assert float(m["NC1"].sel(layer="stage2").values[1]) == pytest.approx(expected["NC1"], rel=1e-10)
+
+
+def test_features_of_an_unfinished_run_is_refused(pipeline, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text((pipeline["run"] / "run.json").read_text())
+    assert main(["features", "--run", str(run), "--out", str(tmp_path / "f.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training is not complete" in err
+    assert not (tmp_path / "f.zarr").exists()
+    assert main(["metrics", "--features", str(tmp_path / "missing.zarr"), "--out", str(tmp_path / "m.zarr")]) == 2
+    assert not (tmp_path / "m.zarr").exists()

@@ -1,0 +1,129 @@
+"""Training: determinism, kill-and-resume, SIGTERM pre-emption, divergence, config mismatch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepcollapse.cli import main
+from deepcollapse.config import from_mapping
+from deepcollapse.errors import InputError
+from deepcollapse.nets import checkpoint
+from deepcollapse.nets.config import TrainConfig
+from deepcollapse.nets.trainer import PREEMPTED_EXIT_STATUS, TrainingDiverged, train
+
+# 300 digits (30 per class), ResNet18 at width 1/8, batches of 32: 10 steps per epoch.
+TINY = {
+    "dataset": "digits", "train_per_class": 30, "test_per_class": 10, "width": 0.125, "batch_size": 32,
+    "epochs": 5, "checkpoints": [0, 1, 3], "device": "cpu", "threads": 1, "seed": 7, "lr_step": 2,
+}
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return checkpoint.load(checkpoint.epoch_path(run_dir, 5))["model"]
+
+
+def assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("straight") / "run"
+    summary = train(from_mapping(TrainConfig, TINY), run, progress=False)
+    assert summary["epochs"] == 5
+    return run
+
+
+def start_training(run: Path, config_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "deepcollapse", "train", "--config", str(config_path), "--out", str(run), "--no-progress"],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"training ended early: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.002)
+
+
+def test_run_directory_contents(straight):
+    kept = checkpoint.kept_epochs(straight)
+    assert sorted(kept) == [0, 1, 3, 5]
+    assert not (straight / "checkpoints" / "resume.pt").exists()
+    history = json.loads((straight / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
+    assert [h["lr"] for h in history] == pytest.approx([0.05, 0.05, 0.005, 0.005, 0.0005])  # lr/10 every lr_step=2 epochs
+    meta = json.loads((straight / "run.json").read_text())
+    assert meta["config"]["checkpoints"] == [0, 1, 3, 5] and meta["data"]["train_samples"] == 300
+    assert "git" in meta["provenance"]
+    state = checkpoint.load(kept[3])
+    assert state["epoch"] == 3 and state["step"] == 0 and state["config"]["seed"] == 7
+    assert {"model", "optimizer", "scheduler", "rng"} <= set(state)
+    # a completed run is not retrained
+    mtime = kept[5].stat().st_mtime_ns
+    train(from_mapping(TrainConfig, TINY), straight, progress=False)
+    assert kept[5].stat().st_mtime_ns == mtime
+
+
+def test_sigkill_after_checkpoint_then_resume_is_bitwise_equal(straight, tmp_path):
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    proc = start_training(run, config_path)
+    wait_for(checkpoint.epoch_path(run, 1), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert not (run / "done.json").exists(), "the run finished before it could be killed"
+    train(from_mapping(TrainConfig, TINY), run, progress=False)
+    assert_bitwise_equal(final_weights(run), final_weights(straight))
+    assert not list((run / "checkpoints").glob(".*.tmp-*"))  # a write cut by the kill is cleaned up
+
+
+def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    proc = start_training(run, config_path)
+    wait_for(checkpoint.epoch_path(run, 1), proc)
+    time.sleep(0.05)  # land inside epoch 2 (usually mid-epoch; an epoch boundary works too)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == PREEMPTED_EXIT_STATUS == 75, stderr
+    assert "SIGTERM received: state saved" in stderr
+    resume = checkpoint.newest(run)
+    assert resume is not None and (resume[1]["epoch"], resume[1]["step"]) > (1, 0)
+    assert not (run / "done.json").exists()
+    assert main(["train", "--config", str(config_path), "--out", str(run), "--no-progress"]) == 0
+    assert_bitwise_equal(final_weights(run), final_weights(straight))
+
+
+def test_nan_loss_stops_with_a_clear_error(tmp_path, capsys):
+    cfg = from_mapping(TrainConfig, {**TINY, "lr": 1e12, "epochs": 2, "checkpoints": [0]})
+    with pytest.raises(TrainingDiverged, match=r"training diverged: the loss became (nan|inf) in epoch 1 .*lower 'lr'"):
+        train(cfg, tmp_path / "run", progress=False)
+    assert sorted(checkpoint.kept_epochs(tmp_path / "run")) == [0]  # nothing saved after the divergence
+    config_path = tmp_path / "nan.json"
+    config_path.write_text(json.dumps({**TINY, "lr": 1e12, "epochs": 2, "checkpoints": [0]}))
+    assert main(["train", "--config", str(config_path), "--out", str(tmp_path / "run2"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training diverged" in err
+
+
+def test_resume_with_another_config_is_refused(straight):
+    with pytest.raises(InputError, match=r"holds a run with lr=0.05, not 0.1"):
+        train(from_mapping(TrainConfig, {**TINY, "lr": 0.1}), straight, progress=False)

@@ -1,0 +1,76 @@
+"""`ufm.Config` validation: every impossible value is refused with one sentence naming it."""
+
+import re
+
+import pytest
+
+from deepcollapse.config import from_mapping
+from deepcollapse.errors import InputError
+from deepcollapse.ufm import Config
+from deepcollapse.ufm.batched import from_mapping as config_and_sweep
+
+
+def test_defaults_are_the_papers_and_resolve_per_model():
+    c = Config()
+    assert (c.K, c.n, c.d, c.lambda_W, c.lr, c.iters, c.log_every) == (4, 50, 20, 5e-3, 0.1, 100_000, 5000)
+    assert c.resolved()["init_scale"] == 1.0 and c.resolved()["init_scale_features"] == 1.0
+    e = Config(model="extended", init_scale_features=0.2)
+    assert e.resolved()["init_scale"] == 0.1 and e.resolved()["init_scale_features"] == 0.2
+    assert from_mapping(Config, Config(model="extended").resolved()) == Config(model="extended", init_scale=0.1, init_scale_features=0.1)
+
+
+@pytest.mark.parametrize(
+    "fields, fragment",
+    [
+        ({"K": 1}, "K must be at least 2"),
+        ({"n": 0}, "n must be a positive integer"),
+        ({"lambda_W": -0.1}, "lambda_W must be a non-negative number"),
+        ({"model": "extended", "lambda_H1": -1e-3}, "lambda_H1 must be a non-negative"),
+        ({"lr": 0.0}, "lr must be a positive number"),
+        ({"lr": 500.0}, "GD needs lr*lambda_W < 2"),
+        ({"bias": "regularized", "lambda_b": 0.5, "lr": 1.5}, "lr*(1+lambda_b) < 2"),
+        ({"bias": "unregularized", "lr": 2.0}, "lr*(1+lambda_b) < 2"),
+        ({"bias": "regularized"}, "needs lambda_b > 0"),
+        ({"bias": "unregularized", "lambda_b": 0.1}, "needs bias 'regularized'"),
+        ({"model": "extended", "d": 30}, "d=30 only applies to the plain model"),
+        ({"model": "extended", "bias": "unregularized"}, "only applies to the plain model"),
+        ({"d1": 30}, "d1=30 only applies to the extended model"),
+        ({"activation": "relu"}, "only applies to the extended model"),
+        ({"init_scale": 0.0}, "init_scale must be a positive number"),
+        ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N'"),
+        ({"iters": -1}, "iters must be non-negative"),
+    ],
+)
+def test_impossible_values_are_refused(fields, fragment):
+    with pytest.raises(InputError, match=re.escape(fragment)) as err:
+        from_mapping(Config, fields, source="exp.yaml")
+    assert str(err.value).startswith("exp.yaml") and "\n" not in str(err.value)
+
+
+def test_stable_step_sizes_are_accepted():
+    Config(bias="unregularized", lr=1.9)  # (1 + 0) * 1.9 < 2
+    Config(bias="regularized", lambda_b=10.0, lr=0.1)  # SPEC §1.3 table reaches λ_b = 10
+    Config(loss="ce", bias="regularized", lambda_b=2.0, lr=0.9)  # CE's bias block is at most (1/2 + λ_b)
+
+
+@pytest.mark.parametrize(
+    "mapping, fragment",
+    [
+        ({"KK": 3}, "unknown key 'KK'"),
+        ({"K": "four"}, "expected an integer"),
+        ({"loss": "hinge"}, "'hinge' is not one of"),
+        ({"sweep": {"K": [3, 4]}}, "cannot sweep 'K'"),
+        ({"bias": "regularized", "sweep": {"lambda_b": [0.5, -1.0]}}, "sweep point"),
+    ],
+)
+def test_mapping_errors(mapping, fragment):
+    with pytest.raises(InputError, match=fragment):
+        base, sweep = config_and_sweep(mapping, source="exp.yaml")
+        from deepcollapse.ufm.batched import configs_of
+
+        configs_of(base, sweep)
+
+
+def test_sweep_fields_need_not_be_in_the_base():
+    base, sweep = config_and_sweep({"bias": "regularized", "sweep": {"lambda_b": [0.5, 1.0]}})
+    assert base.lambda_b == 0.5 and sweep.shape == (2,)
