@@ -1,6 +1,7 @@
 """workflow/profiles/slurm against a real SLURM: every job goes through sbatch, GPU rules get a GPU,
-a job killed at its time limit is retried and resumes from what it saved on SIGTERM, and the keys a
-site changes (partition, account, GPU model) reach the sbatch line."""
+the keys a site changes (partition, account, GPU model) reach the sbatch line, and `make
+slurm-profile` makes `--profile slurm` resolve. (A time limit hit by real training, retried and
+resumed: tests/test_slurm_workflow.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import yaml
@@ -33,21 +33,6 @@ SNAKEFILE = textwrap.dedent(
         output: "gpu.txt"
         resources: gpu=1
         shell: REPORT
-
-    # Stands in for network training: runs past its 1-minute limit, saves a "checkpoint" when SLURM
-    # sends SIGTERM (exit 75 like `deepcollapse train`), and finishes from it on the next attempt.
-    # The checkpoint is not a declared output, so Snakemake does not delete it between attempts.
-    rule preempted:
-        output: "preempted.txt"
-        resources: runtime=1
-        shell:
-            '''
-            if [ -f preempted.ckpt ]; then
-                echo "resumed in job $SLURM_JOB_ID from: $(cat preempted.ckpt)" > {output}; exit 0
-            fi
-            trap 'echo "job $SLURM_JOB_ID saved at SIGTERM" > preempted.ckpt; exit 75' TERM
-            sleep 600 & wait $!
-            '''
     """
 )
 
@@ -108,18 +93,6 @@ def test_site_keys_partition_account_and_gpu_model_reach_sbatch(cluster, workdir
     line = record["SubmitLine"]
     assert "-A deepcollapse" in line and "-p debug" in line and "--gpus=fake:1" in line, line
     assert record["Account"] == "deepcollapse" and "gres/gpu=1" in record["AllocTRES"]
-
-
-def test_job_killed_at_its_time_limit_is_retried_and_resumes(cluster, workdir):
-    proc = snakemake("preempted.txt", cwd=workdir, timeout=400)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    attempts = sacct(name=run_id(proc.stderr))
-    assert [r["State"] for r in attempts] == ["TIMEOUT", "COMPLETED"], attempts
-    first, second = (r["JobID"] for r in attempts)
-    assert all("-t 1 " in r["SubmitLine"] for r in attempts)
-    assert (workdir / "preempted.txt").read_text().strip() == (
-        f"resumed in job {second} from: job {first} saved at SIGTERM"
-    )
 
 
 def test_make_slurm_profile_makes_the_literal_profile_name_resolve(workdir):

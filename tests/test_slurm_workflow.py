@@ -10,13 +10,14 @@ What is checked, on real SLURM accounting records and real files:
 * `dvc push` of the feature stores, metric datasets and runs, a fresh clone, `dvc pull`,
   `snakemake --touch`: identical arrays, and neither Snakemake nor DVC sees anything to redo.
 
-One scratch project runs everything once (module fixture); the tests read what it left.
+One scratch project runs everything once, in a single test: under pytest-xdist a module fixture
+would run once per worker, and this run is the most expensive of the suite (minutes). The checks
+are separate functions, called in order.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -81,10 +82,8 @@ def run(cmd: list[str], *, cwd: Path, env: dict, timeout: float) -> tuple[str, f
     return out, time.monotonic() - t0
 
 
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory):
+def run_workflow(tmp: Path) -> SimpleNamespace:
     start_cluster()
-    tmp = tmp_path_factory.mktemp("slurm-e2e")
     work = tmp / "project"
     work.mkdir()
     for name in WORKFLOW_FILES:
@@ -166,7 +165,7 @@ def by_rule(records):
     return out
 
 
-def test_every_job_went_through_sbatch(e2e):
+def check_every_job_went_through_sbatch(e2e):
     jobs = by_rule(e2e.records)
     assert set(jobs) == TARGET_RULES, jobs
     for rule, attempts in jobs.items():
@@ -176,7 +175,7 @@ def test_every_job_went_through_sbatch(e2e):
     assert all(len(jobs[rule]) == 1 for rule in TARGET_RULES - {"train"})
 
 
-def test_gpu_rules_requested_a_gpu_and_training_saw_cuda_visible_devices(e2e):
+def check_gpu_rules_requested_a_gpu_and_training_saw_cuda_visible_devices(e2e):
     jobs = by_rule(e2e.records)
     for rule in ("train", "features"):
         for r in jobs[rule]:
@@ -193,7 +192,7 @@ def test_gpu_rules_requested_a_gpu_and_training_saw_cuda_visible_devices(e2e):
     assert features.attrs["provenance"]["job"]["CUDA_VISIBLE_DEVICES"] in ("0", "1")
 
 
-def test_training_killed_at_its_time_limit_resumes_and_matches_an_uninterrupted_run(e2e):
+def check_training_killed_at_its_time_limit_resumes_and_matches_an_uninterrupted_run(e2e):
     import torch
 
     attempts = by_rule(e2e.records)["train"]
@@ -217,7 +216,7 @@ def test_training_killed_at_its_time_limit_resumes_and_matches_an_uninterrupted_
     assert losses(run_dir / "history.json") == losses(e2e.tmp / "baseline" / "history.json")
 
 
-def test_dvc_pull_into_a_fresh_clone_gives_identical_stores_and_nothing_to_redo(e2e):
+def check_dvc_pull_into_a_fresh_clone_gives_identical_stores_and_nothing_to_redo(e2e):
     import xarray as xr
 
     from deepcollapse.store import open_dataset
@@ -234,7 +233,7 @@ def test_dvc_pull_into_a_fresh_clone_gives_identical_stores_and_nothing_to_redo(
     assert "Data and pipelines are up to date" in status, status
 
 
-def test_example_notebook_recomputes_a_metric_from_the_pulled_store(e2e):
+def check_example_notebook_recomputes_a_metric_from_the_pulled_store(e2e):
     executed = e2e.tmp / "cached_features.ipynb"
     out, _ = run(
         [sys.executable, "-m", "papermill", "-k", "python3", str(ROOT / "reports" / "cached_features.ipynb"), str(executed),
@@ -243,3 +242,12 @@ def test_example_notebook_recomputes_a_metric_from_the_pulled_store(e2e):
     )  # fmt: skip
     text = executed.read_text()
     assert f"{RUN}, layer penultimate, epoch {EPOCHS}: the recomputed metrics match" in text
+
+
+def test_network_workflow_through_slurm_then_dvc_round_trip(tmp_path):
+    e2e = run_workflow(tmp_path)
+    check_every_job_went_through_sbatch(e2e)
+    check_gpu_rules_requested_a_gpu_and_training_saw_cuda_visible_devices(e2e)
+    check_training_killed_at_its_time_limit_resumes_and_matches_an_uninterrupted_run(e2e)
+    check_dvc_pull_into_a_fresh_clone_gives_identical_stores_and_nothing_to_redo(e2e)
+    check_example_notebook_recomputes_a_metric_from_the_pulled_store(e2e)
