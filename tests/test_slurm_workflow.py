@@ -118,8 +118,13 @@ def run_workflow(tmp: Path) -> SimpleNamespace:
     )  # fmt: skip
 
     started = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
-    repro_log, repro_seconds = run(["dvc", "repro", "metrics"], cwd=work, env=env, timeout=900)
-    assert baseline.wait(timeout=900) == 0, baseline.stdout.read()
+    try:
+        repro_log, repro_seconds = run(["dvc", "repro", "metrics"], cwd=work, env=env, timeout=900)
+        assert baseline.wait(timeout=900) == 0, baseline.stdout.read()
+    finally:
+        if baseline.poll() is None:  # the workflow failed: do not leave the reference training behind
+            baseline.kill()
+            baseline.wait()
     records = [r for r in sacct(since=started) if f"-D {work} " in r["SubmitLine"] + " "]
 
     # DVC round trip: push everything the stages produced, then a fresh clone pulls it back.
