@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:
-#   make run    the CPU demo of the whole pipeline (no cluster, no network)
+#   make run    the CPU demo of the whole pipeline (no cluster, no network) -> reports/index.html
 #   make test   the test suite
 # Both create the virtual environment .venv on first use (about 2 minutes; torch is large).
 
@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test venv bench clean
+.PHONY: run paper test venv bench clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/deepcollapse info
+	$(BIN)/snakemake --configfile workflow/demo.yaml --profile workflow/profiles/local all
+	@echo "open reports/index.html"
+
+# The paper run (GPU recommended for the networks): every parameter of params.yaml.
+paper: $(STAMP)
+	$(BIN)/snakemake --profile workflow/profiles/local all
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
@@ -38,4 +43,4 @@ slurm-profile:
 	echo "linked $$dir/slurm -> $(CURDIR)/workflow/profiles/slurm"
 
 clean:
-	rm -rf results reports/*.html .snakemake
+	rm -rf results reports/index.html reports/pages reports/figures reports/data reports/notebooks .snakemake

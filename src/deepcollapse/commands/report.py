@@ -1,0 +1,51 @@
+"""`deepcollapse report`: the pipeline's report plumbing (no science).
+
+    deepcollapse report index --pages reports/a.html reports/b.html --out reports/index.html
+    deepcollapse report summary --store run1=results/metrics/run1.zarr --along epoch --out final.json
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InputError
+
+HELP = "write the report index (reports/index.html) or a JSON summary of final metric values"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    index = actions.add_parser("index", help="link rendered report pages and their figures into one HTML page")
+    index.add_argument("--pages", nargs="+", required=True, metavar="PAGE.html", help="rendered report pages, in order")
+    index.add_argument(
+        "--figures", default=None, metavar="DIR", help="figure root holding one folder per page (default: OUT's folder/figures)"
+    )
+    index.add_argument("--data", default=None, metavar="DIR", help="root of the figures' CSV data, one folder per page (default: OUT's folder/data)")
+    index.add_argument("--title", default="deepcollapse reports")
+    index.add_argument("--out", required=True, metavar="INDEX.html")
+    summary = actions.add_parser("summary", help="final value of every metric of result stores, as JSON (a DVC metric)")
+    summary.add_argument("--store", nargs="+", required=True, metavar="NAME=STORE.zarr", help="stores to summarise, by name")
+    summary.add_argument("--along", default="epoch", help="dimension whose last index is the final value (default: epoch)")
+    summary.add_argument("--out", required=True, metavar="SUMMARY.json")
+
+
+def _named(pairs: list[str]) -> dict[str, str]:
+    named = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--store {pair!r}: expected NAME=PATH")
+        named[name] = path
+    return named
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "index":
+        from ..reports.index import build
+
+        build(pages=args.pages, out=args.out, figures_root=args.figures, data_root=args.data, title=args.title)
+    else:
+        from ..reports.summary import write
+
+        write(_named(args.store), along=args.along, out=args.out)
+    return 0

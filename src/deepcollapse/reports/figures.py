@@ -1,0 +1,159 @@
+"""Figures of the report pages: one style, and every figure saved with the data it plots.
+
+`save(fig, name, directory=..., data_directory=...)` writes ``name.png`` and ``name.svg``, and
+``name.csv`` (in `data_directory`, by default the same folder); the CSV holds every plotted series (lines, markers, images) in tidy form, so a reader can re-plot or check a
+number without re-running the notebook, and the tests can check that no figure is empty.
+Reference curves drawn from theory (a threshold, an n^(-1/2) guide) are tagged with
+`REFERENCE` so that they are not mistaken for measured data.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: gid of artists that show theory, not measurements (see `reference`).
+REFERENCE = "reference"
+#: Formats written by `save` unless told otherwise.
+FORMATS = ("png", "svg")
+CSV_FIELDS = ("panel", "series", "kind", "x", "y", "value")
+
+
+def use_style() -> None:
+    """A compact, print-friendly style shared by every page (non-interactive backend safe)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.fontsize": "small",
+            "legend.frameon": False,
+            "font.size": 9,
+            "svg.hashsalt": "deepcollapse",  # deterministic SVG ids: reruns diff cleanly
+            "svg.fonttype": "none",
+        }
+    )
+
+
+def reference(artist):
+    """Mark a matplotlib artist (or the list `ax.plot` returns) as a theory/reference curve."""
+    for a in artist if isinstance(artist, (list, tuple)) else [artist]:
+        a.set_gid(REFERENCE)
+    return artist
+
+
+def _panel_name(ax, index: int) -> str:
+    return ax.get_title() or ax.get_ylabel() or f"panel{index}"
+
+
+def _rows_of_axes(ax, panel: str) -> Iterable[dict]:
+    from matplotlib.collections import PathCollection, QuadMesh
+    from matplotlib.image import AxesImage
+
+    for line in ax.get_lines():
+        label = line.get_label()
+        kind = "reference" if line.get_gid() == REFERENCE else "line"
+        for x, y in np.asarray(line.get_xydata(), dtype=float):
+            yield {"panel": panel, "series": label, "kind": kind, "x": x, "y": y, "value": ""}
+    for coll in ax.collections:
+        kind = "reference" if coll.get_gid() == REFERENCE else "points"
+        if isinstance(coll, QuadMesh):
+            values = np.asarray(coll.get_array(), dtype=float).ravel()
+            centers = coll.get_coordinates()  # (rows+1, cols+1, 2) corners
+            cx = 0.25 * (centers[:-1, :-1] + centers[1:, :-1] + centers[:-1, 1:] + centers[1:, 1:])
+            for (x, y), v in zip(cx.reshape(-1, 2), values):
+                yield {"panel": panel, "series": coll.get_label(), "kind": "mesh", "x": x, "y": y, "value": v}
+        elif isinstance(coll, PathCollection):
+            values = coll.get_array()
+            offsets = np.asarray(coll.get_offsets(), dtype=float)
+            for i, (x, y) in enumerate(offsets):
+                v = "" if values is None else float(np.asarray(values).ravel()[i])
+                yield {"panel": panel, "series": coll.get_label(), "kind": kind, "x": x, "y": y, "value": v}
+    for image in ax.get_images():
+        if isinstance(image, AxesImage):
+            array = np.asarray(image.get_array(), dtype=float)
+            for (r, c), v in np.ndenumerate(array):
+                yield {"panel": panel, "series": image.get_label(), "kind": "image", "x": c, "y": r, "value": v}
+
+
+def figure_rows(fig) -> list[dict]:
+    """Every plotted point of `fig` as tidy rows (panel, series, kind, x, y, value)."""
+    rows: list[dict] = []
+    for i, ax in enumerate(fig.get_axes()):
+        if ax.get_label() == "<colorbar>":
+            continue
+        rows.extend(_rows_of_axes(ax, _panel_name(ax, i)))
+    return rows
+
+
+def save(
+    fig,
+    name: str,
+    *,
+    directory: str | os.PathLike,
+    data_directory: str | os.PathLike | None = None,
+    formats: Sequence[str] = FORMATS,
+    dpi: int | None = None,
+) -> list[Path]:
+    """Write `fig` as ``directory/name.{png,svg}`` plus its data as ``data_directory/name.csv``.
+
+    The pipeline keeps the CSVs out of the figure folder so that `dvc plots` (which renders every
+    file of reports/figures) shows the images only.
+    """
+    from ..store import atomic_path
+
+    directory = Path(directory)
+    data_directory = Path(data_directory) if data_directory is not None else directory
+    directory.mkdir(parents=True, exist_ok=True)
+    data_directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        target = directory / f"{name}.{fmt}"
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
+        written.append(target)
+    target = data_directory / f"{name}.csv"
+    with atomic_path(target) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(figure_rows(fig))
+    written.append(target)
+    return written
+
+
+def _metadata(fmt: str) -> dict:
+    # No creation date in the files: identical data give identical bytes (DVC/git friendly).
+    if fmt == "svg":
+        return {"Date": None}
+    if fmt == "png":
+        return {"Software": None}
+    if fmt == "pdf":
+        return {"CreationDate": None}
+    return {}
+
+
+def measured_points(csv_path: str | os.PathLike) -> int:
+    """Number of finite data points in a figure's CSV that are measurements, not reference curves."""
+    count = 0
+    with open(csv_path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["kind"] == "reference":
+                continue
+            cell = row["value"] if row["kind"] in ("mesh", "image") else row["y"]
+            try:
+                value = float(cell)
+            except ValueError:
+                continue
+            count += math.isfinite(value)
+    return count

@@ -1,0 +1,108 @@
+"""The provenance block shown on every report page.
+
+Each page states what produced the numbers it shows: for every input artifact the code revision,
+the package version, the device, the seed and the resolved parameters recorded when it was
+written (`deepcollapse.provenance.collect`), and the environment that rendered the page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def record_of(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The provenance record stored in an artifact (a Zarr store or a JSON file), or None."""
+    path = Path(path)
+    if path.suffix == ".zarr" or (path / "zarr.json").exists():
+        from ..store import open_dataset
+
+        return open_dataset(path).attrs.get("provenance")
+    if path.suffix == ".json" and path.is_file():
+        data = json.loads(path.read_text())
+        return data.get("provenance") if isinstance(data, dict) else None
+    for name in ("provenance.json", "config.json"):  # a run directory
+        if (path / name).is_file():
+            data = json.loads((path / name).read_text())
+            return data.get("provenance", data) if isinstance(data, dict) else None
+    return None
+
+
+def _flatten(inputs: Mapping[str, Any] | Iterable[Any]) -> list[tuple[str, str]]:
+    """(label, path) pairs from a mapping of labels to a path or a list of paths."""
+    pairs: list[tuple[str, str]] = []
+    items = inputs.items() if isinstance(inputs, Mapping) else ((str(p), p) for p in inputs)
+    for label, value in items:
+        if isinstance(value, (list, tuple)):
+            pairs.extend((f"{label}: {Path(v).name}", str(v)) for v in value)
+        elif isinstance(value, Mapping):
+            pairs.extend((f"{label}: {k}", str(v)) for k, v in value.items())
+        else:
+            pairs.append((str(label), str(value)))
+    return pairs
+
+
+def summary_rows(inputs: Mapping[str, Any] | Iterable[Any]) -> list[dict[str, Any]]:
+    """One row per input artifact: where it is and what produced it."""
+    rows = []
+    for label, path in _flatten(inputs):
+        rec = record_of(path)
+        if rec is None:  # e.g. a table derived from the other inputs listed
+            rows.append({"input": label, "path": path, "created": "(no record: derived from the inputs below)",
+                         "commit": "", "deepcollapse": "", "torch": "", "device": "", "seed": "", "params": None})
+            continue
+        git = rec.get("git") or {}
+        commit = str(git.get("commit", "unknown"))[:10] + (" (modified)" if git.get("dirty") else "")
+        versions = rec.get("versions") or {}
+        rows.append(
+            {
+                "input": label,
+                "path": path,
+                "created": rec.get("created", "unknown"),
+                "commit": commit,
+                "deepcollapse": versions.get("deepcollapse", "?"),
+                "torch": versions.get("torch", "?"),
+                "device": rec.get("device", "?"),
+                "seed": rec.get("seed", ""),
+                "params": rec.get("params"),
+            }
+        )
+    return rows
+
+
+def to_html(inputs: Mapping[str, Any] | Iterable[Any], *, page_params: Mapping[str, Any] | None = None) -> str:
+    """The HTML provenance block: a table of inputs, their parameters, and the rendering environment."""
+    from ..provenance import collect
+
+    esc = html.escape
+    rows = summary_rows(inputs)
+    head = ("input", "created", "commit", "deepcollapse", "torch", "device", "seed")
+    out = ['<div class="provenance"><h2>Provenance</h2>']
+    out.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>")
+    for row in rows:
+        cells = "".join(f"<td>{esc(str(row[h]))}</td>" for h in head)
+        out.append(f'<tr title="{esc(row["path"])}">{cells}</tr>')
+    out.append("</tbody></table>")
+    params = {row["input"]: row["params"] for row in rows if row["params"] is not None}
+    if params:
+        out.append("<details><summary>Resolved parameters of every input</summary><pre>")
+        out.append(esc(json.dumps(params, indent=1, sort_keys=True)))
+        out.append("</pre></details>")
+    renderer = collect()
+    if page_params is not None:
+        renderer["page parameters"] = dict(page_params)
+    out.append("<details><summary>Rendered by</summary><pre>")
+    out.append(esc(json.dumps(renderer, indent=1, sort_keys=True, default=str)))
+    out.append("</pre></details></div>")
+    return "\n".join(out)
+
+
+def show(inputs: Mapping[str, Any] | Iterable[Any], *, page_params: Mapping[str, Any] | None = None) -> None:
+    """Display the provenance block in a notebook."""
+    from IPython.display import HTML, display
+
+    display(HTML(to_html(inputs, page_params=page_params)))

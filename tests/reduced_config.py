@@ -1,0 +1,35 @@
+"""A cheap version of params.yaml for the end-to-end tests: every experiment, page and run kept,
+each made small.  Built from the real file so that it follows whatever the sections contain."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+UFM_ITERS = 400
+NET_TRAIN = {
+    "epochs": 2, "checkpoints": [0, 1, 2], "width": 0.0625, "batch_size": 64, "train_per_class": 20,
+    "test_per_class": 5, "device": "cpu", "threads": 1, "lr_step": 1,
+}
+
+
+def reduced_params(path: str | Path) -> dict:
+    params = yaml.safe_load(Path(path).read_text())
+    out = copy.deepcopy(params)
+    for exp in [*out["ufm"]["experiments"].values(), *(out["ufm"].get("sweeps") or {}).values()]:
+        exp["iters"] = UFM_ITERS
+        exp["log_every"] = UFM_ITERS // 4
+        if "log_spaced" in exp:
+            exp["log_spaced"] = min(exp["log_spaced"], 10)
+    asym = out["asymptotic"]
+    asym.update(n=[10, 100, 1000], sigma=[0.0, 0.1, 0.5], seeds=3, rate_fit_n_min=10)
+    asym["extended"] = {**asym.get("extended", {}), "iters": 200}
+    net = out["networks"]
+    net["datasets"] = ["digits"]
+    net["data"] = {**net.get("data", {}), "download": False}
+    net["train"] = {**net["train"], **NET_TRAIN}
+    net["threads"] = 1
+    out["resources"]["gpu"]["gpu"] = 0
+    return out

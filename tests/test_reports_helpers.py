@@ -1,0 +1,128 @@
+"""The report plumbing: figures saved with their data, the provenance block, the index, summaries."""
+
+import csv
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+
+from deepcollapse.errors import InputError
+from deepcollapse.provenance import collect
+from deepcollapse.reports import figures, index, provenance, summary
+from deepcollapse.store import write_dataset
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_save_writes_every_format_and_the_plotted_data(tmp_path):
+    figures.use_style()
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    n = np.array([10.0, 100.0, 1000.0])
+    err = np.array([0.58, 0.18, 0.058])
+    ax1.loglog(n, err, "o-", label="sigma=0.1")
+    figures.reference(ax1.loglog(n, 0.58 * (n / 10) ** -0.5, "k--", label="n^-1/2"))
+    ax1.set_title("error")
+    mesh = ax2.pcolormesh([0, 1, 2], [0, 1], np.array([[1.0, np.nan]]))
+    ax2.set_title("phase")
+    written = figures.save(fig, "demo", directory=tmp_path / "figs", data_directory=tmp_path / "figs")
+    assert sorted(p.name for p in written) == ["demo.csv", "demo.png", "demo.svg"]
+    assert (tmp_path / "figs/demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "figs/demo.svg").read_bytes()[:500]
+    rows = _rows(tmp_path / "figs/demo.csv")
+    measured = [r for r in rows if r["series"] == "sigma=0.1"]
+    assert [float(r["x"]) for r in measured] == n.tolist()
+    assert [float(r["y"]) for r in measured] == err.tolist()
+    assert {r["kind"] for r in rows if r["series"] == "n^-1/2"} == {"reference"}
+    mesh_rows = [r for r in rows if r["kind"] == "mesh"]
+    assert [float(r["x"]) for r in mesh_rows] == [0.5, 1.5]
+    # 3 measured line points + 1 finite mesh cell; the reference curve and the NaN cell do not count
+    assert figures.measured_points(tmp_path / "figs/demo.csv") == 4
+    plt.close(fig)
+
+
+def test_a_figure_with_only_reference_curves_has_no_measured_data(tmp_path):
+    fig, ax = plt.subplots()
+    figures.reference(ax.axvline(0.3, label="threshold"))
+    ax.plot([1, 2], [np.nan, np.nan], label="diverged run")
+    figures.save(fig, "empty", directory=tmp_path, formats=("png",))
+    assert figures.measured_points(tmp_path / "empty.csv") == 0
+    plt.close(fig)
+
+
+def test_svg_is_byte_identical_for_identical_data(tmp_path):
+    figures.use_style()
+    out = []
+    for name in ("a", "b"):
+        fig, ax = plt.subplots()
+        ax.semilogy([1, 2, 3], [1e-1, 1e-5, 1e-12])
+        figures.save(fig, name, directory=tmp_path, formats=("svg", "png"))
+        plt.close(fig)
+        out.append(((tmp_path / f"{name}.svg").read_bytes(), (tmp_path / f"{name}.png").read_bytes()))
+    assert out[0] == out[1]
+
+
+def _store(path, *, epochs=3, seed=7):
+    ds = xr.Dataset(
+        {
+            "NC1": (("epoch", "layer"), np.arange(epochs * 2, dtype=float).reshape(epochs, 2)),
+            "accuracy": (("epoch",), np.linspace(0.5, 1.0, epochs)),
+            "W": (("epoch", "k", "d"), np.zeros((epochs, 2, 3))),
+        },
+        coords={"epoch": [1, 5, 20][:epochs], "layer": ["stage1", "penultimate"]},
+    )
+    return write_dataset(ds, path, provenance=collect(params={"lr": 0.05}, seed=seed))
+
+
+def test_provenance_block_names_every_input_with_its_revision_and_parameters(tmp_path):
+    a = _store(tmp_path / "a.zarr", seed=3)
+    b = tmp_path / "agreement.json"
+    b.write_text(json.dumps({"rows": [], "provenance": collect(seed=11)}))
+    rows = provenance.summary_rows({"runs": {"mse": str(a)}, "table": str(b)})
+    assert [r["input"] for r in rows] == ["runs: mse", "table"]
+    assert [r["seed"] for r in rows] == [3, 11]
+    assert rows[0]["params"] == {"lr": 0.05}
+    assert rows[0]["commit"] != "unknown"
+    page = provenance.to_html({"runs": [str(a)]}, page_params={"page": "x"})
+    assert "Provenance" in page and "&quot;lr&quot;: 0.05" in page and "Rendered by" in page
+
+
+def test_summary_takes_the_last_epoch_of_small_variables_only(tmp_path):
+    _store(tmp_path / "m.zarr")
+    out = summary.write({"digits-mse": tmp_path / "m.zarr"}, along="epoch", out=tmp_path / "s.json")
+    data = json.loads(out.read_text())["digits-mse"]
+    assert data["epoch"] == 20
+    assert data["NC1"] == {"stage1": 4.0, "penultimate": 5.0}
+    assert data["accuracy"] == 1.0
+    assert "W" not in data  # three dimensions: a weight, not a metric
+    with pytest.raises(InputError, match="no dimension 'iteration'"):
+        summary.final_values(tmp_path / "m.zarr", along="iteration")
+
+
+def test_index_links_every_page_and_figure_file(tmp_path):
+    reports = tmp_path / "reports"
+    (reports / "figures/fig2").mkdir(parents=True)
+    # nbconvert titles a page with the file name; the notebook's first heading is the real title
+    (reports / "fig2.html").write_text(
+        '<html><head><title>fig2</title></head><body><h1 id="a">Fig. 2 &amp; more<a class="anchor-link" href="#a">\u00b6</a></h1></body></html>'
+    )
+    (reports / "theory.html").write_text("<html><head><title>Closed form</title></head></html>")
+    (reports / "data/fig2").mkdir(parents=True)
+    for ext in ("png", "svg"):
+        (reports / f"figures/fig2/fig2a.{ext}").write_text("x")
+    (reports / "data/fig2/fig2a.csv").write_text("x")
+    out = index.build(pages=[reports / "fig2.html", reports / "theory.html"], out=reports / "index.html")
+    text = out.read_text()
+    for link in ('href="fig2.html"', 'href="theory.html"', 'src="figures/fig2/fig2a.png"', 'href="figures/fig2/fig2a.svg"', 'href="data/fig2/fig2a.csv"'):
+        assert link in text
+    assert '<a href="fig2.html">Fig. 2 &amp; more</a>' in text and '<a href="theory.html">Closed form</a>' in text
+    assert "Provenance of this index" in text
+    with pytest.raises(InputError, match="missing.html"):
+        index.build(pages=[reports / "missing.html"], out=reports / "index.html")

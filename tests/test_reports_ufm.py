@@ -1,0 +1,70 @@
+"""UFM report helpers on real (short) UFM runs: the phase-diagram threshold and the figure data."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from deepcollapse.reports import figures, ufm_plots
+
+
+@pytest.mark.parametrize("K, n", [(4, 50), (10, 20)])
+def test_plain_threshold_is_where_K_sqrt_n_lambda_reaches_one(K, n):
+    # λ_W = λ_H = λ: c = K √(n λ_W λ_H) = K √n λ < 1 (Theorem 3.1), so the threshold is 1/(K √n)
+    base = {"model": "plain", "K": K, "n": n, "d": 2 * K}
+    found = ufm_plots.threshold_of(base, fields=("lambda_W", "lambda_H"), lo=1e-4, hi=1.0)
+    assert found == pytest.approx(1 / (K * math.sqrt(n)), rel=1e-9)
+
+
+def test_extended_threshold_is_where_K_rho_reaches_two_to_the_minus_four_thirds():
+    # all three λ equal: K ρ = K (n λ³)^{1/3} = K n^{1/3} λ = 2^{-4/3} (Theorem 4.1)
+    base = {"model": "extended", "K": 4, "n": 50}
+    found = ufm_plots.threshold_of(base, fields=("lambda_W1", "lambda_W2", "lambda_H1"), lo=1e-4, hi=1.0)
+    assert found == pytest.approx(2 ** (-4 / 3) / (4 * 50 ** (1 / 3)), rel=1e-9)
+
+
+def test_regularized_bias_regime_changes_at_c_over_one_minus_c():
+    # SPEC §1.3: the simplex ETF of Theorem 3.2 for λ_b <= c/(1-c) = 0.164716 at the paper's defaults
+    base = {"model": "plain", "bias": "regularized", "lambda_b": 0.5, "K": 4, "n": 50}
+    label, regime = ufm_plots.regime_of("lambda_b")
+    found = ufm_plots.threshold_of(base, fields=("lambda_b",), lo=1e-3, hi=10.0, regime=regime)
+    c = 4 * math.sqrt(50 * 0.005 * 0.005)
+    assert found == pytest.approx(c / (1 - c), rel=1e-9) and found == pytest.approx(0.164716, abs=1e-6)
+
+
+def test_no_threshold_inside_a_range_on_one_side():
+    base = {"model": "plain", "K": 4, "n": 50}
+    assert ufm_plots.threshold_of(base, fields=("lambda_W", "lambda_H"), lo=1e-4, hi=1e-2) is None
+
+
+def test_trajectory_and_phase_figures_plot_the_run_data(tmp_path):
+    from deepcollapse.ufm import Config, Sweep, solve_sweep
+
+    ds = solve_sweep(
+        Config(model="plain", iters=300, log_every=100),
+        Sweep.from_mapping({"lambda": {"fields": ["lambda_W", "lambda_H"], "values": [0.005, 0.05]}}),
+    )
+    fig = ufm_plots.trajectory_figure(ds, title="sweep")
+    figures.save(fig, "trajectory", directory=tmp_path, formats=("png",))
+    plt.close(fig)
+    rows = [r for r in figures.figure_rows(fig) if r["kind"] == "line"]
+    # three logged iterations after 0 per sweep point, in the gap panel and each metric panel
+    gap = [r for r in rows if r["panel"] == "objective gap to the closed form"]
+    assert len(gap) == 2 * 3
+    np.testing.assert_allclose(sorted(r["y"] for r in gap), sorted(np.abs(ds["objective_gap"].isel(iteration=slice(1, None)).values.ravel())))
+    x, y = ufm_plots.closed_form_curve(ds.attrs["config"], fields=("lambda_W", "lambda_H"), lo=0.005, hi=0.05, points=5)
+    np.testing.assert_allclose([y[0], y[-1]], ds["theory_objective"].values, rtol=1e-12)
+    fig = ufm_plots.phase_figure(ds, dim="lambda", threshold=0.0354, title="phase", curve=(x, y))
+    figures.save(fig, "phase", directory=tmp_path, formats=("png",))
+    plt.close(fig)
+    final = ds.isel(iteration=-1)
+    finite = sum(int(np.isfinite(final[v].values).sum()) for v in ("objective", "norm_H", "NC2_ETF_H", "NC2_OF_H"))
+    assert finite >= 4  # the objective and ‖H‖ at both points; NC2 where the means are not zero
+    assert figures.measured_points(tmp_path / "phase.csv") == finite
+    table = ufm_plots.final_rows({"sweep": ds})
+    assert [r["run"] for r in table] == ["sweep [lambda=0.005]", "sweep [lambda=0.05]"]
+    assert table[1]["GD objective"] == pytest.approx(float(ds["objective"].isel(iteration=-1, **{"lambda": 1})))

@@ -1,0 +1,58 @@
+# Helpers shared by every rule file: how jobs call the package, and how parameters reach them.
+import glob
+import json
+import re
+import sys
+from shlex import quote as shlex_quote
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+# The interpreter running Snakemake also runs every job: inside a SLURM job or a DVC stage there
+# may be no activated virtual environment, but sys.executable still points at the right one.
+DC = f"{sys.executable} -m deepcollapse"
+PY = sys.executable
+
+
+def as_json(obj):
+    """Parameters handed to a job on stdin. Sorted keys: Snakemake's params rerun-trigger compares
+    this string, so a job reruns exactly when one of its resolved parameters changes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def choice(names):
+    """A wildcard constraint accepting exactly the given names."""
+    names = sorted(map(str, names))
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def res(kind):
+    """Resources of a job class from params.yaml's `resources:` section (SLURM reads them too)."""
+    return dict(config["resources"][kind])
+
+
+# Jobs pipe JSON to `--config -`; a job's log holds its stdout and stderr.
+CONFIG_FROM_STDIN = "printf '%s\\n' {params.cfg:q} | "
+
+
+def validate_params(config, schema):
+    """Validate the merged config (params.yaml + --configfile overrides) against the JSON Schema.
+
+    Snakemake's own message prints the whole sub-schema; this one names the key's path first:
+    "params: ufm.experiments.fig2a: unknown key 'lamda_W'"."""
+    try:
+        validate(config, schema)
+    except WorkflowError as exc:
+        err = exc.__context__  # the jsonschema ValidationError Snakemake wrapped
+        if not (hasattr(err, "validator") and hasattr(err, "absolute_path")):
+            raise
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        if err.validator == "additionalProperties":
+            allowed = sorted(err.schema.get("properties", {}))
+            unknown = sorted(set(err.instance) - set(allowed))
+            what = f"unknown key {unknown[0]!r}" if unknown else err.message
+            if allowed:
+                what += f" (allowed: {', '.join(allowed)})"
+        else:
+            what = err.message
+        raise WorkflowError(f"params (params.yaml and any --configfile): {where}: {what}") from None

@@ -1,0 +1,28 @@
+# Per-checkpoint features of every ResBlock stage and the penultimate layer (Zarr v3, sharded).
+
+rule features:
+    input:
+        "results/runs/{run}/done.json",
+    output:
+        directory("results/features/{run}.zarr"),
+    params:
+        run_dir="results/runs/{run}",
+        options=" ".join(
+            [f"--batch-size {NET['features']['batch_size']}"]
+            + (["--test"] if NET["features"]["test"] else [])
+            + ([f"--maps-per-class {NET['features']['maps_per_class']}"] if NET["features"]["maps_per_class"] else [])
+        ),
+    log:
+        "results/logs/features/{run}.log",
+    wildcard_constraints:
+        run=choice(NET_RUNS),
+    threads: 2
+    resources:
+        **res("gpu"),
+    shell:
+        "{DC} features --run {params.run_dir} {params.options} --out {output} --no-progress > {log} 2>&1"
+
+
+rule features_all:
+    input:
+        expand("results/features/{run}.zarr", run=NET_RUNS),

@@ -1,0 +1,37 @@
+# NC metrics per epoch × layer of every network run, streamed over the feature store.
+
+rule metrics:
+    input:
+        "results/features/{run}.zarr",
+    output:
+        directory("results/metrics/{run}.zarr"),
+    log:
+        "results/logs/metrics/{run}.log",
+    wildcard_constraints:
+        run=choice(NET_RUNS),
+    threads: 2
+    resources:
+        **res("cpu"),
+    shell:
+        "{DC} metrics --features {input} --out {output} --no-progress > {log} 2>&1"
+
+
+rule metrics_all:
+    input:
+        expand("results/metrics/{run}.zarr", run=NET_RUNS),
+
+
+rule network_summary:
+    # Final NC values per run and layer: a small JSON that DVC tracks as a metric (cache: false).
+    input:
+        expand("results/metrics/{run}.zarr", run=NET_RUNS),
+    output:
+        "results/summary/networks.json",
+    params:
+        stores=lambda w, input: " ".join(f"{run}={path}" for run, path in zip(NET_RUNS, input)),
+    log:
+        "results/logs/summary/networks.log",
+    resources:
+        **res("cpu"),
+    shell:
+        "{DC} report summary --store {params.stores} --along epoch --out {output} > {log} 2>&1"

@@ -1,0 +1,115 @@
+# Report pages: papermill executes a template of workflow/notebooks/ with the page's inputs as
+# parameters (the executed notebook: reports/notebooks/<page>.ipynb), nbconvert renders it to
+# reports/pages/<page>.html; figures go to reports/figures/<page>/
+# as PNG + SVG, with the plotted data as CSV in reports/data/<page>/.  reports/index.html links every page and figure.
+
+REPORTS = config["reports"]
+# The pages' plotting code: a change reruns the (cheap) pages, as a template change does.  The science
+# jobs do not depend on the package's source this way: see README, "When code changes".
+REPORT_CODE = sorted(glob.glob("src/deepcollapse/reports/*.py"))
+UFM_PAGES = REPORTS["ufm_pages"]
+
+
+def _check_ufm_pages():
+    named = [(f"reports.ufm_pages.{page}.experiments", spec["experiments"]) for page, spec in UFM_PAGES.items()]
+    named.append(("reports.phase_diagram", list(REPORTS["phase_diagram"])))
+    for where, names in named:
+        for name in names:
+            if name not in UFM_EXPERIMENTS:
+                raise WorkflowError(f"params: {where} names {name!r}, which is not in ufm.experiments or ufm.sweeps")
+
+
+_check_ufm_pages()
+
+
+def report_pages():
+    """page name -> (template, {parameter name: input path(s)}, extra parameters), in index order."""
+    pages = {}
+    for page, spec in UFM_PAGES.items():
+        pages[page] = (
+            "ufm_runs",
+            {"runs": {name: f"results/ufm/{name}.zarr" for name in spec["experiments"]}},
+            {"title": spec["title"], "notes": spec.get("notes", "")},
+        )
+    phase = REPORTS["phase_diagram"]
+    pages["phase_diagram"] = (
+        "phase_diagram",
+        {"runs": {name: f"results/ufm/{name}.zarr" for name in phase}},
+        {"dims": dict(phase)},
+    )
+    pages["theory"] = (
+        "theory",
+        {"agreement": "results/theory/agreement.json", "runs": {n: f"results/ufm/{n}.zarr" for n in UFM_EXPERIMENTS}},
+        {},
+    )
+    pages["asymptotic"] = ("asymptotic", {"study": "results/asymptotic/theorem51.zarr"}, {})
+    if NET_RUNS:
+        pages["networks"] = (
+            "networks",
+            {"metrics": {r: f"results/metrics/{r}.zarr" for r in NET_RUNS}, "summary": "results/summary/networks.json"},
+            {},
+        )
+    return pages
+
+
+PAGES = report_pages()
+
+
+def _paths(value):
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def page_inputs(w):
+    return [path for value in PAGES[w.page][1].values() for path in _paths(value)]
+
+
+def page_parameters(w):
+    template, inputs, extra = PAGES[w.page]
+    settings = {key: REPORTS[key] for key in ("formats", "dpi")}
+    return as_json(
+        dict(inputs, **extra, page=w.page, figures_dir=f"reports/figures/{w.page}", data_dir=f"reports/data/{w.page}", settings=settings)
+    )
+
+
+rule report_page:
+    input:
+        template=lambda w: f"workflow/notebooks/{PAGES[w.page][0]}.ipynb",
+        data=page_inputs,
+        code=REPORT_CODE,
+    output:
+        notebook="reports/notebooks/{page}.ipynb",
+        html="reports/pages/{page}.html",
+        figures=directory("reports/figures/{page}"),
+        data=directory("reports/data/{page}"),
+    params:
+        nb=page_parameters,
+        kernel=REPORTS["kernel"],
+        timeout=REPORTS["cell_timeout_s"],
+    log:
+        "results/logs/reports/{page}.log",
+    wildcard_constraints:
+        page=choice(PAGES),
+    resources:
+        **res("cpu"),
+    shell:
+        "mkdir -p {output.figures} {output.data} && "
+        "{PY} -m papermill --kernel {params.kernel} --cwd . --no-progress-bar --execution-timeout {params.timeout}"
+        " {input.template} {output.notebook} -y {params.nb:q} > {log} 2>&1 && "
+        "{PY} -m nbconvert --to html --no-input --output-dir reports/pages --output {wildcards.page} {output.notebook} >> {log} 2>&1"
+
+
+rule report_index:
+    input:
+        pages=expand("reports/pages/{page}.html", page=PAGES),
+        figures=expand("reports/figures/{page}", page=PAGES),
+        data=expand("reports/data/{page}", page=PAGES),
+    output:
+        "reports/index.html",
+    log:
+        "results/logs/reports/index.log",
+    resources:
+        **res("cpu"),
+    shell:
+        "{DC} report index --pages {input.pages} --figures reports/figures --data reports/data --out {output} > {log} 2>&1"

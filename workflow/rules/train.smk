@@ -1,0 +1,48 @@
+# ResNet18 training: one run per dataset × loss of params.yaml `networks`.
+#
+# The run directory holds the checkpoints and is NOT a declared output: Snakemake deletes declared
+# outputs before a job (re)starts and after it fails, and a pre-empted (exit 75), requeued or
+# retried job must find its checkpoints to resume.  The declared output is the `done.json` that
+# `deepcollapse train` writes last.  When a training parameter changed, the previous run is
+# removed first (workflow/scripts/discard_stale_run.py), since train refuses to resume it.
+
+NET = config["networks"]
+
+
+def network_runs():
+    """Resolved training config (`deepcollapse train` fields) of every run, by name '<dataset>-<loss>'."""
+    runs = {}
+    for dataset in NET["datasets"]:
+        for loss in NET["losses"]:
+            runs[f"{dataset}-{loss}"] = dict(
+                NET["train"], **NET["per_loss"].get(loss, {}), dataset=dataset, loss=loss, data=f"data/{dataset}.zarr"
+            )
+    return runs
+
+
+NET_RUNS = network_runs()
+
+
+rule train:
+    input:
+        data=lambda w: NET_RUNS[w.run]["data"],
+    output:
+        "results/runs/{run}/done.json",
+    params:
+        cfg=lambda w: as_json(NET_RUNS[w.run]),
+        run_dir="results/runs/{run}",
+    log:
+        "results/logs/train/{run}.log",
+    wildcard_constraints:
+        run=choice(NET_RUNS),
+    threads: NET["threads"]
+    resources:
+        **res("gpu"),
+    shell:
+        CONFIG_FROM_STDIN + "{PY} workflow/scripts/discard_stale_run.py {params.run_dir} > {log} 2>&1 && "
+        + CONFIG_FROM_STDIN + "{DC} train --config - --out {params.run_dir} --no-progress >> {log} 2>&1"
+
+
+rule train_all:
+    input:
+        expand("results/runs/{run}/done.json", run=NET_RUNS),
