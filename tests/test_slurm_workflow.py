@@ -203,7 +203,9 @@ def check_training_killed_at_its_time_limit_resumes_and_matches_an_uninterrupted
     import torch
 
     attempts = by_rule(e2e.records)["train"]
-    assert attempts[0]["State"] == "TIMEOUT" and "-t 1 " in attempts[0]["SubmitLine"], attempts[0]
+    assert attempts[0]["State"] == "TIMEOUT" and "-t 1 " in attempts[0]["SubmitLine"], (
+        f"the first training attempt was not cut by its 1-minute limit (a faster machine? raise EPOCHS): {attempts[0]}"
+    )
     assert attempts[-1]["State"] == "COMPLETED" and "-t 30 " in attempts[-1]["SubmitLine"], attempts[-1]
     run_dir = e2e.work / "results/runs" / RUN
     # resumed, not restarted: what the first attempt saved was not written again
