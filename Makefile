@@ -34,5 +34,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	for script in tests/benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
+# `snakemake --profile slurm all` finds the profile by name once it is linked into Snakemake's
+# user profile folder ($XDG_CONFIG_HOME/snakemake, by default ~/.config/snakemake).
+.PHONY: slurm-profile
+slurm-profile:
+	@dir="$${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake" && mkdir -p "$$dir" && \
+	ln -sfn "$(CURDIR)/workflow/profiles/slurm" "$$dir/slurm" && \
+	echo "linked $$dir/slurm -> $(CURDIR)/workflow/profiles/slurm"
+
 clean:
 	rm -rf results reports/index.html reports/pages reports/figures reports/data reports/notebooks .snakemake

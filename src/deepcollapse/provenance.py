@@ -19,6 +19,10 @@ from typing import Any
 # Packages whose versions can change a number we report.
 _TRACKED_PACKAGES = ("deepcollapse", "numpy", "scipy", "torch", "torchvision", "xarray", "zarr", "scikit-learn")
 
+# The batch job that computed a result, when a scheduler ran it: which SLURM job (and restart), and
+# which GPUs it was given.  Recorded only when set.
+_JOB_VARIABLES = ("SLURM_CLUSTER_NAME", "SLURM_JOB_ID", "SLURM_RESTART_COUNT", "SLURM_JOB_PARTITION", "CUDA_VISIBLE_DEVICES")
+
 
 def package_versions() -> dict[str, str]:
     versions = {}
@@ -71,6 +75,9 @@ def collect(*, params: dict[str, Any] | None = None, seed: int | None = None, de
         "git": git_revision(),
         "versions": package_versions(),
     }
+    job = {name: os.environ[name] for name in _JOB_VARIABLES if name in os.environ}
+    if job:
+        record["job"] = job
     if params is not None:
         record["params"] = params
     if seed is not None:
