@@ -63,7 +63,11 @@ class Normalizer:
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
         def normalize(x: torch.Tensor) -> torch.Tensor:
-            return (x.float() * scale + shift).contiguous(memory_format=memory_format)
+            # `.to(..., memory_format=...)` allocates with canonical strides.  `.contiguous()` would
+            # not: a (B, 1, H, W) batch whose size-1 channel dim has an NHWC-like stride counts as
+            # contiguous yet makes convolutions pick channels-last kernels, whose results differ in
+            # the last bits, so the same images from two sources would train to different weights.
+            return x.to(torch.float32, memory_format=memory_format).mul_(scale).add_(shift)
 
         return normalize
 
