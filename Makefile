@@ -29,7 +29,7 @@ paper: $(STAMP)
 	$(BIN)/snakemake --profile workflow/profiles/local all
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests
 
 bench: $(STAMP)
 	for script in tests/benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
