@@ -16,12 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "params.yaml", "dvc.yaml", "workflow")
 
 
-def copy_workflow(dest: Path) -> Path:
+def copy_workflow(dest: Path, *, extra: tuple[str, ...] = ()) -> Path:
+    """A scratch copy of the workflow (plus `extra` top-level paths, e.g. "src") to run tests in."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
+    for name in WORKFLOW_FILES + extra:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+            ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.egg-info")
+            shutil.copytree(src, dest / name, ignore=ignore)
         else:
             shutil.copy2(src, dest / name)
     return dest

@@ -33,6 +33,7 @@ import yaml
 from helpers_dvc import ENV as DVC_ENV
 from helpers_dvc import files_under, sh, size_mb
 from helpers_slurm import PROFILE, ROOT, rule_of, sacct, start_cluster
+from pipeline_helpers import copy_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,6 @@ NET_TRAIN = {
 }  # fmt: skip
 RUN = "digits-mse"
 FIRST_ATTEMPT_RUNTIME = "1 if attempt == 1 else 30"  # minutes: only the first attempt is cut short
-WORKFLOW_FILES = ("Snakefile", "params.yaml", "dvc.yaml", "workflow", "src")
 # the rules of `dvc repro metrics` that run as SLURM jobs (network_summary is a local rule)
 SLURM_RULES = {"data", "train", "features", "metrics"}
 
@@ -85,14 +85,7 @@ def run(cmd: list[str], *, cwd: Path, env: dict, timeout: float) -> tuple[str, f
 
 def run_workflow(tmp: Path) -> SimpleNamespace:
     start_cluster()
-    work = tmp / "project"
-    work.mkdir()
-    for name in WORKFLOW_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(src, work / name)
+    work = copy_workflow(tmp / "project", extra=("src",))
     params = reduced_params(work / "params.yaml")
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copy2(ROOT / ".gitignore", work / ".gitignore")
