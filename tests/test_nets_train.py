@@ -18,7 +18,7 @@ from deepcollapse.config import from_mapping
 from deepcollapse.errors import InputError
 from deepcollapse.nets import checkpoint
 from deepcollapse.nets.config import TrainConfig
-from deepcollapse.nets.trainer import PREEMPTED_EXIT_STATUS, TrainingDiverged, train
+from deepcollapse.nets.trainer import PREEMPTED_EXIT_STATUS, Preempted, TrainingDiverged, train
 
 # 300 digits (30 per class), ResNet18 at width 1/8, batches of 32: 10 steps per epoch.
 TINY = {
@@ -110,6 +110,39 @@ def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):
     assert not (run / "done.json").exists()
     assert main(["train", "--config", str(config_path), "--out", str(run), "--no-progress"]) == 0
     assert_bitwise_equal(final_weights(run), final_weights(straight))
+
+
+def sigterm_when_epoch_begins(monkeypatch, epoch: int) -> None:
+    """Deliver a real SIGTERM to this process once, as 0-based `epoch` begins (before its first
+    step): a deterministic pre-emption point, unlike a signal sent from outside after a delay."""
+    from deepcollapse.nets import trainer
+
+    original, pending = trainer.epoch_order, [True]
+
+    def order(seed: int, e: int, n: int):
+        if e == epoch and pending:
+            pending.clear()
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(seed, e, n)
+
+    monkeypatch.setattr(trainer, "epoch_order", order)
+
+
+def test_resume_uses_this_runs_optimizer_implementation(straight, tmp_path, monkeypatch):
+    """A state saved by a CUDA run (fused SGD) resumed on CPU runs CPU's SGD, to the same bits."""
+    cfg = from_mapping(TrainConfig, TINY)
+    sigterm_when_epoch_begins(monkeypatch, 3)
+    with pytest.raises(Preempted) as stopped:
+        train(cfg, tmp_path / "run", progress=False)
+    state = checkpoint.load(stopped.value.path)
+    assert state["optimizer"]["param_groups"][0]["fused"] is None
+    for group in state["optimizer"]["param_groups"]:
+        group.update(fused=True, foreach=False)  # what `deepcollapse train` on CUDA saves
+    checkpoint.save(stopped.value.path, state)
+    train(cfg, tmp_path / "run", progress=False)
+    final = checkpoint.load(checkpoint.epoch_path(tmp_path / "run", 5))
+    assert {(g["fused"], g["foreach"]) for g in final["optimizer"]["param_groups"]} == {(None, None)}
+    assert_bitwise_equal(final["model"], final_weights(straight))
 
 
 def test_nan_loss_stops_with_a_clear_error(tmp_path, capsys):

@@ -280,7 +280,12 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool | None = N
     if found is not None:
         path, state = found
         model.load_state_dict(state["model"])
+        # load_state_dict also restores the saved run's implementation flags: a run pre-empted on
+        # CUDA (fused=True) and resumed on CPU, or resumed with cuda_graphs, must use this run's.
+        implementation = {k: optimizer.param_groups[0][k] for k in ("fused", "foreach")}
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:
+            group.update(implementation)
         scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"], device)
         start_epoch, start_step = int(state["epoch"]), int(state["step"])
