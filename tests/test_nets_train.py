@@ -128,6 +128,37 @@ def sigterm_when_epoch_begins(monkeypatch, epoch: int) -> None:
     monkeypatch.setattr(trainer, "epoch_order", order)
 
 
+@pytest.mark.parametrize(
+    ("batch_size", "stopped_at", "saved_as"),
+    [(32, (1, 1), "resume.pt"), (300, (2, 0), "resume.pt"), (300, (3, 0), "epoch-0003.pt")],
+    ids=["mid-epoch", "epoch-boundary", "kept-checkpoint"],
+)
+def test_sigterm_at_a_known_point_resumes_bitwise_equal(straight, tmp_path, monkeypatch, batch_size, stopped_at, saved_as):
+    """10 steps per epoch: the signal is seen after the first step of epoch 2 and the state saved
+    mid-epoch.  One step per epoch (batch 300 of 300 samples): it is seen at the epoch's end, and
+    the epoch's own checkpoint (resume.pt, or the kept epoch-0003.pt) is the saved state."""
+    cfg = from_mapping(TrainConfig, {**TINY, "batch_size": batch_size})
+    reference = straight
+    if batch_size != TINY["batch_size"]:
+        reference = tmp_path / "straight"
+        train(cfg, reference, progress=False)
+    sigterm_when_epoch_begins(monkeypatch, stopped_at[0] - (stopped_at[1] == 0))
+    with pytest.raises(Preempted) as stopped:
+        train(cfg, tmp_path / "run", progress=False)
+    assert (stopped.value.epoch, stopped.value.step) == stopped_at
+    assert stopped.value.path.name == saved_as and stopped.value.path.is_file()
+    path, state = checkpoint.newest(tmp_path / "run")
+    assert path.name == saved_as and (state["epoch"], state["step"]) == stopped_at
+    assert not (tmp_path / "run" / "done.json").exists()
+    train(cfg, tmp_path / "run", progress=False)
+    assert_bitwise_equal(final_weights(tmp_path / "run"), final_weights(reference))
+    # the resumed run's history (running loss of the interrupted epoch included) is the straight one's
+    history = [json.loads((run / "history.json").read_text()) for run in (tmp_path / "run", reference)]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in history[0]] == [
+        {k: v for k, v in h.items() if k != "seconds"} for h in history[1]
+    ]
+
+
 def test_resume_uses_this_runs_optimizer_implementation(straight, tmp_path, monkeypatch):
     """A state saved by a CUDA run (fused SGD) resumed on CPU runs CPU's SGD, to the same bits."""
     cfg = from_mapping(TrainConfig, TINY)
@@ -143,6 +174,14 @@ def test_resume_uses_this_runs_optimizer_implementation(straight, tmp_path, monk
     final = checkpoint.load(checkpoint.epoch_path(tmp_path / "run", 5))
     assert {(g["fused"], g["foreach"]) for g in final["optimizer"]["param_groups"]} == {(None, None)}
     assert_bitwise_equal(final["model"], final_weights(straight))
+
+
+def test_optimizer_gets_the_recipe(straight):
+    groups = checkpoint.load(checkpoint.epoch_path(straight, 1))["optimizer"]["param_groups"]
+    assert len(groups) == 1  # one group: weight decay applies to every parameter (BatchNorm included)
+    assert {k: groups[0][k] for k in ("lr", "momentum", "weight_decay", "nesterov", "dampening")} == {
+        "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": False, "dampening": 0,
+    }
 
 
 def test_nan_loss_stops_with_a_clear_error(tmp_path, capsys):
