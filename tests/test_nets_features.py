@@ -62,8 +62,13 @@ def test_features_store_layout(pipeline):
 
 
 def test_store_is_sharded_one_file_per_epoch_and_variable(pipeline):
-    shard_files = [p for p in (pipeline["features"] / "stage3").rglob("*") if p.is_file() and p.name != "zarr.json"]
-    assert len(shard_files) == 3
+    def data_files(name: str) -> list[Path]:
+        return [p for p in (pipeline["features"] / name).rglob("*") if p.is_file() and p.name != "zarr.json"]
+
+    for name in ("stage3", "penultimate", "test_stage1", "stage2_map"):
+        assert len(data_files(name)) == 3, name  # one shard per epoch
+    for name in ("W", "b", "loss", "accuracy", "test_loss", "test_accuracy", "epoch"):
+        assert len(data_files(name)) == 1, name  # small per-epoch variables: one shard for all epochs
 
 
 def test_metrics_equal_metrics_nc_on_the_loaded_arrays(pipeline):
