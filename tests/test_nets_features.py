@@ -61,9 +61,52 @@ def test_features_store_layout(pipeline):
     assert float(ds["accuracy"][-1]) > float(ds["accuracy"][0])
 
 
+def test_features_are_the_eval_mode_stage_outputs_of_each_checkpoint(pipeline):
+    """Recomputed independently of `ResNet18.features`: the stem and the four stages chained by
+    hand, in eval mode (BatchNorm running statistics), on the normalised training images."""
+    import torch
+
+    from deepcollapse.config import from_mapping
+    from deepcollapse.nets import checkpoint
+    from deepcollapse.nets.config import TrainConfig
+    from deepcollapse.nets.runtime import Normalizer, build_model, load_data
+
+    ds = xr.open_zarr(pipeline["features"])
+    meta = json.loads((pipeline["run"] / "run.json").read_text())
+    config = from_mapping(TrainConfig, meta["config"])
+    data = load_data(config)
+    np.testing.assert_array_equal(ds["label"].values, data.labels["train"])
+    norm = meta["data"]["normalization"]
+    x = Normalizer(tuple(norm["mean"]), tuple(norm["std"])).on(torch.device("cpu"))(torch.from_numpy(data.images["train"]))
+    model = build_model(config, num_classes=10, in_channels=1)
+    for e, epoch in enumerate(ds.epoch.values):
+        state = checkpoint.load(checkpoint.epoch_path(pipeline["run"], int(epoch)))
+        model.load_state_dict(state["model"])
+        pooled = {}
+        for mode in ("eval", "train"):
+            getattr(model, mode)()
+            with torch.no_grad():
+                h = model.stem(x)
+                for name in ("stage1", "stage2", "stage3", "stage4"):
+                    h = getattr(model, name)(h)
+                    pooled[mode, name] = h.mean(dim=(2, 3)).numpy()
+        for name in ("stage1", "stage2", "stage3", "stage4"):
+            np.testing.assert_allclose(ds[name].values[e], pooled["eval", name], rtol=1e-5, atol=1e-5, err_msg=f"{name} epoch {epoch}")
+            # not train mode: batch statistics give other features (so the check above can fail)
+            assert np.abs(ds[name].values[e] - pooled["train", name]).max() > 1e-2, (name, epoch)
+        # the classifier stored for this epoch is this checkpoint's
+        np.testing.assert_array_equal(ds["W"].values[e], state["model"]["fc.weight"].numpy())
+        np.testing.assert_array_equal(ds["b"].values[e], state["model"]["fc.bias"].numpy())
+
+
 def test_store_is_sharded_one_file_per_epoch_and_variable(pipeline):
-    shard_files = [p for p in (pipeline["features"] / "stage3").rglob("*") if p.is_file() and p.name != "zarr.json"]
-    assert len(shard_files) == 3
+    def data_files(name: str) -> list[Path]:
+        return [p for p in (pipeline["features"] / name).rglob("*") if p.is_file() and p.name != "zarr.json"]
+
+    for name in ("stage3", "penultimate", "test_stage1", "stage2_map"):
+        assert len(data_files(name)) == 3, name  # one shard per epoch
+    for name in ("W", "b", "loss", "accuracy", "test_loss", "test_accuracy", "epoch"):
+        assert len(data_files(name)) == 1, name  # small per-epoch variables: one shard for all epochs
 
 
 def test_metrics_equal_metrics_nc_on_the_loaded_arrays(pipeline):

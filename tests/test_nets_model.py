@@ -54,6 +54,14 @@ def test_paper_recipe_defaults():
     assert cfg.checkpoints == PAPER_CHECKPOINTS and cfg.checkpoints[-1] == 200
 
 
+def test_classifier_bias_follows_the_loss_unless_given():
+    """The paper's pairing: MSE without classifier bias, cross-entropy with it; explicit values win."""
+    assert from_mapping(TrainConfig, {"loss": "mse"}).bias is False
+    assert from_mapping(TrainConfig, {"loss": "ce"}).bias is True
+    assert from_mapping(TrainConfig, {"loss": "ce", "bias": False}).bias is False
+    assert from_mapping(TrainConfig, {"loss": "mse", "bias": True}).bias is True
+
+
 def test_config_validation():
     cfg = from_mapping(TrainConfig, {"epochs": 6, "checkpoints": [5, 0, 2, 2]})
     assert cfg.checkpoints == (0, 2, 5, 6)  # sorted, unique, final epoch added

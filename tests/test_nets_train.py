@@ -18,7 +18,7 @@ from deepcollapse.config import from_mapping
 from deepcollapse.errors import InputError
 from deepcollapse.nets import checkpoint
 from deepcollapse.nets.config import TrainConfig
-from deepcollapse.nets.trainer import PREEMPTED_EXIT_STATUS, TrainingDiverged, train
+from deepcollapse.nets.trainer import PREEMPTED_EXIT_STATUS, Preempted, TrainingDiverged, train
 
 # 300 digits (30 per class), ResNet18 at width 1/8, batches of 32: 10 steps per epoch.
 TINY = {
@@ -110,6 +110,78 @@ def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):
     assert not (run / "done.json").exists()
     assert main(["train", "--config", str(config_path), "--out", str(run), "--no-progress"]) == 0
     assert_bitwise_equal(final_weights(run), final_weights(straight))
+
+
+def sigterm_when_epoch_begins(monkeypatch, epoch: int) -> None:
+    """Deliver a real SIGTERM to this process once, as 0-based `epoch` begins (before its first
+    step): a deterministic pre-emption point, unlike a signal sent from outside after a delay."""
+    from deepcollapse.nets import trainer
+
+    original, pending = trainer.epoch_order, [True]
+
+    def order(seed: int, e: int, n: int):
+        if e == epoch and pending:
+            pending.clear()
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(seed, e, n)
+
+    monkeypatch.setattr(trainer, "epoch_order", order)
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "stopped_at", "saved_as"),
+    [(32, (1, 1), "resume.pt"), (300, (2, 0), "resume.pt"), (300, (3, 0), "epoch-0003.pt")],
+    ids=["mid-epoch", "epoch-boundary", "kept-checkpoint"],
+)
+def test_sigterm_at_a_known_point_resumes_bitwise_equal(straight, tmp_path, monkeypatch, batch_size, stopped_at, saved_as):
+    """10 steps per epoch: the signal is seen after the first step of epoch 2 and the state saved
+    mid-epoch.  One step per epoch (batch 300 of 300 samples): it is seen at the epoch's end, and
+    the epoch's own checkpoint (resume.pt, or the kept epoch-0003.pt) is the saved state."""
+    cfg = from_mapping(TrainConfig, {**TINY, "batch_size": batch_size})
+    reference = straight
+    if batch_size != TINY["batch_size"]:
+        reference = tmp_path / "straight"
+        train(cfg, reference, progress=False)
+    sigterm_when_epoch_begins(monkeypatch, stopped_at[0] - (stopped_at[1] == 0))
+    with pytest.raises(Preempted) as stopped:
+        train(cfg, tmp_path / "run", progress=False)
+    assert (stopped.value.epoch, stopped.value.step) == stopped_at
+    assert stopped.value.path.name == saved_as and stopped.value.path.is_file()
+    path, state = checkpoint.newest(tmp_path / "run")
+    assert path.name == saved_as and (state["epoch"], state["step"]) == stopped_at
+    assert not (tmp_path / "run" / "done.json").exists()
+    train(cfg, tmp_path / "run", progress=False)
+    assert_bitwise_equal(final_weights(tmp_path / "run"), final_weights(reference))
+    # the resumed run's history (running loss of the interrupted epoch included) is the straight one's
+    history = [json.loads((run / "history.json").read_text()) for run in (tmp_path / "run", reference)]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in history[0]] == [
+        {k: v for k, v in h.items() if k != "seconds"} for h in history[1]
+    ]
+
+
+def test_resume_uses_this_runs_optimizer_implementation(straight, tmp_path, monkeypatch):
+    """A state saved by a CUDA run (fused SGD) resumed on CPU runs CPU's SGD, to the same bits."""
+    cfg = from_mapping(TrainConfig, TINY)
+    sigterm_when_epoch_begins(monkeypatch, 3)
+    with pytest.raises(Preempted) as stopped:
+        train(cfg, tmp_path / "run", progress=False)
+    state = checkpoint.load(stopped.value.path)
+    assert state["optimizer"]["param_groups"][0]["fused"] is None
+    for group in state["optimizer"]["param_groups"]:
+        group.update(fused=True, foreach=False)  # what `deepcollapse train` on CUDA saves
+    checkpoint.save(stopped.value.path, state)
+    train(cfg, tmp_path / "run", progress=False)
+    final = checkpoint.load(checkpoint.epoch_path(tmp_path / "run", 5))
+    assert {(g["fused"], g["foreach"]) for g in final["optimizer"]["param_groups"]} == {(None, None)}
+    assert_bitwise_equal(final["model"], final_weights(straight))
+
+
+def test_optimizer_gets_the_recipe(straight):
+    groups = checkpoint.load(checkpoint.epoch_path(straight, 1))["optimizer"]["param_groups"]
+    assert len(groups) == 1  # one group: weight decay applies to every parameter (BatchNorm included)
+    assert {k: groups[0][k] for k in ("lr", "momentum", "weight_decay", "nesterov", "dampening")} == {
+        "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "nesterov": False, "dampening": 0,
+    }
 
 
 def test_nan_loss_stops_with_a_clear_error(tmp_path, capsys):

@@ -82,11 +82,11 @@ def mismatch(path: Path, *, md5: str | None, expected_md5: str | None, sha256: s
     if expected_md5 is not None and md5 is not None:
         return InputError(
             f"{path}: checksum mismatch (MD5 {md5}, expected {expected_md5}, and the content SHA-256 "
-            f"{sha256} is not a known one); re-download the file or pass --no-verify to accept it"
+            f"{sha256} is not a known one); re-download the file, or accept it with `deepcollapse data --no-verify`"
         )
     return InputError(
         f"{path}: checksum mismatch (content SHA-256 {sha256} is not a known one); give the "
-        "original compressed file or pass --no-verify to accept it"
+        "original compressed file, or accept it with `deepcollapse data --no-verify`"
     )
 
 

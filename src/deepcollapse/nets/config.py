@@ -35,7 +35,7 @@ class TrainConfig:
     # ---- model
     stem: Literal["3x3", "imagenet"] = "3x3"
     width: float = 1.0  # stage widths 64w, 128w, 256w, 512w
-    bias: bool = False  # classifier bias (the paper: none with MSE, with CE)
+    bias: bool | None = None  # classifier bias; None: the paper's choice for the loss (none with MSE, with CE)
     # ---- loss: "mse" = mse_scale * mean over batch and classes of (logit - one_hot)^2,
     # i.e. mse_scale/(B K) * sum_i ||W h_i + b - e_{y_i}||^2 (torch's MSELoss(reduction="mean") at 1);
     # the UFM normalisation 1/(2N) sum_i ||...||^2 of SPEC-math §0 is mse_scale = K/2.
@@ -56,7 +56,7 @@ class TrainConfig:
     save_every: int = 1
     # ---- execution
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of forward and loss on CUDA
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of the forward pass (the loss is computed in float32)
     channels_last: bool = False
     compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile mode
     cuda_graphs: bool = False  # capture the whole training step in a CUDA graph (CUDA only)
@@ -89,6 +89,8 @@ class TrainConfig:
         bad = [e for e in self.checkpoints if not 0 <= e <= self.epochs]
         if bad:
             raise InputError(f"key 'checkpoints': epoch {bad[0]} is outside 0..epochs={self.epochs}")
+        if self.bias is None:  # resolved: the paper's pairing, MSE without bias and CE with it
+            object.__setattr__(self, "bias", self.loss == "ce")
         # resolved: sorted, unique, and always the final epoch
         object.__setattr__(self, "checkpoints", tuple(sorted(set(self.checkpoints) | {self.epochs})))
         if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):

@@ -23,8 +23,9 @@ In ResNet18 the penultimate features *are* the pooled stage4 output (the classif
 global average pool), so `stage4` and `penultimate` hold the same numbers; both are kept so that
 every stage and the classifier's input have a name, as DESIGN.md specifies.
 
-Each variable is chunked in blocks of a few MB and sharded one shard per epoch: the store is a
-few files per checkpoint for DVC, and reading one epoch of one layer touches one file.  The
+Each per-sample variable is chunked in blocks of a few MB and sharded one shard per epoch: the
+store is a few files per checkpoint for DVC, and reading one epoch of one layer touches one file.
+The small per-epoch variables (W, b, loss, accuracy, epoch) are one shard each across all epochs.  The
 features are computed in eval mode (BatchNorm running statistics), in float32.
 """
 
@@ -108,16 +109,25 @@ def _epoch_dataset(epoch: int, model, split_results: dict[str, tuple], *, bias: 
     return xr.Dataset(variables, coords={"epoch": np.array([epoch], dtype=np.int64)})
 
 
-def _encoding(ds) -> dict[str, dict]:
+_SAMPLE_DIMS = ("sample", "test_sample", "map_sample")
+
+
+def _encoding(ds, *, epochs: int) -> dict[str, dict]:
+    """Per-sample variables: chunks of a few MB, one shard per epoch.  The small per-epoch ones
+    (W, b, loss, accuracy, the epoch coordinate): one chunk per epoch, one shard for all `epochs`,
+    so that they add a file per variable, not a kilobyte file per epoch and variable."""
     enc = {}
-    for name, var in ds.data_vars.items():
-        if var.dims[:1] != ("epoch",) or var.ndim < 3:
+    for name, var in ds.variables.items():
+        if var.dims[:1] != ("epoch",):
             continue
-        n = var.shape[1]
-        row_bytes = int(np.prod(var.shape[2:])) * var.dtype.itemsize
-        rows = _rows_per_chunk(row_bytes, n)
-        chunks = (1, rows, *var.shape[2:])
-        enc[name] = {"chunks": chunks, "shards": (1, -(-n // rows) * rows, *var.shape[2:])}
+        if var.ndim >= 3 and var.dims[1] in _SAMPLE_DIMS:
+            n = var.shape[1]
+            row_bytes = int(np.prod(var.shape[2:])) * var.dtype.itemsize
+            rows = _rows_per_chunk(row_bytes, n)
+            chunks = (1, rows, *var.shape[2:])
+            enc[name] = {"chunks": chunks, "shards": (1, -(-n // rows) * rows, *var.shape[2:])}
+        else:
+            enc[name] = {"chunks": (1, *var.shape[1:]), "shards": (epochs, *var.shape[1:])}
     return enc
 
 
@@ -203,7 +213,7 @@ def extract_features(
                 import xarray as xr
 
                 ds = ds.assign(**{k: xr.Variable(*v) for k, v in static.items()})
-                ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True, encoding=_encoding(ds))
+                ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True, encoding=_encoding(ds, epochs=len(epochs)))
             else:
                 ds.to_zarr(tmp, append_dim="epoch", consolidated=True)
     return out

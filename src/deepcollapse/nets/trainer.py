@@ -280,7 +280,12 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool | None = N
     if found is not None:
         path, state = found
         model.load_state_dict(state["model"])
+        # load_state_dict also restores the saved run's implementation flags: a run pre-empted on
+        # CUDA (fused=True) and resumed on CPU, or resumed with cuda_graphs, must use this run's.
+        implementation = {k: optimizer.param_groups[0][k] for k in ("fused", "foreach")}
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:
+            group.update(implementation)
         scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"], device)
         start_epoch, start_step = int(state["epoch"]), int(state["step"])
@@ -353,14 +358,17 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool | None = N
                 history.append(record)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.4g}", acc=f"{record['accuracy']:.3f}")
                 done_epochs = epoch + 1
+                # read once: a signal that lands after this line is handled after the next step,
+                # never by stopping without the save decided here
+                signum = flag.signum
                 saved = None
                 if done_epochs in config.checkpoints:
                     saved = checkpoint.save(checkpoint.epoch_path(run_dir, done_epochs), snapshot(done_epochs, 0, None))
                     checkpoint.drop_resume(run_dir)
-                elif flag.signum is not None or (config.save_every and done_epochs % config.save_every == 0):
+                elif signum is not None or (config.save_every and done_epochs % config.save_every == 0):
                     saved = checkpoint.save(checkpoint.directory(run_dir) / checkpoint.RESUME_NAME, snapshot(done_epochs, 0, None))
-                if flag.signum is not None and done_epochs < config.epochs:
-                    raise Preempted(saved, done_epochs, 0, flag.signum)
+                if signum is not None and done_epochs < config.epochs:
+                    raise Preempted(saved, done_epochs, 0, signum)
     finally:
         if history:
             write_json(history, run_dir / "history.json")
