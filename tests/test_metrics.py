@@ -132,17 +132,27 @@ def test_all_class_means_equal_gives_nan_not_error():
     rng = np.random.default_rng(2)
     y = np.repeat(np.arange(3), [5, 7, 9])
     H = np.tile(rng.normal(size=4), (len(y), 1))
-    out = metrics.nc(H, y, W=rng.normal(size=(3, 4)))
-    for key in ("NC1", "NC2_ETF", "NC3_ETF"):
+    out = metrics.nc(H, y, W=rng.normal(size=(3, 4)), b=rng.normal(size=3))
+    # NC4 too: every sample ties between all class centres, so "nearest centre" would be class 0
+    for key in ("NC1", "NC2_ETF", "NC3_ETF", "NC4"):
         assert math.isnan(out[key]), key
-    for key in ("NC2_OF", "NC3_OF", "NC4", "NC2_W_OF"):
+    for key in ("NC2_OF", "NC3_OF", "NC2_W_OF"):
         assert math.isfinite(out[key]), key
+
+
+def test_zero_classifier_gives_nan_nc4():
+    # W = 0 ignores the features: argmax(0 + 0) would always say class 0, a meaningless "agreement"
+    H, y, W, _ = random_problem(12, K=3, d=5)
+    out = metrics.nc(H, y, W=np.zeros_like(W))
+    for key in ("NC2_W_ETF", "NC2_W_OF", "NC3_OF", "NC3_ETF", "NC4"):
+        assert math.isnan(out[key]), key
+    assert math.isfinite(out["NC1"]) and math.isfinite(out["NC2_ETF"])
 
 
 def test_zero_features_and_zero_classifier_give_nan():
     y = np.repeat(np.arange(3), 4)
     out = metrics.nc(np.zeros((12, 5)), y, W=np.zeros((3, 5)))
-    for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF", "NC3_ETF", "NC2_W_OF", "NC2_W_ETF"):
+    for key in metrics.KEYS:  # the UFM zero solution: every metric undefined, NC4 included
         assert math.isnan(out[key]), key
 
 

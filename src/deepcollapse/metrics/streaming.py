@@ -226,5 +226,8 @@ class Accumulator:
                 )
             if not torch.equal(fW, Wt) or (fb is None) != (bt is None) or (fb is not None and not torch.equal(fb, bt)):
                 raise SecondPassRequired("result() got a different classifier than begin_second_pass(); NC4 would not match it")
-            out["NC4"] = self._disagreements / self.num_samples
+            # Undefined, not 0, when the nearest-centre rule ties for every sample (all class means
+            # equal) or the classifier ignores the features (W = 0): argmin/argmax would pick class 0.
+            undefined = self._frozen["B"] is None or core.is_degenerate(Wt)
+            out["NC4"] = core.NAN if undefined else self._disagreements / self.num_samples
         return out

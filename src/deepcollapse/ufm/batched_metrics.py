@@ -24,7 +24,7 @@ def _norm(X: torch.Tensor) -> torch.Tensor:
 
 
 def _degenerate(X: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
-    """Per problem: ‖X‖ = 0, non-finite, or ≤ DEGENERATE_RTOL · reference (metrics.core._is_degenerate)."""
+    """Per problem: ‖X‖ = 0, non-finite, or ≤ DEGENERATE_RTOL · reference (metrics.core.is_degenerate)."""
     norm = _norm(X)
     bad = (norm == 0) | ~torch.isfinite(norm)
     if reference is not None:
@@ -101,5 +101,6 @@ def nc(features: torch.Tensor, *, K: int, W: torch.Tensor | None = None, b: torc
     if b is not None:
         scores = scores + b.to(F64)[:, :, None]
     distances = means.square().sum(dim=-1)[:, :, None] - 2.0 * (means @ X)
-    out["NC4"] = (scores.argmax(dim=1) != distances.argmin(dim=1)).sum(dim=1).to(F64) / N
+    disagreement = (scores.argmax(dim=1) != distances.argmin(dim=1)).sum(dim=1).to(F64) / N
+    out["NC4"] = _masked(disagreement, bad_M | bad_W)  # undefined: all means equal, or W = 0
     return {key: out[key] for key in KEYS}
