@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from deepcollapse import metrics
 from deepcollapse.errors import InputError, SecondPassRequired
+from deepcollapse.ufm import batched_metrics
 from nc_reference import nc_reference
 
 ETF_TO_OF = lambda K: math.sqrt(2 - 2 * math.sqrt((K - 1) / K))  # noqa: E731  NC2_OF of an exact simplex ETF
@@ -125,6 +126,23 @@ def test_nc1_scales_quadratically_with_within_class_noise_despite_offset():
         got = metrics.nc(centers[y] + eps * E, y)["NC1"]
         assert got >= 0
         assert got / eps**2 == pytest.approx(base, rel=1e-4 if eps == 1e-6 else 1e-7)
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e8])
+def test_nc4_survives_a_large_common_offset(offset):
+    # the reference measures ‖h − μ_j‖ directly; expanding ‖μ_j‖² − 2h·μ_j around 0 lost the
+    # unit class separation to rounding at an offset of 1e8 (NC4 0.425 instead of 0.745)
+    rng = np.random.default_rng(0)
+    K, d, n = 4, 10, 200
+    y = np.repeat(np.arange(K), n)
+    centers = rng.normal(size=(K, d))
+    W = centers - centers.mean(0) + 0.5 * rng.normal(size=(K, d))
+    H = centers[y] + rng.normal(size=(K * n, d)) + offset
+    want = nc_reference(H, y, W=W)["NC4"]
+    assert 0.1 < want < 0.9
+    assert metrics.nc(H, y, W=W)["NC4"] == want
+    X = torch.as_tensor(H.T[None])  # the UFM's batched implementation: (B, d, N), class-major columns
+    assert float(batched_metrics.nc(X, K=K, W=torch.as_tensor(W[None]))["NC4"][0]) == want
 
 
 # ----------------------------------------------------------------------------- degenerate geometry

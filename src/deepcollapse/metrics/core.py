@@ -99,12 +99,16 @@ def from_means(
 
 
 def nearest_center_disagreements(
-    H: torch.Tensor, *, means: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None
+    H: torch.Tensor, *, means: torch.Tensor, global_mean: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None
 ) -> int:
     """Number of rows of H whose classifier decision differs from the nearest class centre (NC4)."""
     K = W.shape[0]
-    products = H @ torch.cat([W, means]).T  # one pass over H for both decisions
+    # Distances relative to the global mean g: with m_j = μ_j − g,
+    # argmin_j ‖h − μ_j‖² = argmin_j (‖m_j‖² − 2 (h − g)·m_j), since ‖h − g‖² is common to all j.
+    # Expanding around 0 instead (‖μ_j‖² − 2 h·μ_j) loses the class separation to rounding when
+    # the features share a large offset (wrong decisions measured at an offset of 1e8 × the spread).
+    centered = means - global_mean
+    products = H @ torch.cat([W, centered]).T  # one pass over H for both decisions
     scores = products[:, :K] if b is None else products[:, :K] + b
-    # argmin_j ‖h − μ_j‖² = argmin_j (‖μ_j‖² − 2 h·μ_j): ‖h‖² is common to all j.
-    distances = (means * means).sum(dim=1) - 2.0 * products[:, K:]
+    distances = (centered * centered).sum(dim=1) - 2.0 * (products[:, K:] - centered @ global_mean)
     return int((scores.argmax(dim=1) != distances.argmin(dim=1)).sum())

@@ -170,7 +170,9 @@ class Accumulator:
         self._counts2 = counts2
         f = self._frozen
         if f["W"] is not None:  # needs the raw features: before the in-place centring below
-            self._disagreements += core.nearest_center_disagreements(Ht, means=f["means"], W=f["W"], b=f["b"])
+            self._disagreements += core.nearest_center_disagreements(
+                Ht, means=f["means"], global_mean=f["global_mean"], W=f["W"], b=f["b"]
+            )
         if f["B"] is not None:
             # residuals first, projection second: projecting h and h̄ separately would cancel
             # catastrophically when the features carry a large common offset
