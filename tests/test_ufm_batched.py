@@ -111,6 +111,20 @@ def test_bad_sweeps_are_refused(mapping, fragment):
         Sweep.from_mapping(mapping)
 
 
+def test_init_scale_sweep_records_the_feature_scale_it_used():
+    """Sweeping init_scale moves the feature scale along (init_scale_features unset): the stored
+    config must say so, so that each point rebuilt from it re-runs identically."""
+    from deepcollapse.ufm.agreement import _point_configs
+
+    base = Config(model="extended", K=3, n=4, d1=5, d2=5, iters=20, log_every=10)
+    ds = solve_sweep(base, Sweep.from_mapping({"init_scale": [0.1, 0.3]}))
+    assert ds.attrs["config"]["init_scale_features"] is None
+    for index, config in _point_configs(ds):
+        assert config.feature_scale == config.weight_scale
+        one = solve(config)
+        np.testing.assert_allclose(ds["H1"].isel(index).values, one["H1"].values, rtol=1e-9, atol=1e-12)
+
+
 def test_sweep_point_errors_name_the_point():
     base = Config(K=3, n=4, d=5, iters=10)
     with pytest.raises(InputError, match=r"sweep point \(lr=500\)"):
