@@ -300,6 +300,8 @@ def test_incomplete_or_excess_second_pass_is_refused():
         (lambda H, y, W: dict(H=H, y=y + 0.5), "integer class labels"),
         (lambda H, y, W: dict(H=H[:0], y=y[:0]), "no samples"),
         (lambda H, y, W: dict(H=H.astype(complex), y=y), "real"),
+        (lambda H, y, W: dict(H=H, y=y, W=W, b=np.array([0.0, np.nan, 1.0])), "b contains NaN or inf (first at index 1)"),
+        (lambda H, y, W: dict(H=H, y=y, W=np.where(np.arange(5) == 3, np.inf, W)), "W contains NaN or inf (first at index (0, 3))"),
     ],
 )
 def test_bad_input_gets_one_clear_sentence(make, fragment):
@@ -312,7 +314,17 @@ def test_bad_input_gets_one_clear_sentence(make, fragment):
     assert isinstance(err.value, ValueError)
 
 
+def test_long_double_input_is_measured_in_float64():
+    H, y, W, b = random_problem(13, K=3, d=5)
+    assert_metrics_close(metrics.nc(H.astype(np.longdouble), y, W=W, b=b), metrics.nc(H, y, W=W, b=b), rtol=1e-15, atol=0)
+
+
 def test_accumulator_bad_batches():
+    H, y, _, _ = random_problem(14, K=3, d=4)
+    numpy_K = metrics.Accumulator(np.int64(3), np.int64(4)).update(H, y)  # numpy integers are integers
+    assert_metrics_close(numpy_K.result(), metrics.nc(H, y))
+    with pytest.raises(InputError, match="K must be an integer"):
+        metrics.Accumulator(3.0, 4)
     acc = metrics.Accumulator(3, 4)
     with pytest.raises(InputError, match=r"shape \(n, d=4\)"):
         acc.update(np.zeros((2, 5)), np.zeros(2, dtype=int))

@@ -21,6 +21,7 @@ incomplete; it never returns a number computed from part of the data.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
@@ -35,11 +36,13 @@ class Accumulator:
     """Streaming NC metrics for K classes of d-dimensional features (see module docstring)."""
 
     def __init__(self, K: int, d: int, *, scatter_max_dim: int = 4096, device: Any = None):
-        if isinstance(K, bool) or not isinstance(K, int) or K < 2:
+        if isinstance(K, bool) or not isinstance(K, numbers.Integral):
+            raise InputError(f"K must be an integer number of classes, got {K!r}")
+        if K < 2:
             raise InputError(f"need at least 2 classes, got K={K!r}")
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
             raise InputError(f"feature dimension d must be a positive integer, got {d!r}")
-        self.K, self.d = K, d
+        self.K, self.d = int(K), int(d)
         self.device = torch.device(device) if device is not None else None
         self.scatter_max_dim = scatter_max_dim
         self._counts: torch.Tensor | None = None
