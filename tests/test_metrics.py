@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from deepcollapse import metrics
 from deepcollapse.errors import InputError, SecondPassRequired
+from deepcollapse.ufm import batched_metrics
 from nc_reference import nc_reference
 
 ETF_TO_OF = lambda K: math.sqrt(2 - 2 * math.sqrt((K - 1) / K))  # noqa: E731  NC2_OF of an exact simplex ETF
@@ -127,22 +128,49 @@ def test_nc1_scales_quadratically_with_within_class_noise_despite_offset():
         assert got / eps**2 == pytest.approx(base, rel=1e-4 if eps == 1e-6 else 1e-7)
 
 
+@pytest.mark.parametrize("offset", [1e3, 1e8])
+def test_nc4_survives_a_large_common_offset(offset):
+    # the reference measures ‖h − μ_j‖ directly; expanding ‖μ_j‖² − 2h·μ_j around 0 lost the
+    # unit class separation to rounding at an offset of 1e8 (NC4 0.425 instead of 0.745)
+    rng = np.random.default_rng(0)
+    K, d, n = 4, 10, 200
+    y = np.repeat(np.arange(K), n)
+    centers = rng.normal(size=(K, d))
+    W = centers - centers.mean(0) + 0.5 * rng.normal(size=(K, d))
+    H = centers[y] + rng.normal(size=(K * n, d)) + offset
+    want = nc_reference(H, y, W=W)["NC4"]
+    assert 0.1 < want < 0.9
+    assert metrics.nc(H, y, W=W)["NC4"] == want
+    X = torch.as_tensor(H.T[None])  # the UFM's batched implementation: (B, d, N), class-major columns
+    assert float(batched_metrics.nc(X, K=K, W=torch.as_tensor(W[None]))["NC4"][0]) == want
+
+
 # ----------------------------------------------------------------------------- degenerate geometry
 def test_all_class_means_equal_gives_nan_not_error():
     rng = np.random.default_rng(2)
     y = np.repeat(np.arange(3), [5, 7, 9])
     H = np.tile(rng.normal(size=4), (len(y), 1))
-    out = metrics.nc(H, y, W=rng.normal(size=(3, 4)))
-    for key in ("NC1", "NC2_ETF", "NC3_ETF"):
+    out = metrics.nc(H, y, W=rng.normal(size=(3, 4)), b=rng.normal(size=3))
+    # NC4 too: every sample ties between all class centres, so "nearest centre" would be class 0
+    for key in ("NC1", "NC2_ETF", "NC3_ETF", "NC4"):
         assert math.isnan(out[key]), key
-    for key in ("NC2_OF", "NC3_OF", "NC4", "NC2_W_OF"):
+    for key in ("NC2_OF", "NC3_OF", "NC2_W_OF"):
         assert math.isfinite(out[key]), key
+
+
+def test_zero_classifier_gives_nan_nc4():
+    # W = 0 ignores the features: argmax(0 + 0) would always say class 0, a meaningless "agreement"
+    H, y, W, _ = random_problem(12, K=3, d=5)
+    out = metrics.nc(H, y, W=np.zeros_like(W))
+    for key in ("NC2_W_ETF", "NC2_W_OF", "NC3_OF", "NC3_ETF", "NC4"):
+        assert math.isnan(out[key]), key
+    assert math.isfinite(out["NC1"]) and math.isfinite(out["NC2_ETF"])
 
 
 def test_zero_features_and_zero_classifier_give_nan():
     y = np.repeat(np.arange(3), 4)
     out = metrics.nc(np.zeros((12, 5)), y, W=np.zeros((3, 5)))
-    for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF", "NC3_ETF", "NC2_W_OF", "NC2_W_ETF"):
+    for key in metrics.KEYS:  # the UFM zero solution: every metric undefined, NC4 included
         assert math.isnan(out[key]), key
 
 
@@ -272,6 +300,8 @@ def test_incomplete_or_excess_second_pass_is_refused():
         (lambda H, y, W: dict(H=H, y=y + 0.5), "integer class labels"),
         (lambda H, y, W: dict(H=H[:0], y=y[:0]), "no samples"),
         (lambda H, y, W: dict(H=H.astype(complex), y=y), "real"),
+        (lambda H, y, W: dict(H=H, y=y, W=W, b=np.array([0.0, np.nan, 1.0])), "b contains NaN or inf (first at index 1)"),
+        (lambda H, y, W: dict(H=H, y=y, W=np.where(np.arange(5) == 3, np.inf, W)), "W contains NaN or inf (first at index (0, 3))"),
     ],
 )
 def test_bad_input_gets_one_clear_sentence(make, fragment):
@@ -284,7 +314,17 @@ def test_bad_input_gets_one_clear_sentence(make, fragment):
     assert isinstance(err.value, ValueError)
 
 
+def test_long_double_input_is_measured_in_float64():
+    H, y, W, b = random_problem(13, K=3, d=5)
+    assert_metrics_close(metrics.nc(H.astype(np.longdouble), y, W=W, b=b), metrics.nc(H, y, W=W, b=b), rtol=1e-15, atol=0)
+
+
 def test_accumulator_bad_batches():
+    H, y, _, _ = random_problem(14, K=3, d=4)
+    numpy_K = metrics.Accumulator(np.int64(3), np.int64(4)).update(H, y)  # numpy integers are integers
+    assert_metrics_close(numpy_K.result(), metrics.nc(H, y))
+    with pytest.raises(InputError, match="K must be an integer"):
+        metrics.Accumulator(3.0, 4)
     acc = metrics.Accumulator(3, 4)
     with pytest.raises(InputError, match=r"shape \(n, d=4\)"):
         acc.update(np.zeros((2, 5)), np.zeros(2, dtype=int))

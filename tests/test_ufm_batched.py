@@ -22,11 +22,9 @@ def reference(X, W=None, b=None):
     return rows
 
 
-def assert_same(batched, rows, *, skip=()):
+def assert_same(batched, rows):
     for i, row in enumerate(rows):
         for key, value in row.items():
-            if key in skip:
-                continue
             got = float(batched[key][i])
             if math.isnan(value):
                 assert math.isnan(got), (i, key, got)
@@ -39,7 +37,7 @@ def features(kind, gen):
     means = X.reshape(4, p, K, n).mean(-1, keepdim=True)
     if kind == "collapsed":  # every sample at its class mean
         X = means.expand(4, p, K, n).reshape(4, p, K * n).clone()
-    elif kind == "equal-means":  # all class means equal: NC1, NC2_ETF, NC3_ETF undefined
+    elif kind == "equal-means":  # all class means equal: NC1, NC2_ETF, NC3_ETF, NC4 undefined
         X = (X.reshape(4, p, K, n) - means + 1.0).reshape(4, p, K * n)
     elif kind == "mixed":  # one problem of each kind in a batch, plus an all-zero one
         X[1] = means[1].expand(p, K, n).reshape(p, K * n)
@@ -54,11 +52,10 @@ def test_batched_metrics_match_metrics_nc(kind):
     W = torch.randn(4, K, p, generator=gen, dtype=torch.float64)
     b = torch.randn(4, K, generator=gen, dtype=torch.float64)
     if kind == "mixed":
-        W[3] = 0.0  # a zero classifier: NC2_W and NC3 undefined
-    # with all class means equal the nearest centre is decided by rounding noise: NC4 is arbitrary
-    skip = ("NC4",) if kind == "equal-means" else ()
-    assert_same(batched_metrics.nc(X, K=K, W=W, b=b), reference(X, W, b), skip=skip)
-    assert_same(batched_metrics.nc(X, K=K, W=W), reference(X, W), skip=skip)
+        W[3] = 0.0  # a zero classifier: NC2_W, NC3 and NC4 undefined
+    # with all class means equal (or W = 0) NC4 is undefined: NaN in both implementations
+    assert_same(batched_metrics.nc(X, K=K, W=W, b=b), reference(X, W, b))
+    assert_same(batched_metrics.nc(X, K=K, W=W), reference(X, W))
     assert_same(batched_metrics.nc(X, K=K), reference(X))
     if kind != "equal-means":  # in float32 "equal" means differ by 1e-8: M would be pure rounding noise
         assert_same(batched_metrics.nc(X.float(), K=K, W=W.float()), reference(X.float(), W.float()))
@@ -112,6 +109,20 @@ def test_sweep_of_step_sizes_and_extended_lambdas():
 def test_bad_sweeps_are_refused(mapping, fragment):
     with pytest.raises(InputError, match=fragment):
         Sweep.from_mapping(mapping)
+
+
+def test_init_scale_sweep_records_the_feature_scale_it_used():
+    """Sweeping init_scale moves the feature scale along (init_scale_features unset): the stored
+    config must say so, so that each point rebuilt from it re-runs identically."""
+    from deepcollapse.ufm.agreement import _point_configs
+
+    base = Config(model="extended", K=3, n=4, d1=5, d2=5, iters=20, log_every=10)
+    ds = solve_sweep(base, Sweep.from_mapping({"init_scale": [0.1, 0.3]}))
+    assert ds.attrs["config"]["init_scale_features"] is None
+    for index, config in _point_configs(ds):
+        assert config.feature_scale == config.weight_scale
+        one = solve(config)
+        np.testing.assert_allclose(ds["H1"].isel(index).values, one["H1"].values, rtol=1e-9, atol=1e-12)
 
 
 def test_sweep_point_errors_name_the_point():

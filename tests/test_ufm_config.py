@@ -47,6 +47,34 @@ def test_impossible_values_are_refused(fields, fragment):
     assert str(err.value).startswith("exp.yaml") and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "fields, fragment",
+    [
+        ({"bias": "regularised"}, "bias='regularised' is not one of 'none', 'unregularized', 'regularized'"),
+        ({"model": "Extended"}, "model='Extended' is not one of"),
+        ({"loss": "hinge"}, "loss='hinge' is not one of"),
+        ({"K": 2.5}, "K must be an integer"),
+        ({"iters": 10.5}, "iters must be an integer"),
+        ({"seed": True}, "seed must be an integer"),
+        ({"lambda_W": "0.1"}, "lambda_W must be a number"),
+        ({"init_scale": "big"}, "init_scale must be a number"),
+        ({"device": 0}, "device must be a string"),
+    ],
+)
+def test_direct_construction_checks_types_and_choices(fields, fragment):
+    """`ufm.Config(...)` in Python is validated like a YAML mapping (DESIGN: the Config is validated)."""
+    with pytest.raises(InputError, match=re.escape(fragment)) as err:
+        Config(**fields)
+    assert "\n" not in str(err.value)
+
+
+def test_direct_construction_accepts_numpy_scalars_and_none():
+    import numpy as np
+
+    c = Config(K=np.int64(3), lambda_W=np.float64(0.01), lambda_H=1, init_scale=None)
+    assert c.K == 3 and c.weight_scale == 1.0
+
+
 def test_stable_step_sizes_are_accepted():
     Config(bias="unregularized", lr=1.9)  # (1 + 0) * 1.9 < 2
     Config(bias="regularized", lambda_b=10.0, lr=0.1)  # SPEC §1.3 table reaches λ_b = 10

@@ -84,6 +84,7 @@ def test_theorem_4_1_reference_values():
     assert_printed(m["objective"], "0.107735715648647")
     for level, printed in zip(m["rank_levels"], ["0.5", "0.40193", "0.30387", "0.20580", "0.10774"]):
         assert_printed(level, printed)
+    assert m["rank_levels"][0] == 0.5 and m["rank_levels"][-1] == pytest.approx(m["objective"], rel=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -106,6 +107,7 @@ def test_extended_table_and_threshold(lam, k_rho, x, local, objective):
     else:  # above 2^(-4/3): the nonzero point is only a local minimum, 0 is global
         assert_printed(m["local_objective"], local)
         assert m["zero"] is True and m["x_star"] == 0.0 and m["local_objective"] > 0.5
+        assert m["objective"] == 0.5  # exactly: "0.5" printed to one digit would allow ±0.05
 
 
 def test_relu_shares_the_linear_optimum():

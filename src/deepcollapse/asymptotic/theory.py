@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Threshold of the extended linear UFM: a nonzero global minimizer iff Kρ < 2^(-4/3) (SPEC §2.1).
-EXTENDED_THRESHOLD = 2.0 ** (-4.0 / 3.0)
+# The extended UFM's threshold (a nonzero global minimizer iff Kρ < 2^(-4/3)) and the quartic's
+# root are the UFM closed forms' own (SPEC §2.1): one implementation of each.
+from ..ufm.theory import EXTENDED_THRESHOLD, quartic_largest_root
 
 
 def _check_positive(**values: float) -> None:
@@ -92,26 +93,14 @@ class ExtendedMinimizer:
         return self.c1_sq == 0.0
 
 
-def _largest_quartic_root(K_rho: float) -> float:
-    """Largest positive root of t⁴ − t + Kρ (NaN if none: Kρ > (3/4)·4^(-1/3))."""
-    roots = np.roots([1.0, 0.0, 0.0, -1.0, K_rho])
-    real = roots[np.abs(roots.imag) < 1e-9].real
-    real = real[real > 0]
-    if real.size == 0:
-        return float("nan")
-    t = float(real.max())
-    for _ in range(3):  # Newton polish: np.roots is accurate to ~1e-12 only
-        t -= (t**4 - t + K_rho) / (4 * t**3 - 1)
-    return t
-
-
 def extended_minimizer(
     *, K: int, d1: int, lambda_W1: float, lambda_W2: float, lambda_H1_tilde: float
 ) -> ExtendedMinimizer:
     _check_positive(lambda_W1=lambda_W1, lambda_W2=lambda_W2, lambda_H1_tilde=lambda_H1_tilde)
     rho = (lambda_W2 * lambda_W1 * lambda_H1_tilde) ** (1.0 / 3.0)
     mu = math.sqrt(lambda_W1 * lambda_W2)
-    t = _largest_quartic_root(K * rho)
+    root = quartic_largest_root(K * rho)
+    t = float("nan") if root is None else root
     if K * rho < EXTENDED_THRESHOLD:
         x, c1_sq = t**3, rho * t**2 / lambda_H1_tilde
     else:

@@ -29,6 +29,8 @@ def to_tensor(x: Any, *, name: str, device: torch.device, dtype: torch.dtype | N
             raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
         if arr.dtype.byteorder not in "=|":
             arr = arr.astype(arr.dtype.newbyteorder("="))
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:  # long double: torch has none; metrics are float64
+            arr = arr.astype(np.float64)
         t = torch.from_numpy(np.ascontiguousarray(arr))
     if t.is_complex():
         raise InputError(f"{name} must be real, got a complex {t.dtype}")
@@ -66,8 +68,11 @@ def labels(y: Any, *, n: int, K: int, device: torch.device, offset: int = 0) -> 
 def check_finite(H: torch.Tensor, *, name: str = "H", offset: int = 0) -> None:
     finite = torch.isfinite(H)
     if not bool(finite.all()):
-        row = int(torch.nonzero(~finite.all(dim=-1))[0]) + offset if H.ndim == 2 else 0
-        raise InputError(f"{name} contains NaN or inf (first in sample {row})")
+        if name == "H" and H.ndim == 2:  # features: name the sample, counted across batches
+            row = int(torch.nonzero(~finite.all(dim=-1))[0]) + offset
+            raise InputError(f"{name} contains NaN or inf (first in sample {row})")
+        first = tuple(int(i) for i in torch.nonzero(~finite)[0])
+        raise InputError(f"{name} contains NaN or inf (first at index {first[0] if len(first) == 1 else first})")
 
 
 def classifier(W: Any, b: Any, *, K: int, d: int, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -26,7 +26,8 @@ PINV_RTOL = 1e-10
 NAN = float("nan")
 
 
-def _is_degenerate(X: torch.Tensor, reference_norm: float | None) -> bool:
+def is_degenerate(X: torch.Tensor, reference_norm: float | None = None) -> bool:
+    """Whether X is zero, non-finite, or below DEGENERATE_RTOL × reference_norm (the NaN rule)."""
     norm = float(torch.linalg.norm(X))
     if norm == 0.0 or not math.isfinite(norm):
         return True
@@ -41,7 +42,7 @@ def _normalized_gram(X: torch.Tensor) -> torch.Tensor:
 
 def nc2_etf(*, centered: torch.Tensor, reference_norm: float | None = None) -> float:
     """‖G/‖G‖ − P_K/√(K−1)‖_F for G the Gram matrix of already-centered rows (simplex ETF distance)."""
-    if _is_degenerate(centered, reference_norm):
+    if is_degenerate(centered, reference_norm):
         return NAN
     K = centered.shape[0]
     P = torch.eye(K, dtype=centered.dtype, device=centered.device) - 1.0 / K
@@ -50,7 +51,7 @@ def nc2_etf(*, centered: torch.Tensor, reference_norm: float | None = None) -> f
 
 def nc2_of(*, vectors: torch.Tensor, reference_norm: float | None = None) -> float:
     """‖G/‖G‖ − I_K/√K‖_F for G the Gram matrix of the (uncentered) rows (orthogonal-frame distance)."""
-    if _is_degenerate(vectors, reference_norm):
+    if is_degenerate(vectors, reference_norm):
         return NAN
     K = vectors.shape[0]
     eye = torch.eye(K, dtype=vectors.dtype, device=vectors.device)
@@ -59,7 +60,7 @@ def nc2_of(*, vectors: torch.Tensor, reference_norm: float | None = None) -> flo
 
 def nc3(*, W: torch.Tensor, means: torch.Tensor, reference_norm: float | None = None) -> float:
     """‖W/‖W‖ − means/‖means‖‖_F: alignment of classifier rows with the class-mean rows given."""
-    if _is_degenerate(W, None) or _is_degenerate(means, reference_norm):
+    if is_degenerate(W, None) or is_degenerate(means, reference_norm):
         return NAN
     return float(torch.linalg.norm(W / torch.linalg.norm(W) - means / torch.linalg.norm(means)))
 
@@ -71,7 +72,7 @@ def nc1_projector(*, centered_means: torch.Tensor, reference_norm: float | None 
     (1/K) tr(Σ_W Σ_B^†) = (1/N) Σ_i ‖S^{-1} V^T r_i‖², keeping singular values with
     s² > PINV_RTOL · s_max².  No d×d matrix is ever formed.
     """
-    if _is_degenerate(centered_means, reference_norm):
+    if is_degenerate(centered_means, reference_norm):
         return None
     _, S, Vh = torch.linalg.svd(centered_means, full_matrices=False)
     keep = S * S > PINV_RTOL * S[0] * S[0]
@@ -98,12 +99,16 @@ def from_means(
 
 
 def nearest_center_disagreements(
-    H: torch.Tensor, *, means: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None
+    H: torch.Tensor, *, means: torch.Tensor, global_mean: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None
 ) -> int:
     """Number of rows of H whose classifier decision differs from the nearest class centre (NC4)."""
     K = W.shape[0]
-    products = H @ torch.cat([W, means]).T  # one pass over H for both decisions
+    # Distances relative to the global mean g: with m_j = μ_j − g,
+    # argmin_j ‖h − μ_j‖² = argmin_j (‖m_j‖² − 2 (h − g)·m_j), since ‖h − g‖² is common to all j.
+    # Expanding around 0 instead (‖μ_j‖² − 2 h·μ_j) loses the class separation to rounding when
+    # the features share a large offset (wrong decisions measured at an offset of 1e8 × the spread).
+    centered = means - global_mean
+    products = H @ torch.cat([W, centered]).T  # one pass over H for both decisions
     scores = products[:, :K] if b is None else products[:, :K] + b
-    # argmin_j ‖h − μ_j‖² = argmin_j (‖μ_j‖² − 2 h·μ_j): ‖h‖² is common to all j.
-    distances = (means * means).sum(dim=1) - 2.0 * products[:, K:]
+    distances = (centered * centered).sum(dim=1) - 2.0 * (products[:, K:] - centered @ global_mean)
     return int((scores.argmax(dim=1) != distances.argmin(dim=1)).sum())

@@ -21,6 +21,7 @@ incomplete; it never returns a number computed from part of the data.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
@@ -35,11 +36,13 @@ class Accumulator:
     """Streaming NC metrics for K classes of d-dimensional features (see module docstring)."""
 
     def __init__(self, K: int, d: int, *, scatter_max_dim: int = 4096, device: Any = None):
-        if isinstance(K, bool) or not isinstance(K, int) or K < 2:
+        if isinstance(K, bool) or not isinstance(K, numbers.Integral):
+            raise InputError(f"K must be an integer number of classes, got {K!r}")
+        if K < 2:
             raise InputError(f"need at least 2 classes, got K={K!r}")
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
             raise InputError(f"feature dimension d must be a positive integer, got {d!r}")
-        self.K, self.d = K, d
+        self.K, self.d = int(K), int(d)
         self.device = torch.device(device) if device is not None else None
         self.scatter_max_dim = scatter_max_dim
         self._counts: torch.Tensor | None = None
@@ -170,7 +173,9 @@ class Accumulator:
         self._counts2 = counts2
         f = self._frozen
         if f["W"] is not None:  # needs the raw features: before the in-place centring below
-            self._disagreements += core.nearest_center_disagreements(Ht, means=f["means"], W=f["W"], b=f["b"])
+            self._disagreements += core.nearest_center_disagreements(
+                Ht, means=f["means"], global_mean=f["global_mean"], W=f["W"], b=f["b"]
+            )
         if f["B"] is not None:
             # residuals first, projection second: projecting h and h̄ separately would cancel
             # catastrophically when the features carry a large common offset
@@ -226,5 +231,8 @@ class Accumulator:
                 )
             if not torch.equal(fW, Wt) or (fb is None) != (bt is None) or (fb is not None and not torch.equal(fb, bt)):
                 raise SecondPassRequired("result() got a different classifier than begin_second_pass(); NC4 would not match it")
-            out["NC4"] = self._disagreements / self.num_samples
+            # Undefined, not 0, when the nearest-centre rule ties for every sample (all class means
+            # equal) or the classifier ignores the features (W = 0): argmin/argmax would pick class 0.
+            undefined = self._frozen["B"] is None or core.is_degenerate(Wt)
+            out["NC4"] = core.NAN if undefined else self._disagreements / self.num_samples
         return out

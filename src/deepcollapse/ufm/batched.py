@@ -151,12 +151,19 @@ def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "ba
     configs = configs_of(base, sweep)
     points = sweep.points()
     trajectory = solver.run(configs, metrics=metrics, on_nonfinite=lambda i: f"sweep point {sweep.describe(points[i])}")
-    params = {"config": base.resolved(), "sweep": sweep.to_dict()}
+    record = base.resolved()
+    swept = {field for axis in sweep.axes for field in axis.fields}
+    if "init_scale" in swept and "init_scale_features" not in swept and base.init_scale_features is None:
+        # the feature scale followed init_scale at every point: resolving it to the first point's
+        # value would make the stored config describe the other points wrongly
+        record["init_scale_features"] = None
+    params = {"config": record, "sweep": sweep.to_dict()}
     return solver.to_dataset(
         configs,
         trajectory,
         sweep_dims=[(a.name, a.values) for a in sweep.axes],
         attrs={
+            "config": record,
             "sweep": sweep.to_dict(),
             "theory_source": theory.minimizer(base).get("source", ""),
             "provenance": collect(params=params, device=base.device),

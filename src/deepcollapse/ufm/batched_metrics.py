@@ -24,7 +24,7 @@ def _norm(X: torch.Tensor) -> torch.Tensor:
 
 
 def _degenerate(X: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
-    """Per problem: ‖X‖ = 0, non-finite, or ≤ DEGENERATE_RTOL · reference (metrics.core._is_degenerate)."""
+    """Per problem: ‖X‖ = 0, non-finite, or ≤ DEGENERATE_RTOL · reference (metrics.core.is_degenerate)."""
     norm = _norm(X)
     bad = (norm == 0) | ~torch.isfinite(norm)
     if reference is not None:
@@ -96,10 +96,13 @@ def nc(features: torch.Tensor, *, K: int, W: torch.Tensor | None = None, b: torc
     out["NC3_ETF"] = _nc3(W, M, bad_W | bad_M)
     out["NC3_OF"] = _nc3(W, means, bad_W | _degenerate(means, None))
 
-    # NC4: classifier decision vs nearest class centre, argmin_j ‖μ_j‖² − 2 h·μ_j (metrics.core)
+    # NC4: classifier decision vs nearest class centre, argmin_j ‖m_j‖² − 2 (h − g)·m_j with
+    # m_j = μ_j − g the centered means M (metrics.core.nearest_center_disagreements)
     scores = W @ X
     if b is not None:
         scores = scores + b.to(F64)[:, :, None]
-    distances = means.square().sum(dim=-1)[:, :, None] - 2.0 * (means @ X)
-    out["NC4"] = (scores.argmax(dim=1) != distances.argmin(dim=1)).sum(dim=1).to(F64) / N
+    global_mean = means.mean(dim=1)  # (B, p)
+    distances = M.square().sum(dim=-1)[:, :, None] - 2.0 * (M @ X - (M @ global_mean[:, :, None]))
+    disagreement = (scores.argmax(dim=1) != distances.argmin(dim=1)).sum(dim=1).to(F64) / N
+    out["NC4"] = _masked(disagreement, bad_M | bad_W)  # undefined: all means equal, or W = 0
     return {key: out[key] for key in KEYS}

@@ -33,7 +33,7 @@ def quartic_largest_root(q: float) -> float | None:
 
     f(t) = t⁴ − t + q is convex on t > 0 with its minimum at t₀ = 4^{-1/3}; the largest root lies
     in [t₀, 1] (f(1) = q ≥ 0).  Newton's method from t = 1 decreases monotonically onto it
-    (convexity), and a final bisection step guards the last bit.
+    (convexity); it stops when the step no longer decreases t, and never goes below t₀.
     """
     t0 = 4.0 ** (-1.0 / 3.0)
     if t0**4 - t0 + q > 0:
