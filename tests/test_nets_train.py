@@ -213,3 +213,44 @@ def test_same_images_from_a_store_or_converted_in_memory_train_identically(tmp_p
         train(from_mapping(TrainConfig, {**whole, "data": data}), tmp_path / name, progress=False)
         weights.append(checkpoint.load(checkpoint.epoch_path(tmp_path / name, 1))["model"])
     assert_bitwise_equal(*weights)
+
+
+def _catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether process `pid` has installed a handler for `sig` (Linux: the SigCgt mask)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
+def test_sigterm_before_training_starts_exits_preempted_and_writes_nothing(tmp_path):
+    # The job blocks reading its config from stdin; a SIGTERM then (SLURM cancelling a job that
+    # is still starting) must give the pre-emption status, not a bare 143.
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deepcollapse", "train", "--config", "-", "--out", str(run)],
+        env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _catches(proc.pid, signal.SIGTERM):
+        assert proc.poll() is None and time.monotonic() < deadline, "the handler was never installed"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == PREEMPTED_EXIT_STATUS == 75
+    assert "SIGTERM before training started" in err and not run.exists()
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_an_older_one(straight, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(straight, run)
+    newest = checkpoint.epoch_path(run, 5)
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a crash without fsync...
+    (run / "done.json").unlink()  # ...before the run could record that it finished
+    train(from_mapping(TrainConfig, TINY), run, progress=False)
+    assert "resuming from an older checkpoint" in capsys.readouterr().err
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
+    assert_bitwise_equal(final_weights(run), final_weights(straight))

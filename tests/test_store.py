@@ -82,3 +82,20 @@ def test_text_is_stored_as_variable_length_strings(tmp_path, recwarn):
     assert list(back["layer"].values) == ["stage1", "stage2", "penultimate"]
     assert list(back["note"].values) == ["x", "yy", "zzz"]
     assert back.sel(layer="stage2")["a"].item() == 1.0
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer runs
+    host = socket.gethostname()
+    stale = tmp_path / f".out.zarr.tmp-{host}-{dead.pid}-0123abcd"
+    live = tmp_path / f".out.zarr.tmp-{host}-{os.getpid()}-4567ef01"  # a concurrent writer: kept
+    other_host = tmp_path / f".out.zarr.tmp-elsewhere-{dead.pid}-89abcdef"  # cannot be judged here: kept
+    for path in (stale, live, other_host):
+        (path / "c").mkdir(parents=True)
+    store.write_dataset(small_dataset(), tmp_path / "out.zarr")
+    assert not stale.exists() and live.exists() and other_host.exists()

@@ -8,10 +8,12 @@ mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
 import shutil
+import socket
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -23,8 +25,36 @@ import numpy as np
 from .errors import InputError
 
 
+_HOST = socket.gethostname()
+
+
 def _sibling(target: Path, tag: str) -> Path:
-    return target.with_name(f".{target.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    # host and pid in the name let a later writer tell a killed writer's leftovers from live ones
+    return target.with_name(f".{target.name}.{tag}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_siblings(target: Path) -> None:
+    """Delete temporary siblings of `target` whose writer (on this host) no longer runs.
+
+    A job killed by SIGKILL (or a node's out-of-memory killer) never reaches its cleanup; a
+    feature store at full width is gigabytes, so its retry removes the leftovers first.
+    """
+    for tag in ("tmp", "old"):
+        prefix = f".{target.name}.{tag}-"
+        for path in target.parent.glob(f"{glob.escape(prefix)}*"):
+            host, _, rest = path.name[len(prefix):].rpartition("-")[0].rpartition("-")
+            if host == _HOST and rest.isdigit() and not _process_alive(int(rest)):
+                _remove(path)
 
 
 def _remove(path: Path) -> None:
@@ -43,6 +73,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_siblings(target)
     tmp = _sibling(target, "tmp")
     try:
         yield tmp

@@ -8,7 +8,10 @@ stderr), 75 pre-empted by SIGTERM/SIGUSR1 after saving a resume checkpoint (reru
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+
+from ..errors import EXIT_PREEMPTED
 
 HELP = "train ResNet18 (paper recipe by default) with checkpoints into RUN_DIR; resumes an existing RUN_DIR"
 
@@ -21,7 +24,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)")
 
 
+def _preempted_before_training(signum: int, frame) -> None:
+    # Until the trainer installs its own handlers (after torch is imported and the data loaded)
+    # nothing needs saving: stop at once, with the status that tells a scheduler to rerun.
+    print(f"deepcollapse train: {signal.Signals(signum).name} before training started; nothing to save", file=sys.stderr)
+    raise SystemExit(EXIT_PREEMPTED)
+
+
 def run(args: argparse.Namespace) -> int:
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, _preempted_before_training)
+
     import dataclasses
 
     from ..config import from_mapping, load_yaml

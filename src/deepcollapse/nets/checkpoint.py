@@ -13,6 +13,7 @@ next epoch; 0 at an epoch boundary), ``model``, ``optimizer``, ``scheduler``, ``
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,22 +64,31 @@ def kept_epochs(run_dir: Path) -> dict[int, Path]:
     return dict(sorted(out.items()))
 
 
-def newest(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The most advanced checkpoint (by epoch, then step) and its state, or None."""
-    kept = kept_epochs(run_dir)
-    best: tuple[tuple[int, int], Path] | None = None
-    if kept:
-        epoch = max(kept)
-        best = ((epoch, 0), kept[epoch])
-    resume = directory(run_dir) / RESUME_NAME
-    if resume.is_file():
-        resume_state = load(resume)
-        key = (int(resume_state["epoch"]), int(resume_state["step"]))
-        if best is None or key > best[0]:
-            return resume, resume_state
-    if best is None:
+def _load_or_skip(path: Path) -> dict[str, Any] | None:
+    try:
+        return load(path)
+    except InputError as exc:
+        # Renames are atomic, but without fsync a node crash can still leave a damaged file:
+        # resume from the newest checkpoint that reads rather than stop the run.
+        print(f"warning: {exc}; resuming from an older checkpoint", file=sys.stderr)
         return None
-    return best[1], load(best[1])
+
+
+def newest(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The most advanced readable checkpoint (by epoch, then step) and its state, or None.
+
+    Unreadable files are reported on stderr and skipped.
+    """
+    resume = directory(run_dir) / RESUME_NAME
+    resume_state = _load_or_skip(resume) if resume.is_file() else None
+    resume_key = (int(resume_state["epoch"]), int(resume_state["step"])) if resume_state else None
+    for epoch, path in sorted(kept_epochs(run_dir).items(), reverse=True):
+        if resume_key is not None and resume_key > (epoch, 0):
+            break
+        state = _load_or_skip(path)
+        if state is not None:
+            return path, state
+    return (resume, resume_state) if resume_state is not None else None
 
 
 def remove_partial_writes(run_dir: Path) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ..config import to_dict
-from ..errors import InputError
+from ..errors import EXIT_PREEMPTED, InputError
 from ..store import write_json
 from . import checkpoint
 from .config import EXECUTION_FIELDS, TrainConfig
@@ -52,7 +52,7 @@ from .runtime import Normalizer, build_model, load_data, loss_function, resolve_
 
 #: Exit status of `deepcollapse train` after a pre-emption signal (SIGTERM/SIGUSR1): the state was
 #: saved and rerunning the same command resumes.  75 = EX_TEMPFAIL in sysexits.h.
-PREEMPTED_EXIT_STATUS = 75
+PREEMPTED_EXIT_STATUS = EXIT_PREEMPTED
 
 PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
