@@ -124,3 +124,9 @@ def test_exploratory_outputs_are_labelled(exploratory_study):
 def test_divergent_step_is_refused():
     with pytest.raises(InputError, match="extended GD diverged at extended.lr=50"):
         run(Config(n=(10,), sigma=(0.5,), seeds=1, extended=ExtendedConfig(lr=50.0, iters=200)))
+
+
+def test_convex_reference_says_when_it_did_not_converge():
+    _, _, _, _, G, C = _random_cell(2, N=40, K=3, d1=8)
+    with pytest.warns(RuntimeWarning, match="no convergence"):
+        ex.convex_reference(G[None], C[None], mu=0.05, max_iters=3)
