@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -126,3 +127,12 @@ def test_index_links_every_page_and_figure_file(tmp_path):
     assert "Provenance of this index" in text
     with pytest.raises(InputError, match="missing.html"):
         index.build(pages=[reports / "missing.html"], out=reports / "index.html")
+
+
+def test_every_lazily_exported_submodule_exists():
+    import deepcollapse.reports as reports
+
+    modules = {p.stem for p in Path(reports.__file__).parent.glob("*.py")} - {"__init__"}
+    assert reports._SUBMODULES == modules
+    for name in sorted(modules):
+        assert getattr(reports, name).__name__ == f"deepcollapse.reports.{name}"
