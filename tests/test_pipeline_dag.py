@@ -43,7 +43,6 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
     assert jobs["data"] == len(params["networks"]["datasets"])
     assert jobs["report_index"] == 1 and jobs["theory"] == 1 and jobs["asymptotic"] == 1
     assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + (runs > 0)
-    assert "ufm_phase_point" not in jobs
     # every job receives its resolved parameters as JSON on stdin, through the package's CLI
     assert "-m deepcollapse ufm --config - --out results/ufm/" in proc.stdout
 
