@@ -67,9 +67,20 @@ def test_a_bad_parameter_stops_before_any_job_naming_its_path(workdir, tmp_path,
     assert not (workdir / "results").exists()
 
 
-def test_report_pages_must_name_existing_experiments(workdir, tmp_path):
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"ufm_pages": {"fig2": {"title": "x", "experiments": ["fig2z"]}}},
+         "reports.ufm_pages.fig2.experiments names 'fig2z', which is not in ufm.experiments or ufm.sweeps"),
+        ({"phase_diagram": {"fig2a": "lambda"}}, "reports.phase_diagram names 'fig2a', which is not in ufm.sweeps"),
+        ({"phase_diagram": {"phase_plain": "lamda"}},
+         "reports.phase_diagram.phase_plain draws 'lamda', which ufm.sweeps.phase_plain does not sweep (it sweeps: lambda)"),
+    ],
+    ids=["page-experiment", "phase-not-a-sweep", "phase-dimension"],
+)
+def test_report_pages_must_name_existing_experiments(workdir, tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(json.dumps({"reports": {"ufm_pages": {"fig2": {"title": "x", "experiments": ["fig2z"]}}}}))
+    bad.write_text(json.dumps({"reports": override}))
     proc = snakemake(workdir, "all", options=["-n"], configfiles=[bad])
     assert proc.returncode != 0
-    assert "reports.ufm_pages.fig2.experiments names 'fig2z', which is not in ufm.experiments or ufm.sweeps" in proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr, proc.stdout + proc.stderr
