@@ -37,8 +37,12 @@ bench: $(STAMP)
 # `snakemake --profile slurm all` finds the profile by name once it is linked into Snakemake's
 # user profile folder ($XDG_CONFIG_HOME/snakemake, by default ~/.config/snakemake).
 .PHONY: slurm-profile
+# A profile folder of the user's own is left alone (ln would put the link inside it).
 slurm-profile:
 	@dir="$${XDG_CONFIG_HOME:-$$HOME/.config}/snakemake" && mkdir -p "$$dir" && \
+	if [ -e "$$dir/slurm" ] && [ ! -L "$$dir/slurm" ]; then \
+		echo "$$dir/slurm exists and is not a link: not replacing it (use --profile workflow/profiles/slurm)" >&2; exit 1; \
+	fi && \
 	ln -sfn "$(CURDIR)/workflow/profiles/slurm" "$$dir/slurm" && \
 	echo "linked $$dir/slurm -> $(CURDIR)/workflow/profiles/slurm"
 

@@ -43,7 +43,6 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
     assert jobs["data"] == len(params["networks"]["datasets"])
     assert jobs["report_index"] == 1 and jobs["theory"] == 1 and jobs["asymptotic"] == 1
     assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + (runs > 0)
-    assert "ufm_phase_point" not in jobs
     # every job receives its resolved parameters as JSON on stdin, through the package's CLI
     assert "-m deepcollapse ufm --config - --out results/ufm/" in proc.stdout
 
@@ -62,15 +61,28 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
 def test_a_bad_parameter_stops_before_any_job_naming_its_path(workdir, tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(json.dumps(override))
-    proc = snakemake(workdir, "all", configfiles=[bad])
+    # a dry run: the check is at parse time either way, and a broken check must not start the paper
+    # run (killed at the timeout, its jobs would outlive the test)
+    proc = snakemake(workdir, "all", options=["-n"], configfiles=[bad])
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert not (workdir / "results").exists()
 
 
-def test_report_pages_must_name_existing_experiments(workdir, tmp_path):
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"ufm_pages": {"fig2": {"title": "x", "experiments": ["fig2z"]}}},
+         "reports.ufm_pages.fig2.experiments names 'fig2z', which is not in ufm.experiments or ufm.sweeps"),
+        ({"phase_diagram": {"fig2a": "lambda"}}, "reports.phase_diagram names 'fig2a', which is not in ufm.sweeps"),
+        ({"phase_diagram": {"phase_plain": "lamda"}},
+         "reports.phase_diagram.phase_plain draws 'lamda', which ufm.sweeps.phase_plain does not sweep (it sweeps: lambda)"),
+    ],
+    ids=["page-experiment", "phase-not-a-sweep", "phase-dimension"],
+)
+def test_report_pages_must_name_existing_experiments(workdir, tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(json.dumps({"reports": {"ufm_pages": {"fig2": {"title": "x", "experiments": ["fig2z"]}}}}))
+    bad.write_text(json.dumps({"reports": override}))
     proc = snakemake(workdir, "all", options=["-n"], configfiles=[bad])
     assert proc.returncode != 0
-    assert "reports.ufm_pages.fig2.experiments names 'fig2z', which is not in ufm.experiments or ufm.sweeps" in proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -6,6 +6,7 @@ each figure the real run draws is drawn here too, through the real schema, rules
 """
 
 import json
+import math
 import re
 
 import pytest
@@ -53,14 +54,23 @@ def test_every_figure_exists_in_each_format_with_measured_data(finished):
         assert points > 0, f"{png}: no measured data behind the figure"
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def test_dvc_metrics_are_small_json_with_finite_values(finished):
     agreement = json.loads((finished / "results/theory/agreement.json").read_text())
     assert agreement["summary"]["problems"] == len(agreement["rows"]) > 0
+    for row in agreement["rows"].values():  # null (NaN) only where there is nothing to compare with
+        assert _finite(row["objective_rel_gap"]) or row["status"] == "no closed form", row
     networks = json.loads((finished / "results/summary/networks.json").read_text())
     params = yaml.safe_load((finished / "params.yaml").read_text())["networks"]
     assert set(networks) == {f"{d}-{l}" for d in params["datasets"] for l in params["losses"]}
     for run in networks.values():
+        assert run["epoch"] == params["train"]["epochs"]  # the final checkpoint
         assert set(run["NC1"]) >= {"stage1", "penultimate"}
+        assert all(_finite(v) for v in run["NC1"].values()), run["NC1"]  # NaN would be stored as null
+        assert _finite(run["accuracy"]) and _finite(run["loss"])
 
 
 def test_a_second_run_has_nothing_to_do(finished):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -85,9 +86,12 @@ def test_provenance_block_names_every_input_with_its_revision_and_parameters(tmp
     a = _store(tmp_path / "a.zarr", seed=3)
     b = tmp_path / "agreement.json"
     b.write_text(json.dumps({"rows": [], "provenance": collect(seed=11)}))
-    rows = provenance.summary_rows({"runs": {"mse": str(a)}, "table": str(b)})
-    assert [r["input"] for r in rows] == ["runs: mse", "table"]
-    assert [r["seed"] for r in rows] == [3, 11]
+    run = tmp_path / "digits-mse"  # a training run directory: its provenance is in run.json
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"config": {}, "provenance": collect(seed=5)}))
+    rows = provenance.summary_rows({"runs": {"mse": str(a)}, "table": str(b), "run": str(run)})
+    assert [r["input"] for r in rows] == ["runs: mse", "table", "run"]
+    assert [r["seed"] for r in rows] == [3, 11, 5]
     assert rows[0]["params"] == {"lr": 0.05}
     assert rows[0]["commit"] != "unknown"
     page = provenance.to_html({"runs": [str(a)]}, page_params={"page": "x"})
@@ -126,3 +130,12 @@ def test_index_links_every_page_and_figure_file(tmp_path):
     assert "Provenance of this index" in text
     with pytest.raises(InputError, match="missing.html"):
         index.build(pages=[reports / "missing.html"], out=reports / "index.html")
+
+
+def test_every_lazily_exported_submodule_exists():
+    import deepcollapse.reports as reports
+
+    modules = {p.stem for p in Path(reports.__file__).parent.glob("*.py")} - {"__init__"}
+    assert reports._SUBMODULES == modules
+    for name in sorted(modules):
+        assert getattr(reports, name).__name__ == f"deepcollapse.reports.{name}"

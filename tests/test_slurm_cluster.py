@@ -46,17 +46,23 @@ def test_start_again_is_a_no_op_and_status_reports_ready(cluster):
     assert "gpu:fake:2" in status.stdout
 
 
-def test_configure_refuses_a_slurm_conf_it_did_not_write(cluster, tmp_path):
+# `stop` and `restart` are guarded the same way; they are not run here because a broken guard
+# would stop the cluster the other tests use (`start` on a running cluster is harmless either way).
+@pytest.mark.parametrize("command", ["configure", "start"])
+def test_refuses_a_slurm_conf_it_did_not_write(cluster, tmp_path, command):
     # the guard that keeps the script off a real site's cluster
     site_conf = tmp_path / "slurm.conf"
     site_conf.write_text("ClusterName=production\n")
+    before = pids()
     proc = subprocess.run(
-        [str(LOCAL_SLURM), "configure"], capture_output=True, text=True, env=job_env(LOCAL_SLURM_CONF_DIR=str(tmp_path))
+        [str(LOCAL_SLURM), command], capture_output=True, text=True, env=job_env(LOCAL_SLURM_CONF_DIR=str(tmp_path))
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr
     assert "was not written by this script" in proc.stderr
+    assert "ready" not in proc.stderr  # `start` stopped at the guard
     assert site_conf.read_text() == "ClusterName=production\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slurm.conf"]
+    assert pids() == before
 
 
 def test_batch_job_runs_and_is_accounted(cluster, tmp_path):

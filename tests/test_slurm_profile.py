@@ -108,3 +108,13 @@ def test_make_slurm_profile_makes_the_literal_profile_name_resolve(workdir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Using profile slurm for setting default command line arguments" in proc.stdout + proc.stderr
     assert "mem_mb=2000" in proc.stdout + proc.stderr  # the profile's default-resources
+
+
+def test_make_slurm_profile_leaves_a_users_own_profile_alone(tmp_path):
+    own = tmp_path / "snakemake" / "slurm"
+    own.mkdir(parents=True)
+    (own / "config.yaml").write_text("executor: slurm\n")
+    env = job_env(XDG_CONFIG_HOME=str(tmp_path))
+    proc = subprocess.run(["make", "-s", "-C", str(ROOT), "slurm-profile"], env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "is not a link: not replacing it" in proc.stderr
+    assert sorted(p.name for p in own.iterdir()) == ["config.yaml"] and not own.is_symlink()

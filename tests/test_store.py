@@ -1,6 +1,8 @@
 """Atomic writes and provenance of stored artifacts."""
 
 import json
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,8 +69,15 @@ def test_open_missing_or_corrupt_store_is_input_error(tmp_path):
 
 
 def test_git_revision_of_this_checkout():
+    # the revision of the tree the package was imported from, compared with git's own answer
+    package_dir = Path(provenance.__file__).parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package_dir, capture_output=True, text=True)
     rev = provenance.git_revision()
-    assert rev["commit"] == "unknown" or len(rev["commit"]) == 40
+    if head.returncode != 0:  # not a git checkout (an installed copy): says so
+        assert rev == {"commit": "unknown", "dirty": None}
+    else:
+        assert rev["commit"] == head.stdout.strip() and len(rev["commit"]) == 40
+        assert isinstance(rev["dirty"], bool)
 
 
 def test_text_is_stored_as_variable_length_strings(tmp_path, recwarn):

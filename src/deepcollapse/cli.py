@@ -30,12 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"deepcollapse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"deepcollapse.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"deepcollapse.commands.{name}":
-                raise
-            continue  # a subcommand not built yet
+        module = importlib.import_module(f"deepcollapse.commands.{name}")
         sp = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.configure(sp)
         sp.set_defaults(_run=module.run)

@@ -12,11 +12,18 @@ UFM_PAGES = REPORTS["ufm_pages"]
 
 def _check_ufm_pages():
     named = [(f"reports.ufm_pages.{page}.experiments", spec["experiments"]) for page, spec in UFM_PAGES.items()]
-    named.append(("reports.phase_diagram", list(REPORTS["phase_diagram"])))
     for where, names in named:
         for name in names:
             if name not in UFM_EXPERIMENTS:
                 raise WorkflowError(f"params: {where} names {name!r}, which is not in ufm.experiments or ufm.sweeps")
+    # the phase-diagram page draws a swept dimension: checked here, not after every UFM job has run
+    sweeps = config["ufm"].get("sweeps") or {}
+    for name, dim in REPORTS["phase_diagram"].items():
+        if name not in sweeps:
+            raise WorkflowError(f"params: reports.phase_diagram names {name!r}, which is not in ufm.sweeps")
+        if dim not in sweeps[name]["sweep"]:
+            swept = ", ".join(sweeps[name]["sweep"])
+            raise WorkflowError(f"params: reports.phase_diagram.{name} draws {dim!r}, which ufm.sweeps.{name} does not sweep (it sweeps: {swept})")
 
 
 _check_ufm_pages()

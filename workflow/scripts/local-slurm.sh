@@ -163,13 +163,19 @@ PidFile=$RUN/slurmdbd.pid
 EOF
 }
 
+# The guard that keeps this script off a real site's cluster: every command but `status` refuses
+# a slurm.conf it did not write (checked in main, before anything is installed, written, started
+# or stopped).
+refuse_foreign_conf() {
+    if [[ -f $CONF_DIR/slurm.conf ]] && ! grep -qxF "$MARK" "$CONF_DIR/slurm.conf"; then
+        die "$CONF_DIR/slurm.conf was not written by this script (a real cluster?); not touching it"
+    fi
+}
+
 # Print "changed" when any file changed (so that `start` restarts the running daemons).
 cmd_configure() {
     need_root
     installed >/dev/null || die "SLURM is not installed; run '$0 install' first"
-    if [[ -f $CONF_DIR/slurm.conf ]] && ! grep -qxF "$MARK" "$CONF_DIR/slurm.conf"; then
-        die "$CONF_DIR/slurm.conf was not written by this script (a real cluster?); not touching it"
-    fi
     mkdir -p "$CONF_DIR" "$STATE/slurmctld" "$STATE/slurmd" "$LOGS" "$RUN"
     local changed=0
     slurm_conf | write_if_changed "$CONF_DIR/slurm.conf" 644 && changed=1
@@ -269,9 +275,12 @@ stop_slurm_daemons() {
 
 cmd_start() {
     need_root
-    local t0=$SECONDS
+    local t0=$SECONDS configured
     cmd_install
-    if [[ $(cmd_configure) == changed ]] && pid_alive "$RUN/slurmctld.pid"; then
+    # A separate assignment, so that `set -e` stops here when configure fails (a failure inside
+    # `[[ $(...) ]]` is ignored, and the daemons would start on a half-written configuration).
+    configured=$(cmd_configure)
+    if [[ $configured == changed ]] && pid_alive "$RUN/slurmctld.pid"; then
         log "configuration changed: restarting the SLURM daemons"
         stop_slurm_daemons
     fi
@@ -315,6 +324,7 @@ main() {
     mkdir -p "$(dirname "$LOCK")"
     exec 9>"$LOCK"
     flock 9
+    [[ $cmd == status ]] || refuse_foreign_conf
     case $cmd in
         install) cmd_install ;;
         configure) cmd_configure >/dev/null ;;

@@ -6,7 +6,9 @@ The notebooks stay short and readable because the mechanics live here:
   CSV next to each other, so that every figure has its numbers behind it;
 * `provenance`: what produced the results a page shows (per input store: code revision, package
   versions, device, seed, parameters), rendered on every page;
-* `index`: `reports/index.html` linking every page and figure (`deepcollapse report`).
+* `index`: `reports/index.html` linking every page and figure (`deepcollapse report index`);
+* `summary`: final metric values of result stores as a small JSON (`deepcollapse report summary`);
+* `ufm_plots`, `asymptotic_plots`, `network_plots`: the figures and tables of each page.
 
 Nothing here computes science: the pages only read stores written by the package's commands.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"figures", "provenance", "index", "tables"}
+_SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots"}
 
 
 def __getattr__(name: str):

@@ -25,10 +25,9 @@ def record_of(path: str | os.PathLike) -> dict[str, Any] | None:
     if path.suffix == ".json" and path.is_file():
         data = json.loads(path.read_text())
         return data.get("provenance") if isinstance(data, dict) else None
-    for name in ("provenance.json", "config.json"):  # a run directory
-        if (path / name).is_file():
-            data = json.loads((path / name).read_text())
-            return data.get("provenance", data) if isinstance(data, dict) else None
+    if (path / "run.json").is_file():  # a training run directory (`deepcollapse train`)
+        data = json.loads((path / "run.json").read_text())
+        return data.get("provenance") if isinstance(data, dict) else None
     return None
 
 
