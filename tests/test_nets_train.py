@@ -197,8 +197,29 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path, capsys):
 
 
 def test_resume_with_another_config_is_refused(straight):
-    with pytest.raises(InputError, match=r"holds a run with lr=0.05, not 0.1"):
+    with pytest.raises(InputError, match=r"cannot resume this run: it was made with lr=0.05, not 0.1"):
         train(from_mapping(TrainConfig, {**TINY, "lr": 0.1}), straight, progress=False)
+
+
+def test_restart_if_changed_starts_over_on_science_but_resumes_on_execution_changes(straight, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(straight, run)
+    kept = checkpoint.epoch_path(run, 3)
+    mtime = kept.stat().st_mtime_ns
+    # an execution-only change (save_every) on an interrupted run: resumed, earlier checkpoints
+    # untouched (save_every, unlike threads, cannot change the arithmetic: bitwise equal weights)
+    (run / "done.json").unlink()
+    checkpoint.epoch_path(run, 5).unlink()
+    train(from_mapping(TrainConfig, {**TINY, "save_every": 2}), run, progress=False, restart_if_changed=True)
+    assert kept.stat().st_mtime_ns == mtime and "removing" not in capsys.readouterr().err
+    assert_bitwise_equal(final_weights(run), final_weights(straight))
+    # a science change: the old run is deleted (saying why) and the new one trained from scratch
+    train(from_mapping(TrainConfig, {**TINY, "lr": 0.1}), run, progress=False, restart_if_changed=True)
+    assert "removing the previous run (it was made with lr=0.05, not 0.1)" in capsys.readouterr().err
+    assert json.loads((run / "run.json").read_text())["config"]["lr"] == 0.1
+    assert not torch.equal(final_weights(run)["fc.weight"], final_weights(straight)["fc.weight"])
 
 
 def test_same_images_from_a_store_or_converted_in_memory_train_identically(tmp_path):

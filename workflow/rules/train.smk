@@ -3,8 +3,9 @@
 # The run directory holds the checkpoints and is NOT a declared output: Snakemake deletes declared
 # outputs before a job (re)starts and after it fails, and a pre-empted (exit 75), requeued or
 # retried job must find its checkpoints to resume.  The declared output is the `done.json` that
-# `deepcollapse train` writes last.  When a training parameter changed, the previous run is
-# removed first (workflow/scripts/discard_stale_run.py), since train refuses to resume it.
+# `deepcollapse train` writes last.  When a training parameter changed, `--restart-if-changed`
+# makes train delete the previous run and start over (execution settings such as the device
+# never count as a change, so a run moved to another device resumes).
 
 NET = config["networks"]
 
@@ -39,8 +40,7 @@ rule train:
     resources:
         **res("gpu"),
     shell:
-        CONFIG_FROM_STDIN + "{PY} workflow/scripts/discard_stale_run.py {params.run_dir} > {log} 2>&1 && "
-        + CONFIG_FROM_STDIN + "{DC} train --config - --out {params.run_dir} --no-progress >> {log} 2>&1"
+        CONFIG_FROM_STDIN + "{DC} train --config - --out {params.run_dir} --restart-if-changed --no-progress > {log} 2>&1"
 
 
 rule train_all:

@@ -21,6 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default=None, help="dotted key of the run inside a larger YAML, e.g. networks.runs.mnist_mse")
     parser.add_argument("--out", required=True, help="run directory (created, or resumed if it exists)")
     parser.add_argument("--device", default=None, help="override the config's device (cpu, cuda, cuda:1)")
+    parser.add_argument(
+        "--restart-if-changed", action="store_true",
+        help="when RUN_DIR holds a run made with other science parameters or data, delete it and start over "
+        "(default: refuse; device, threads and other execution settings never count as a change)",
+    )
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)")
 
 
@@ -47,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.device:
         config = dataclasses.replace(config, device=args.device)
     try:
-        summary = train(config, args.out, progress=args.progress)
+        summary = train(config, args.out, progress=args.progress, restart_if_changed=args.restart_if_changed)
     except Preempted as exc:
         print(f"deepcollapse train: {exc}", file=sys.stderr)
         return PREEMPTED_EXIT_STATUS

@@ -34,7 +34,9 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -100,31 +102,46 @@ def _science(config_dict: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config_dict.items() if k not in EXECUTION_FIELDS}
 
 
-def _prepare_run_dir(run_dir: Path, config: TrainConfig, data_info: dict[str, Any], device: torch.device) -> None:
-    """Create run.json, or check that an existing run was made with the same science."""
+def _why_not_resumable(run_dir: Path, resolved: dict[str, Any], data_info: dict[str, Any]) -> str | None:
+    """Why the run in `run_dir` cannot be continued with this config and data (None: it can)."""
+    meta_path = run_dir / "run.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        old, old_hash = meta["config"], meta["data"]["content_hash"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{meta_path} is unreadable"
+    mine, theirs = _science(resolved), _science(old)
+    changed = [key for key in sorted(set(mine) | set(theirs)) if mine.get(key) != theirs.get(key)]
+    if changed:
+        return "it was made with " + ", ".join(f"{key}={theirs.get(key)!r}, not {mine.get(key)!r}" for key in changed)
+    if old_hash != data_info["content_hash"]:
+        return "it was trained on data with another content hash"
+    return None
+
+
+def _prepare_run_dir(
+    run_dir: Path, config: TrainConfig, data_info: dict[str, Any], device: torch.device, *, restart_if_changed: bool
+) -> None:
+    """Create run.json, or check that an existing run was made with the same science and data.
+
+    A run made otherwise is refused, or with `restart_if_changed` deleted to start over: the
+    workflow's choice, since its run directories must survive retries (checkpoints) yet follow
+    parameter changes.  Execution-only fields (`EXECUTION_FIELDS`) never block a resume.
+    """
     from ..provenance import collect
 
-    meta_path = run_dir / "run.json"
     resolved = to_dict(config)
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-            old = meta["config"]
-        except (OSError, ValueError, KeyError):
-            raise InputError(f"{meta_path}: unreadable run metadata; remove the run directory to start over") from None
-        mine, theirs = _science(resolved), _science(old)
-        for key in sorted(set(mine) | set(theirs)):
-            if mine.get(key) != theirs.get(key):
-                raise InputError(
-                    f"{run_dir}: holds a run with {key}={theirs.get(key)!r}, not {mine.get(key)!r}; "
-                    "use another --out or remove it"
-                )
-        if meta["data"]["content_hash"] != data_info["content_hash"]:
-            raise InputError(f"{run_dir}: was trained on data with another content hash than {config.data or config.dataset}")
-        return
+    if (run_dir / "run.json").is_file() or checkpoint.directory(run_dir).is_dir():
+        why = _why_not_resumable(run_dir, resolved, data_info)
+        if why is None:
+            return
+        if not restart_if_changed:
+            raise InputError(f"{run_dir}: cannot resume this run: {why}; use another --out, or --restart-if-changed")
+        print(f"{run_dir}: removing the previous run ({why})", file=sys.stderr)
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"config": resolved, "data": data_info, "provenance": collect(params=resolved, seed=config.seed, device=device)}
-    write_json(meta, meta_path)
+    write_json(meta, run_dir / "run.json")
 
 
 def read_run(run_dir: str | Path) -> dict[str, Any]:
@@ -236,7 +253,9 @@ def _check_finite(loss_sum: torch.Tensor, *, epoch: int, step: int, lr: float) -
         )
 
 
-def train(config: TrainConfig, run_dir: str | Path, *, progress: bool | None = None) -> dict[str, Any]:
+def train(
+    config: TrainConfig, run_dir: str | Path, *, progress: bool | None = None, restart_if_changed: bool = False
+) -> dict[str, Any]:
     """Train (or resume) the run in `run_dir`; returns the summary also written to done.json.
 
     Raises `Preempted` after a pre-emption signal (state saved) and `TrainingDiverged` on a
@@ -256,7 +275,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, progress: bool | None = N
         "image_shape": list(images.shape[1:]), "train_samples": int(len(labels)), "test_samples": int(len(data.labels["test"])),
         "normalization": {"mean": list(normalizer.mean), "std": list(normalizer.std)},
     }
-    _prepare_run_dir(run_dir, config, data_info, device)
+    _prepare_run_dir(run_dir, config, data_info, device, restart_if_changed=restart_if_changed)
     done_path = run_dir / "done.json"
     if done_path.is_file():
         return json.loads(done_path.read_text())
