@@ -80,3 +80,23 @@ def test_json_floats_without_a_dot_are_numbers(tmp_path, monkeypatch):
     assert parse_yaml("a: .inf\nb: 1_000.5\nc: '1e-5'\nd: 1e-5") == {"a": float("inf"), "b": 1000.5, "c": "1e-5", "d": 1e-5}
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"lr": 1e-05})))
     assert from_yaml(Toy, "-").lr == 1e-05
+
+
+def test_direct_construction_is_type_checked_for_every_config():
+    import numpy as np
+
+    from deepcollapse.asymptotic import Config as AsymptoticConfig
+    from deepcollapse.config import check_field_types
+    from deepcollapse.nets.config import TrainConfig
+    from deepcollapse.ufm import Config as UFMConfig
+
+    with pytest.raises(InputError, match="loss='hinge' is not one of"):
+        TrainConfig(loss="hinge")
+    with pytest.raises(InputError, match="epochs must be an integer"):
+        TrainConfig(epochs=2.5)
+    with pytest.raises(InputError, match="noise='cauchy' is not one of"):
+        AsymptoticConfig(noise="cauchy")
+    with pytest.raises(InputError, match="lambda_W must be a number"):
+        UFMConfig(lambda_W="0.1")
+    check_field_types(Toy(K=np.int64(3), lr=np.float32(0.5)))  # numpy scalars are numbers
+    check_field_types(UFMConfig(init_scale=None))  # `float | None` accepts None

@@ -179,6 +179,40 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, source: str = "con
         raise InputError(f"{source}: {exc}") from None
 
 
+def check_field_types(obj: Any) -> None:
+    """Refuse wrong types and unknown choices of a config dataclass built directly in Python.
+
+    `from_mapping` checks YAML input; call this first in ``__post_init__`` so that, e.g.,
+    ``Config(bias="regularised")`` is refused instead of running under a misspelt label.
+    Checks Literal choices, int, float and str fields (each optionally ``| None``); numpy
+    scalars count as numbers; other annotations are left to the dataclass.
+    """
+    import numbers
+
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, tp = getattr(obj, f.name), hints[f.name]
+        is_union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+        options = [a for a in typing.get_args(tp) if a is not type(None)] if is_union else [tp]
+        if value is None and is_union and len(options) < len(typing.get_args(tp)):
+            continue
+        if len(options) != 1:
+            continue
+        (tp,) = options
+        if typing.get_origin(tp) is typing.Literal:
+            if value not in typing.get_args(tp):
+                choices = ", ".join(repr(a) for a in typing.get_args(tp))
+                raise InputError(f"{f.name}={value!r} is not one of {choices}")
+        elif tp is int:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise InputError(f"{f.name} must be an integer, got {value!r}")
+        elif tp is float:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise InputError(f"{f.name} must be a number, got {value!r}")
+        elif tp is str and not isinstance(value, str):
+            raise InputError(f"{f.name} must be a string, got {value!r}")
+
+
 def from_yaml(cls: type[T], path: str | os.PathLike, *, key: str | None = None) -> T:
     source = str(path) if not key else f"{path} [{key}]"
     return from_mapping(cls, load_yaml(path, key=key), source=source)

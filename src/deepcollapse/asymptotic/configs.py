@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..config import check_field_types
 from ..errors import InputError
 
 #: n = 10 … 10⁴, three points per decade (contains SPEC §4's 10, 100, 1000, 10⁴).
@@ -56,6 +57,7 @@ class ExtendedConfig:
     init_scale: float = 0.1
 
     def __post_init__(self):
+        check_field_types(self)
         for name in ("d1", "d2", "iters"):
             if getattr(self, name) < 1:
                 raise InputError(f"extended.{name} must be at least 1, got {getattr(self, name)}")
@@ -81,6 +83,7 @@ class Config:
     extended: ExtendedConfig = field(default_factory=ExtendedConfig)
 
     def __post_init__(self):
+        check_field_types(self)
         if self.K < 2:
             raise InputError(f"K must be at least 2, got {self.K}")
         if self.d < self.K:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from ..config import check_field_types
 from ..errors import InputError
 
 # Dense early (collapse sets in fast), sparse late: 24 checkpoints over the 200 paper epochs.
@@ -63,6 +64,7 @@ class TrainConfig:
     threads: int = 0  # CPU threads of torch (0: torch's default); on a shared machine 1 is often fastest
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         positive_ints = ("epochs", "batch_size", "lr_step")
         for name in positive_ints:
             if getattr(self, name) < 1:

@@ -15,6 +15,7 @@ import re
 import typing
 from typing import Literal
 
+from ..config import check_field_types
 from ..errors import InputError
 
 #: Fields used by one model only; the others must keep their defaults there.
@@ -78,7 +79,7 @@ class Config:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        self._check_types()
+        check_field_types(self)
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         unused = EXTENDED_ONLY if self.model == "plain" else PLAIN_ONLY
         for name in unused:
@@ -110,30 +111,6 @@ class Config:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise InputError(f"{name} must be a positive number, got {value}")
-
-    def _check_types(self) -> None:
-        """Refuse wrong types and unknown choices also when built directly in Python.
-
-        `deepcollapse.config.from_mapping` checks them for YAML; without this, a typo such as
-        ``Config(bias="regularised")`` would run GD with an unregularized bias under that label.
-        """
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            value, tp = getattr(self, f.name), hints[f.name]
-            if typing.get_origin(tp) is Literal:
-                if value not in typing.get_args(tp):
-                    choices = ", ".join(repr(a) for a in typing.get_args(tp))
-                    raise InputError(f"{f.name}={value!r} is not one of {choices}")
-            elif tp is int:
-                if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                    raise InputError(f"{f.name} must be an integer, got {value!r}")
-            elif float in (tp, *typing.get_args(tp)):  # float, or float | None
-                if value is None and type(None) in typing.get_args(tp):
-                    continue
-                if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                    raise InputError(f"{f.name} must be a number, got {value!r}")
-            elif tp is str and not isinstance(value, str):
-                raise InputError(f"{f.name} must be a string, got {value!r}")
 
     def _check_step_size(self) -> None:
         """Refuse a step with which GD provably cannot converge (SPEC §6).
