@@ -98,6 +98,18 @@ def test_provenance_block_names_every_input_with_its_revision_and_parameters(tmp
     assert "Provenance" in page and "&quot;lr&quot;: 0.05" in page and "Rendered by" in page
 
 
+def test_provenance_block_shows_the_upstream_records_an_artifact_carries(tmp_path):
+    # a metrics dataset keeps its features store's attrs, which keep the training run's record:
+    # the page must show the training parameters, not only the metrics job's own
+    training = collect(params={"lr": 0.05, "epochs": 200}, seed=4)
+    ds = xr.Dataset({"NC1": (("epoch",), np.ones(2))}, attrs={"features": {"run": {"provenance": training}}})
+    path = write_dataset(ds, tmp_path / "m.zarr", provenance=collect(params={"split": "train"}, seed=0))
+    rows = provenance.summary_rows({"metrics": str(path)})
+    assert [r["input"] for r in rows] == ["metrics", "metrics <- features.run"]
+    assert rows[1]["params"] == {"lr": 0.05, "epochs": 200} and rows[1]["seed"] == 4
+    assert "&quot;epochs&quot;: 200" in provenance.to_html({"metrics": str(path)})
+
+
 def test_summary_takes_the_last_epoch_of_small_variables_only(tmp_path):
     _store(tmp_path / "m.zarr")
     out = summary.write({"digits-mse": tmp_path / "m.zarr"}, along="epoch", out=tmp_path / "s.json")

@@ -173,7 +173,9 @@ def batch_starts(n: int, batch_size: int) -> list[int]:
 def _eager_step(model_fwd: Callable, loss_fn: Callable, optimizer: torch.optim.Optimizer, *, autocast: bool, device: torch.device):
     def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        # no cast cache: each weight is used once per forward (nothing to reuse), and PyTorch
+        # requires the cache off when the step is captured in a CUDA graph (_GraphedStep)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast, cache_enabled=False):
             logits = model_fwd(x)
         loss = loss_fn(logits.float(), y)
         loss.backward()

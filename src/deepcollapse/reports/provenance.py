@@ -1,8 +1,9 @@
 """The provenance block shown on every report page.
 
-Each page states what produced the numbers it shows: for every input artifact the code revision,
-the package version, the device, the seed and the resolved parameters recorded when it was
-written (`deepcollapse.provenance.collect`), and the environment that rendered the page.
+Each page states what produced the numbers it shows: for every input artifact (and the upstream
+artifacts whose records it carries, e.g. the training run behind a metrics dataset) the code
+revision, the package version, the device, the seed and the resolved parameters recorded when it
+was written (`deepcollapse.provenance.collect`), and the environment that rendered the page.
 """
 
 from __future__ import annotations
@@ -15,20 +16,42 @@ from pathlib import Path
 from typing import Any
 
 
-def record_of(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The provenance record stored in an artifact (a Zarr store or a JSON file), or None."""
+def _metadata_of(path: str | os.PathLike) -> Mapping[str, Any] | None:
+    """The metadata mapping of an artifact (a Zarr store's attrs, a JSON file, a run's run.json)."""
     path = Path(path)
     if path.suffix == ".zarr" or (path / "zarr.json").exists():
         from ..store import open_dataset
 
-        return open_dataset(path).attrs.get("provenance")
-    if path.suffix == ".json" and path.is_file():
-        data = json.loads(path.read_text())
-        return data.get("provenance") if isinstance(data, dict) else None
-    if (path / "run.json").is_file():  # a training run directory (`deepcollapse train`)
-        data = json.loads((path / "run.json").read_text())
-        return data.get("provenance") if isinstance(data, dict) else None
+        return open_dataset(path).attrs
+    for file in (path, path / "run.json"):  # a JSON file, or a training run directory (`deepcollapse train`)
+        if file.suffix == ".json" and file.is_file():
+            data = json.loads(file.read_text())
+            return data if isinstance(data, dict) else None
     return None
+
+
+def record_of(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The provenance record stored in an artifact (a Zarr store or a JSON file), or None."""
+    metadata = _metadata_of(path)
+    return None if metadata is None else metadata.get("provenance")
+
+
+def upstream_records(metadata: Mapping[str, Any], *, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Provenance records of the artifacts this one was computed from, as ("a.b", record) pairs.
+
+    Commands copy their input's metadata into their output (a metrics dataset keeps the features
+    store's attrs, which keep the training run's config and provenance), so the page can show the
+    parameters that produced the numbers (lr, epochs, width...), not only those of the last job.
+    """
+    found = []
+    for key, value in metadata.items():
+        if key == "provenance" or not isinstance(value, Mapping):
+            continue
+        where = f"{prefix}{key}"
+        if isinstance(value.get("provenance"), Mapping):
+            found.append((where, dict(value["provenance"])))
+        found.extend(upstream_records(value, prefix=f"{where}."))
+    return found
 
 
 def _flatten(inputs: Mapping[str, Any] | Iterable[Any]) -> list[tuple[str, str]]:
@@ -49,28 +72,32 @@ def summary_rows(inputs: Mapping[str, Any] | Iterable[Any]) -> list[dict[str, An
     """One row per input artifact: where it is and what produced it."""
     rows = []
     for label, path in _flatten(inputs):
-        rec = record_of(path)
+        metadata = _metadata_of(path) or {}
+        rec = metadata.get("provenance")
         if rec is None:  # e.g. a table derived from the other inputs listed
             rows.append({"input": label, "path": path, "created": "(no record: derived from the inputs below)",
                          "commit": "", "deepcollapse": "", "torch": "", "device": "", "seed": "", "params": None})
             continue
-        git = rec.get("git") or {}
-        commit = str(git.get("commit", "unknown"))[:10] + (" (modified)" if git.get("dirty") else "")
-        versions = rec.get("versions") or {}
-        rows.append(
-            {
-                "input": label,
-                "path": path,
-                "created": rec.get("created", "unknown"),
-                "commit": commit,
-                "deepcollapse": versions.get("deepcollapse", "?"),
-                "torch": versions.get("torch", "?"),
-                "device": rec.get("device", "?"),
-                "seed": rec.get("seed", ""),
-                "params": rec.get("params"),
-            }
-        )
+        rows.append(_row(label, path, rec))
+        rows.extend(_row(f"{label} <- {where}", path, upstream) for where, upstream in upstream_records(metadata))
     return rows
+
+
+def _row(label: str, path: str, rec: Mapping[str, Any]) -> dict[str, Any]:
+    git = rec.get("git") or {}
+    commit = str(git.get("commit", "unknown"))[:10] + (" (modified)" if git.get("dirty") else "")
+    versions = rec.get("versions") or {}
+    return {
+        "input": label,
+        "path": path,
+        "created": rec.get("created", "unknown"),
+        "commit": commit,
+        "deepcollapse": versions.get("deepcollapse", "?"),
+        "torch": versions.get("torch", "?"),
+        "device": rec.get("device", "?"),
+        "seed": rec.get("seed", ""),
+        "params": rec.get("params"),
+    }
 
 
 def to_html(inputs: Mapping[str, Any] | Iterable[Any], *, page_params: Mapping[str, Any] | None = None) -> str:
