@@ -3,6 +3,10 @@
     python tests/benchmarks/bench_metrics.py            # the issue's two cases (needs ~4 GB free)
     python tests/benchmarks/bench_metrics.py --quick    # small sizes, to check the script
 
+A second table times `ufm.batched_metrics.nc`, the UFM solver's per-log-step measurement of B
+problems at once (plain UFM shapes K=4, n=50, d=20, classifier and bias given, one thread).
+CPU seconds are reported beside wall seconds: on a shared machine the wall time includes waiting.
+
 Each (case, method) runs in a fresh subprocess so that peak memory is the method's own: the
 reported "peak beyond input" is the increase of the process's maximum resident set size after
 the float32 input has been created.  The baseline ("d×d pinv") forms Σ_W and Σ_B in float64 and
@@ -21,6 +25,8 @@ import sys
 import time
 
 CASES = {"full": [(60_000, 512), (6_000, 50_000)], "quick": [(6_000, 256), (600, 20_000)]}
+UFM_BATCHES = {"full": (1, 64, 1024), "quick": (1, 64)}
+UFM_SHAPE = (4, 50, 20)  # K, n, d of the plain UFM figures
 METHODS = ("nc", "nc+W", "Accumulator", "dxd-pinv")
 K = 10
 DXD_MAX_D = 8192
@@ -75,7 +81,7 @@ def run_one(method: str, N: int, d: int) -> dict:
     del Hw, yw, Ww
     H, y, W = make_input(N, d)
     base = peak_rss_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if method == "nc":
         out = metrics.nc(H, y)
     elif method == "nc+W":
@@ -91,8 +97,32 @@ def run_one(method: str, N: int, d: int) -> dict:
         out = acc.result()
     else:
         out = dxd_route(H, y)
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "extra_mb": peak_rss_mb() - base, "input_mb": H.nbytes / 2**20, "NC1": out["NC1"]}
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": seconds, "cpu_seconds": cpu, "extra_mb": peak_rss_mb() - base, "input_mb": H.nbytes / 2**20, "NC1": out["NC1"]}
+
+
+def ufm_batched_us(B: int) -> tuple[float, float]:
+    """Best-of-5 wall and CPU µs per `batched_metrics.nc` call on B plain-UFM problems (one thread)."""
+    import torch
+
+    from deepcollapse.ufm import batched_metrics
+
+    torch.set_num_threads(1)
+    K, n, d = UFM_SHAPE
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(B, d, K * n, generator=gen, dtype=torch.float64)
+    W = torch.randn(B, K, d, generator=gen, dtype=torch.float64)
+    b = torch.randn(B, K, generator=gen, dtype=torch.float64)
+    calls = max(3, 2000 // B)
+    batched_metrics.nc(X, K=K, W=W, b=b)  # warm-up
+    best_wall = best_cpu = float("inf")
+    for _ in range(5):
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            batched_metrics.nc(X, K=K, W=W, b=b)
+        best_wall = min(best_wall, (time.perf_counter() - t0) / calls * 1e6)
+        best_cpu = min(best_cpu, (time.process_time() - c0) / calls * 1e6)
+    return best_wall, best_cpu
 
 
 def main() -> None:
@@ -110,24 +140,33 @@ def main() -> None:
     prov = collect()
     print(f"# NC metrics benchmark — {prov['device']}, torch threads = {os.environ.get('BENCH_THREADS', os.cpu_count())}")
     print(f"# git {prov['git']['commit'][:10]}, torch {prov['versions']['torch']}, numpy {prov['versions']['numpy']}")
-    print("| N | d | method | seconds | peak MB beyond input | input MB | NC1 |")
-    print("|---:|---:|---|---:|---:|---:|---|")
+    print(f"# load average before: {os.getloadavg()[0]:.2f}")
+    print("| N | d | method | seconds | CPU seconds | peak MB beyond input | input MB | NC1 |")
+    print("|---:|---:|---|---:|---:|---:|---:|---|")
     for N, d in CASES["quick" if args.quick else "full"]:
         nc1_ref = None
         for method in METHODS:
             if method == "dxd-pinv" and d > DXD_MAX_D:
-                print(f"| {N} | {d} | {method} | — | would need {3 * d * d * 8 / 2**30:.0f} GB (not run) | | |")
+                print(f"| {N} | {d} | {method} | — | — | would need {3 * d * d * 8 / 2**30:.0f} GB (not run) | | |")
                 continue
             proc = subprocess.run(
                 [sys.executable, __file__, "--one", method, str(N), str(d)], capture_output=True, text=True
             )
             if proc.returncode != 0:
-                print(f"| {N} | {d} | {method} | failed: {proc.stderr.strip().splitlines()[-1]} | | | |")
+                print(f"| {N} | {d} | {method} | failed: {proc.stderr.strip().splitlines()[-1]} | | | | |")
                 continue
             r = json.loads(proc.stdout)
             nc1_ref = nc1_ref if nc1_ref is not None else r["NC1"]
             agree = f"{r['NC1']:.12g}" + ("" if method == "nc" else f" (Δrel {abs(r['NC1'] - nc1_ref) / nc1_ref:.1e})")
-            print(f"| {N} | {d} | {method} | {r['seconds']:.2f} | {r['extra_mb']:.0f} | {r['input_mb']:.0f} | {agree} |")
+            print(f"| {N} | {d} | {method} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | {r['extra_mb']:.0f} | {r['input_mb']:.0f} | {agree} |")
+    K, n, d = UFM_SHAPE
+    print(f"\n# ufm.batched_metrics.nc, K={K} n={n} d={d}, classifier and bias, 1 thread (best of 5)")
+    print("| problems B | µs per call | CPU µs per call | µs per problem |")
+    print("|---:|---:|---:|---:|")
+    for B in UFM_BATCHES["quick" if args.quick else "full"]:
+        wall, cpu = ufm_batched_us(B)
+        print(f"| {B} | {wall:.0f} | {cpu:.0f} | {wall / B:.1f} |")
+    print(f"# load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..metrics import _inputs
+from ..metrics import _inputs, blocks
 
 F64 = torch.float64
 
-# Rows per chunk of the Gram accumulation, so that a float64 chunk stays near 64 MB whatever d is.
-_CHUNK_ELEMENTS = 1 << 23
+# Elements per row block of the Gram accumulation (the package's streaming rule; tests shrink it).
+_CHUNK_ELEMENTS = blocks.BLOCK_ELEMENTS
 
 
 def solve_from_moments(gram: torch.Tensor, cross: torch.Tensor, *, N: int | torch.Tensor, lambda_W: float) -> torch.Tensor:
@@ -69,12 +69,11 @@ def classifier(H: Any, y: Any, *, lambda_W: float, K: int | None = None) -> Any:
 
     gram = torch.zeros(d, d, dtype=F64, device=device)
     cross = torch.zeros(d, K, dtype=F64, device=device)
-    rows = max(1, _CHUNK_ELEMENTS // d)
-    for start in range(0, N, rows):
-        chunk = _inputs.to_tensor(H[start : start + rows], name="H", device=device)
+    for start, stop in blocks.row_blocks(N, d, block_elements=_CHUNK_ELEMENTS):
+        chunk = _inputs.to_tensor(H[start:stop], name="H", device=device)
         _inputs.check_finite(chunk, name="H", offset=start)
         gram += chunk.T @ chunk
-        onehot = torch.nn.functional.one_hot(labels[start : start + rows], K).to(F64)
+        onehot = torch.nn.functional.one_hot(labels[start:stop], K).to(F64)
         cross += chunk.T @ onehot  # column k += Σ_{y_i = k} h_i (a GEMM: far faster than a scatter)
     if not bool(torch.isfinite(gram).all()):
         raise InputError("HᵀH overflows float64: the features are too large (rescale H)")

@@ -4,7 +4,10 @@
   a Zarr array, a numpy memmap), streamed in row chunks so that no d×d matrix and no float64
   copy of H is ever formed.
 * `Accumulator(K, d)`: the same numbers for data that arrive in batches.
-* `core`: the pure functions (NC2, NC3, the NC1 projector) on class means and classifiers.
+* `table`: the metric table, every key defined once (`Metric`, `SampleSum`, `register`); the
+  UFM solver's batched path (`ufm.batched_metrics`) reads the same table.
+* `core`: the batched geometry the table is built from (NC2, NC3, the NC1 projector, NC4 decisions).
+* `blocks`: the row-block streaming shared by every chunked loop of the package.
 
 Features are sample-major: H has shape (N, d), labels y shape (N,) with values 0..K-1,
 classifier W shape (K, d) and bias b shape (K,).
@@ -14,34 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from ..errors import InputError, SecondPassRequired
-from . import _inputs, core
+from . import _inputs, blocks, core, table
+from .statistics import ClassStatistics
 from .streaming import Accumulator
+from .table import CLASSIFIER_KEYS, FEATURE_KEYS, KEYS, Metric, SampleSum, register, registered, unregister
 
-#: The keys of `nc`; the classifier keys appear only when W is given.
-FEATURE_KEYS = ("NC1", "NC2_ETF", "NC2_OF")
-CLASSIFIER_KEYS = ("NC2_W_ETF", "NC2_W_OF", "NC3_ETF", "NC3_OF", "NC4")
-KEYS = FEATURE_KEYS + CLASSIFIER_KEYS
-
-# Rows per chunk so that a float64 chunk stays around 64 MB whatever d is.
-_CHUNK_ELEMENTS = 1 << 23
-
-
-def _row_chunks(N: int, d: int):
-    rows = max(1, _CHUNK_ELEMENTS // max(d, 1))
-    for start in range(0, N, rows):
-        yield start, min(N, start + rows)
+# KEYS, FEATURE_KEYS, CLASSIFIER_KEYS are live views of the table: the keys of `nc` (the
+# classifier keys appear only when W is given), including any metric registered later.
 
 
 def nc(H: Any, y: Any, *, W: Any = None, b: Any = None, K: int | None = None) -> dict[str, float]:
     """Neural-collapse metrics of features H (N, d) with labels y (N,), computed in float64.
 
     Returns NC1, NC2_ETF, NC2_OF and, when the classifier W (K, d) is given, NC2_W_ETF,
-    NC2_W_OF, NC3_ETF, NC3_OF and NC4 (with the bias b (K,) in the classifier's decisions).
-    K defaults to W's rows, else max(y) + 1.  Undefined metrics (e.g. all class means equal)
-    are NaN.  Bad input raises `deepcollapse.errors.InputError` (a ValueError).
+    NC2_W_OF, NC3_ETF, NC3_OF and NC4 (with the bias b (K,) in the classifier's decisions),
+    and any metric registered in `table`.  K defaults to W's rows, else max(y) + 1.  Undefined
+    metrics (e.g. all class means equal) are NaN.  Bad input raises
+    `deepcollapse.errors.InputError` (a ValueError).
     """
     shape = _inputs.shape_of(H, name="H")
     if len(shape) != 2:
@@ -56,16 +49,26 @@ def nc(H: Any, y: Any, *, W: Any = None, b: Any = None, K: int | None = None) ->
     device = _inputs.device_of(H)
     y_all = _inputs.labels(y, n=N, K=K, device=device)
     _inputs.classifier(W, b, K=K, d=d, device=device)  # validate before the first pass
-
+    # no d×d scatter: the second pass projects onto the class-mean span instead (exact for any d)
     acc = Accumulator(K, d, scatter_max_dim=0, device=device)
-    for start, stop in _row_chunks(N, d):
-        acc.update(H[start:stop], y_all[start:stop])
-    acc.begin_second_pass(W=W, b=b)
-    for start, stop in _row_chunks(N, d):
-        acc.update(H[start:stop], y_all[start:stop])
-    result = acc.result()
-    acc.release_buffers()
-    return result
+    return blocks.measure(acc, lambda start, stop: H[start:stop], y_all, N, W=W, b=b)
 
 
-__all__ = ["nc", "Accumulator", "core", "KEYS", "FEATURE_KEYS", "CLASSIFIER_KEYS", "InputError", "SecondPassRequired"]
+__all__ = [
+    "nc",
+    "Accumulator",
+    "ClassStatistics",
+    "Metric",
+    "SampleSum",
+    "register",
+    "registered",
+    "unregister",
+    "table",
+    "core",
+    "blocks",
+    "KEYS",
+    "FEATURE_KEYS",
+    "CLASSIFIER_KEYS",
+    "InputError",
+    "SecondPassRequired",
+]

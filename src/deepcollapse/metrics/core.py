@@ -1,11 +1,15 @@
-"""Pure neural-collapse metric functions on class means and classifiers (SPEC-math §5).
+"""The geometry behind the neural-collapse metrics (SPEC-math §5), batched over a leading dimension.
 
-Everything here takes small float64 torch tensors (K×d rows = class means or classifier rows)
-and returns Python floats; the streaming over samples lives in `streaming.py`.  A metric whose
-geometry is undefined (zero vectors, all class means equal) is NaN, never 0 and never an error.
+Every function takes float64 torch tensors with one leading batch dimension (B problems; a single
+problem is B = 1) and returns one value per problem.  The metric table (`table.py`) builds each
+metric key from these; nothing else in the package re-implements them.  A metric whose geometry is
+undefined (zero vectors, all class means equal) is NaN, never 0 and never an error.
 
-Row convention: `means[k]` is the uncentered mean of class k; `W[k]` is the classifier row of
-class k.  The spec writes columns; the formulas are the same with transposes.
+Row convention: `means[..., k, :]` is the uncentered mean of class k; `W[..., k, :]` is the
+classifier row of class k.  The spec writes columns; the formulas are the same with transposes.
+
+The un-batched helpers at the end (`nc2_etf`, `nc2_of`, `nc3`, `is_degenerate`) take one K×d
+matrix and return a Python float, for callers that measure a single matrix.
 """
 
 from __future__ import annotations
@@ -26,89 +30,120 @@ PINV_RTOL = 1e-10
 NAN = float("nan")
 
 
-def is_degenerate(X: torch.Tensor, reference_norm: float | None = None) -> bool:
-    """Whether X is zero, non-finite, or below DEGENERATE_RTOL × reference_norm (the NaN rule)."""
-    norm = float(torch.linalg.norm(X))
-    if norm == 0.0 or not math.isfinite(norm):
-        return True
-    return reference_norm is not None and norm <= DEGENERATE_RTOL * reference_norm
+def frobenius(X: torch.Tensor) -> torch.Tensor:
+    """‖X‖_F of each (m, n) matrix of a (B, m, n) batch: shape (B,)."""
+    return torch.linalg.matrix_norm(X)
+
+
+def degenerate(X: torch.Tensor, reference: torch.Tensor | None = None, *, norm: torch.Tensor | None = None) -> torch.Tensor:
+    """Per problem: X is zero, non-finite, or ‖X‖ ≤ DEGENERATE_RTOL · reference (the NaN rule)."""
+    norm = frobenius(X) if norm is None else norm
+    bad = (norm == 0) | ~torch.isfinite(norm)
+    if reference is not None:
+        bad |= norm <= DEGENERATE_RTOL * reference
+    return bad
+
+
+def masked(values: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
+    """`values` with NaN where `bad`."""
+    return torch.where(bad, torch.full_like(values, math.nan), values)
+
+
+def _safe(X: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
+    """X with the bad problems replaced by ones: keeps 0/0 out of the arithmetic (masked later)."""
+    return torch.where(bad[:, None, None], torch.ones_like(X), X) if bool(bad.any()) else X
 
 
 def _normalized_gram(X: torch.Tensor) -> torch.Tensor:
-    X = X / torch.linalg.norm(X)  # rescale first: avoids under/overflow in the Gram matrix
-    G = X @ X.T
-    return G / torch.linalg.norm(G)
+    X = X / frobenius(X)[:, None, None]  # rescale first: avoids under/overflow in the Gram matrix
+    G = X @ X.mT
+    return G / frobenius(G)[:, None, None]
 
 
-def nc2_etf(*, centered: torch.Tensor, reference_norm: float | None = None) -> float:
-    """‖G/‖G‖ − P_K/√(K−1)‖_F for G the Gram matrix of already-centered rows (simplex ETF distance)."""
-    if is_degenerate(centered, reference_norm):
-        return NAN
-    K = centered.shape[0]
-    P = torch.eye(K, dtype=centered.dtype, device=centered.device) - 1.0 / K
-    return float(torch.linalg.norm(_normalized_gram(centered) - P / math.sqrt(K - 1)))
+def simplex_etf(K: int, *, device=None) -> torch.Tensor:
+    """P_K/‖P_K‖_F = (I − 11ᵀ/K)/√(K−1): the normalized Gram matrix of a simplex ETF."""
+    eye = torch.eye(K, dtype=torch.float64, device=device)
+    return (eye - 1.0 / K) / math.sqrt(K - 1)
 
 
-def nc2_of(*, vectors: torch.Tensor, reference_norm: float | None = None) -> float:
-    """‖G/‖G‖ − I_K/√K‖_F for G the Gram matrix of the (uncentered) rows (orthogonal-frame distance)."""
-    if is_degenerate(vectors, reference_norm):
-        return NAN
-    K = vectors.shape[0]
-    eye = torch.eye(K, dtype=vectors.dtype, device=vectors.device)
-    return float(torch.linalg.norm(_normalized_gram(vectors) - eye / math.sqrt(K)))
+def orthogonal_frame(K: int, *, device=None) -> torch.Tensor:
+    """I_K/√K: the normalized Gram matrix of an orthogonal frame."""
+    return torch.eye(K, dtype=torch.float64, device=device) / math.sqrt(K)
 
 
-def nc3(*, W: torch.Tensor, means: torch.Tensor, reference_norm: float | None = None) -> float:
-    """‖W/‖W‖ − means/‖means‖‖_F: alignment of classifier rows with the class-mean rows given."""
-    if is_degenerate(W, None) or is_degenerate(means, reference_norm):
-        return NAN
-    return float(torch.linalg.norm(W / torch.linalg.norm(W) - means / torch.linalg.norm(means)))
+def gram_distance(X: torch.Tensor, target: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
+    """‖G/‖G‖_F − target‖_F for G = X Xᵀ of each problem; NaN where `bad`."""
+    return masked(frobenius(_normalized_gram(_safe(X, bad)) - target), bad)
 
 
-def nc1_projector(*, centered_means: torch.Tensor, reference_norm: float | None = None) -> torch.Tensor | None:
-    """B (r×d) with NC1 = (1/N) Σ_i ‖B (h_i − h̄_{y_i})‖² (SPEC §5.1), or None when undefined.
+def etf_distance(centered: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+    """NC2 (ETF) of already-centered rows (B, K, d): distance of their Gram matrix to a simplex ETF."""
+    return gram_distance(centered, simplex_etf(centered.shape[-2], device=centered.device), degenerate(centered, reference))
 
-    From the thin SVD M = U S V^T of the K×d centered means: Σ_B = M^T M / K, so
-    (1/K) tr(Σ_W Σ_B^†) = (1/N) Σ_i ‖S^{-1} V^T r_i‖², keeping singular values with
-    s² > PINV_RTOL · s_max².  No d×d matrix is ever formed.
+
+def of_distance(vectors: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+    """NC2 (OF) of (uncentered) rows (B, K, d): distance of their Gram matrix to an orthogonal frame."""
+    return gram_distance(vectors, orthogonal_frame(vectors.shape[-2], device=vectors.device), degenerate(vectors, reference))
+
+
+def alignment(W: torch.Tensor, means: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
+    """NC3: ‖W/‖W‖_F − means/‖means‖_F‖_F per problem; NaN where `bad`."""
+    W, means = _safe(W, bad), _safe(means, bad)
+    diff = W / frobenius(W)[:, None, None] - means / frobenius(means)[:, None, None]
+    return masked(frobenius(diff), bad)
+
+
+def nc1_projector(centered: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
+    """P (B, r, d) with NC1 = (1/N) Σ_i ‖P (h_i − h̄_{y_i})‖² (SPEC §5.1); zero where `bad`.
+
+    From the thin SVD M = U S Vᵀ of the K×d centered means: Σ_B = MᵀM/K, so
+    (1/K) tr(Σ_W Σ_B^†) = (1/N) Σ_i ‖S⁻¹Vᵀ r_i‖², keeping singular values with
+    s² > PINV_RTOL · s_max² (the dropped rows of P are zero).  No d×d matrix is ever formed.
     """
-    if is_degenerate(centered_means, reference_norm):
-        return None
-    _, S, Vh = torch.linalg.svd(centered_means, full_matrices=False)
-    keep = S * S > PINV_RTOL * S[0] * S[0]
-    return Vh[keep] / S[keep, None]
+    M = torch.where(bad[:, None, None], torch.zeros_like(centered), centered) if bool(bad.any()) else centered
+    _, S, Vh = torch.linalg.svd(M, full_matrices=False)
+    keep = S * S > PINV_RTOL * S[:, :1] * S[:, :1]
+    inv = torch.where(keep, 1.0 / torch.where(keep, S, torch.ones_like(S)), torch.zeros_like(S))
+    return Vh * inv[:, :, None]
 
 
-def from_means(
-    *, means: torch.Tensor, global_mean: torch.Tensor, W: torch.Tensor | None = None
-) -> dict[str, float]:
-    """Every metric that needs only the class means (and the classifier): NC2, NC2_W, NC3."""
-    reference = float(torch.linalg.norm(means))
-    M = means - global_mean
-    out = {
-        "NC2_ETF": nc2_etf(centered=M, reference_norm=reference),
-        "NC2_OF": nc2_of(vectors=means),
-    }
-    if W is not None:
-        w_reference = float(torch.linalg.norm(W))
-        out["NC2_W_ETF"] = nc2_etf(centered=W - W.mean(dim=0, keepdim=True), reference_norm=w_reference)
-        out["NC2_W_OF"] = nc2_of(vectors=W)
-        out["NC3_ETF"] = nc3(W=W, means=M, reference_norm=reference)
-        out["NC3_OF"] = nc3(W=W, means=means)
-    return out
-
-
-def nearest_center_disagreements(
-    H: torch.Tensor, *, means: torch.Tensor, global_mean: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None
-) -> int:
-    """Number of rows of H whose classifier decision differs from the nearest class centre (NC4)."""
-    K = W.shape[0]
+def decision_disagreements(
+    H: torch.Tensor, *, centered: torch.Tensor, global_mean: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None
+) -> torch.Tensor:
+    """Per problem, how many rows of H (B, n, d) the classifier decides differently from the nearest class centre (NC4)."""
+    K = W.shape[-2]
     # Distances relative to the global mean g: with m_j = μ_j − g,
     # argmin_j ‖h − μ_j‖² = argmin_j (‖m_j‖² − 2 (h − g)·m_j), since ‖h − g‖² is common to all j.
     # Expanding around 0 instead (‖μ_j‖² − 2 h·μ_j) loses the class separation to rounding when
     # the features share a large offset (wrong decisions measured at an offset of 1e8 × the spread).
-    centered = means - global_mean
-    products = H @ torch.cat([W, centered]).T  # one pass over H for both decisions
-    scores = products[:, :K] if b is None else products[:, :K] + b
-    distances = (centered * centered).sum(dim=1) - 2.0 * (products[:, K:] - centered @ global_mean)
-    return int((scores.argmax(dim=1) != distances.argmin(dim=1)).sum())
+    products = H @ torch.cat([W, centered], dim=-2).mT  # one pass over H for both decisions
+    scores = products[..., :K] if b is None else products[..., :K] + b[:, None, :]
+    shift = (centered @ global_mean[:, :, None]).mT  # (B, 1, K): m_j·g
+    distances = centered.square().sum(dim=-1)[:, None, :] - 2.0 * (products[..., K:] - shift)
+    return (scores.argmax(dim=-1) != distances.argmin(dim=-1)).sum(dim=-1).to(torch.float64)
+
+
+# ----------------------------------------------------------------------------- one matrix at a time
+def is_degenerate(X: torch.Tensor, reference_norm: float | None = None) -> bool:
+    """Whether the matrix X is zero, non-finite, or below DEGENERATE_RTOL × reference_norm."""
+    reference = None if reference_norm is None else torch.tensor([reference_norm], dtype=torch.float64)
+    return bool(degenerate(X[None].to(torch.float64), reference)[0])
+
+
+def nc2_etf(*, centered: torch.Tensor, reference_norm: float | None = None) -> float:
+    """NC2 (ETF) of one K×d matrix of already-centered rows."""
+    reference = None if reference_norm is None else torch.tensor([reference_norm], dtype=torch.float64, device=centered.device)
+    return float(etf_distance(centered[None], reference)[0])
+
+
+def nc2_of(*, vectors: torch.Tensor, reference_norm: float | None = None) -> float:
+    """NC2 (OF) of one K×d matrix of (uncentered) rows."""
+    reference = None if reference_norm is None else torch.tensor([reference_norm], dtype=torch.float64, device=vectors.device)
+    return float(of_distance(vectors[None], reference)[0])
+
+
+def nc3(*, W: torch.Tensor, means: torch.Tensor, reference_norm: float | None = None) -> float:
+    """NC3 of one classifier W (K×d) against the class-mean rows given."""
+    reference = None if reference_norm is None else torch.tensor([reference_norm], dtype=torch.float64, device=means.device)
+    bad = degenerate(W[None]) | degenerate(means[None], reference)
+    return float(alignment(W[None], means[None], bad)[0])

@@ -17,6 +17,10 @@ merged batch by batch with Chan's update so it is as accurate as a two-pass comp
 NC1 needs no second pass.  NC4 compares every sample with the final class means and so always
 needs the second pass.  `result` refuses (SecondPassRequired) when a needed pass is missing or
 incomplete; it never returns a number computed from part of the data.
+
+The formulas are those of the metric table (`table.py`): this class gathers the class counts and
+sums, the scatter, and the table's per-sample sums (`table.SampleSum`) in the second pass, so a
+metric registered there is measured here too.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any
 import torch
 
 from ..errors import InputError, SecondPassRequired
-from . import _inputs, core
+from . import _inputs, table
+from .statistics import ClassStatistics
 
 F64 = torch.float64
 
@@ -49,11 +54,10 @@ class Accumulator:
         self._sums: torch.Tensor | None = None
         self._scatter: torch.Tensor | None = None  # pooled within-class scatter (pass 1, small d)
         self._pass = 1
-        # second-pass state
-        self._frozen: dict[str, Any] = {}
+        # second-pass state: the statistics frozen by begin_second_pass, and the sample sums so far
+        self._frozen: ClassStatistics | None = None
         self._counts2: torch.Tensor | None = None
-        self._nc1_sum = 0.0
-        self._disagreements = 0
+        self._sums2: dict[str, torch.Tensor] = {}
         self._workspace: dict[str, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ state helpers
@@ -131,15 +135,24 @@ class Accumulator:
         if empty.numel():
             raise InputError(f"class {int(empty[0])} has no samples (K={self.K})")
 
-    def _means(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _statistics(self, W: torch.Tensor | None = None, b: torch.Tensor | None = None) -> ClassStatistics:
+        """The class statistics of the first pass (a batch of one problem)."""
         self._check_classes()
-        means = self._sums / self._counts.to(F64)[:, None]
-        global_mean = self._sums.sum(dim=0) / self.num_samples  # sample-weighted
-        return means, global_mean
+        counts = self._counts.to(F64)
+        return ClassStatistics(
+            counts=counts[None],
+            means=(self._sums / counts[:, None])[None],
+            global_mean=(self._sums.sum(dim=0) / self.num_samples)[None],  # sample-weighted
+            W=None if W is None else W[None],
+            b=None if b is None else b[None],
+        )
+
+    def _needs_pass(self, sample_sum: table.SampleSum) -> bool:
+        return sample_sum.from_scatter is None or self._scatter is None
 
     def needs_second_pass(self, *, W: Any = None) -> bool:
         """Whether `result(W=W)` needs `begin_second_pass` and the data again."""
-        return self._scatter is None or W is not None
+        return any(self._needs_pass(s) for s in table.sums_for(classifier=W is not None))
 
     def begin_second_pass(self, *, W: Any = None, b: Any = None) -> "Accumulator":
         """Freeze the class means; subsequent `update` calls must see the same samples again.
@@ -148,17 +161,11 @@ class Accumulator:
         """
         if self._pass != 1:
             raise SecondPassRequired("begin_second_pass was already called; use a new Accumulator")
-        means, global_mean = self._means()
+        self._check_classes()
         Wt, bt = _inputs.classifier(W, b, K=self.K, d=self.d, device=self.device)
-        reference = float(torch.linalg.norm(means))
-        self._frozen = {
-            "means": means,
-            "global_mean": global_mean,
-            "B": core.nc1_projector(centered_means=means - global_mean, reference_norm=reference),
-            "W": Wt,
-            "b": bt,
-        }
+        self._frozen = self._statistics(Wt, bt)
         self._counts2 = torch.zeros_like(self._counts)
+        self._sums2 = {}
         self._pass = 2
         return self
 
@@ -172,16 +179,17 @@ class Accumulator:
             raise InputError("the second pass saw more samples of a class than the first; feed the same data twice")
         self._counts2 = counts2
         f = self._frozen
-        if f["W"] is not None:  # needs the raw features: before the in-place centring below
-            self._disagreements += core.nearest_center_disagreements(
-                Ht, means=f["means"], global_mean=f["global_mean"], W=f["W"], b=f["b"]
-            )
-        if f["B"] is not None:
-            # residuals first, projection second: projecting h and h̄ separately would cancel
-            # catastrophically when the features carry a large common offset
-            R = Ht.addmm_(self._one_hot(yt), f["means"], alpha=-1.0)
-            P = R @ f["B"].T
-            self._nc1_sum += float((P * P).sum())
+        # residuals in place, after every sum over the raw features: h − h̄_y (exact: one-hot rows
+        # pick one mean).  Residuals first, projection second: projecting h and h̄ separately would
+        # cancel catastrophically when the features carry a large common offset.
+        sums = table.block_sums(
+            f,
+            table.sums_for(classifier=f.W is not None),
+            Ht[None],
+            lambda: Ht.addmm_(self._one_hot(yt), f.means[0], alpha=-1.0)[None],
+        )
+        for name, value in sums.items():
+            self._sums2[name] = self._sums2[name] + value if name in self._sums2 else value
 
     # ------------------------------------------------------------------ result
     def _second_pass_complete(self) -> bool:
@@ -203,36 +211,32 @@ class Accumulator:
 
         W/b default to the classifier given to `begin_second_pass`.
         """
-        means, global_mean = self._means()
+        self._check_classes()
         second = self._second_pass_complete()
         if W is None and b is None and second:
-            Wt, bt = self._frozen["W"], self._frozen["b"]
+            Wt, bt = self._frozen.W, self._frozen.b
+            Wt, bt = (None if Wt is None else Wt[0]), (None if bt is None else bt[0])
         else:
             Wt, bt = _inputs.classifier(W, b, K=self.K, d=self.d, device=self.device)
-
-        out: dict[str, float] = {}
-        if second:
-            out["NC1"] = core.NAN if self._frozen["B"] is None else self._nc1_sum / self.num_samples
-        elif self._scatter is not None:
-            B = core.nc1_projector(centered_means=means - global_mean, reference_norm=float(torch.linalg.norm(means)))
-            out["NC1"] = core.NAN if B is None else float(torch.trace(B @ self._scatter @ B.T)) / self.num_samples
-        else:
-            raise SecondPassRequired(
-                f"NC1 for d={self.d} > scatter_max_dim={self.scatter_max_dim} needs a second pass: "
-                "call begin_second_pass() and update() with the same samples again"
-            )
-        out.update(core.from_means(means=means, global_mean=global_mean, W=Wt))
-        if Wt is not None:
-            fW, fb = self._frozen.get("W"), self._frozen.get("b")
-            if not second or fW is None:
-                raise SecondPassRequired(
-                    "NC4 needs the classifier during a second pass: call begin_second_pass(W=W, b=b) "
-                    "and update() with the same samples again"
-                )
-            if not torch.equal(fW, Wt) or (fb is None) != (bt is None) or (fb is not None and not torch.equal(fb, bt)):
+        stats = self._statistics(Wt, bt)
+        for sample_sum in table.sums_for(classifier=Wt is not None):
+            if second and sample_sum.name in self._sums2:
+                stats.sums[sample_sum.name] = self._sums2[sample_sum.name]
+            elif not self._needs_pass(sample_sum):
+                stats.sums[sample_sum.name] = sample_sum.from_scatter(self._scatter[None], stats)
+            else:
+                raise SecondPassRequired(self._missing_pass_message(sample_sum))
+        if Wt is not None and second:
+            fW, fb = self._frozen.W, self._frozen.b
+            if fW is None or not torch.equal(fW[0], Wt) or (fb is None) != (bt is None) or (fb is not None and not torch.equal(fb[0], bt)):
                 raise SecondPassRequired("result() got a different classifier than begin_second_pass(); NC4 would not match it")
-            # Undefined, not 0, when the nearest-centre rule ties for every sample (all class means
-            # equal) or the classifier ignores the features (W = 0): argmin/argmax would pick class 0.
-            undefined = self._frozen["B"] is None or core.is_degenerate(Wt)
-            out["NC4"] = core.NAN if undefined else self._disagreements / self.num_samples
-        return out
+        return {key: float(value[0]) for key, value in table.evaluate(stats).items()}
+
+    def _missing_pass_message(self, sample_sum: table.SampleSum) -> str:
+        keys = ", ".join(m.key for m in table.METRICS.values() if sample_sum.name in m.sums)
+        again = "and update() with the same samples again"
+        if sample_sum.classifier:
+            return f"{keys} needs the classifier during a second pass: call begin_second_pass(W=W, b=b) {again}"
+        if sample_sum.from_scatter is not None:
+            return f"{keys} for d={self.d} > scatter_max_dim={self.scatter_max_dim} needs a second pass: call begin_second_pass() {again}"
+        return f"{keys} needs a second pass: call begin_second_pass() {again}"

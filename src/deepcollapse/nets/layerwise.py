@@ -24,9 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..metrics import KEYS, Accumulator
-
-_BLOCK_BYTES = 64 << 20  # float64 rows per read block
+from ..metrics import KEYS, Accumulator, blocks
 
 
 def _layers(ds, split: str) -> list[tuple[str, str]]:
@@ -41,27 +39,14 @@ def _layers(ds, split: str) -> list[tuple[str, str]]:
     return out
 
 
-def _blocks(n: int, d: int):
-    rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
-    for start in range(0, n, rows):
-        yield start, min(n, start + rows)
-
-
 def _layer_result(var, e: int, labels: np.ndarray, *, K: int, W: Any, b: Any) -> dict[str, float]:
     n = var.shape[1]
     d = int(np.prod(var.shape[2:]))
 
-    def block(start: int, stop: int) -> np.ndarray:
+    def read(start: int, stop: int) -> np.ndarray:
         return np.asarray(var[e, start:stop].values).reshape(stop - start, d)
 
-    acc = Accumulator(K, d)
-    for start, stop in _blocks(n, d):
-        acc.update(block(start, stop), labels[start:stop])
-    if acc.needs_second_pass(W=W):
-        acc.begin_second_pass(W=W, b=b)
-        for start, stop in _blocks(n, d):
-            acc.update(block(start, stop), labels[start:stop])
-    return acc.result()
+    return blocks.measure(Accumulator(K, d), read, labels, n, W=W, b=b)
 
 
 def layer_metrics(features: str | Path, out: str | Path, *, split: str = "train", progress: bool | None = None) -> Path:
