@@ -116,11 +116,17 @@ def test_relu_shares_the_linear_optimum():
         assert relu[key] == linear[key]
 
 
-def test_extended_cross_entropy_value_is_labelled_unverified():
+def test_extended_cross_entropy_is_the_reduced_problem_optimum():
+    """Corrected §7: the cross-polytope is global at K=4, λ=5e-3; the ETF is a local minimum."""
     m = theory.minimizer(ext(5e-3, loss="ce"))
-    assert_printed(m["x_star"], "4.458423")
-    assert_printed(m["objective"], "0.258691778523")
-    assert m["verified"] is False and "not proved" in m["source"]
+    assert_printed(m["objective"], "0.257330175266071")
+    assert m["structure_name"] == "cross-polytope" and m["rank"] == 2 and not m["etf_is_global"]
+    assert_printed(m["x_etf"], "4.458423")
+    assert_printed(m["etf_objective"], "0.258691778522900")
+    assert_printed(m["candidates"]["simplex ETF"], "0.258691778522900")
+    # predicted spectra: singular values 2t* twice
+    st = theory.structure(ext(5e-3, loss="ce"))
+    assert np.allclose(st["Z_singular_values"], [2 * 3.973456775711] * 2 + [0, 0], rtol=1e-12, atol=1e-12)
 
 
 def test_thresholds():
@@ -190,6 +196,12 @@ CASES = [
     Config(model="extended", activation="relu", K=3, n=4, d1=5, d2=6, lambda_W1=0.02, lambda_W2=0.01, lambda_H1=0.03),
     Config(model="extended", K=3, n=4, d1=5, d2=4, lambda_W1=0.02, lambda_W2=0.01, lambda_H1=0.03, loss="ce"),
     Config(model="extended", K=3, n=4, d1=5, d2=4, lambda_W1=0.2, lambda_W2=0.2, lambda_H1=0.2),
+    Config(model="extended", K=4, n=5, d1=5, d2=6, lambda_W1=0.02, lambda_W2=0.01, lambda_H1=0.03, loss="ce"),
+    Config(model="deep", depth=3, K=3, n=4, d=(5, 4, 6), lambda_W=(0.01, 0.02, 0.015), lambda_H=0.01),
+    Config(model="deep", depth=4, K=4, n=3, d=5, lambda_W=0.01, lambda_H=0.02),
+    Config(model="deep", depth=2, activation="relu", K=3, n=4, d=5, lambda_W=0.01, lambda_H=0.02),
+    Config(model="deep", depth=3, K=4, n=3, d=5, lambda_W=0.01, lambda_H=0.01, loss="ce"),
+    Config(model="deep", depth=1, K=3, n=4, d=5, lambda_W=0.05, lambda_H=0.03, loss="ce"),
 ]
 
 

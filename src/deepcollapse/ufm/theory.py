@@ -1,4 +1,8 @@
-"""Closed-form global minimizers of the UFMs (SPEC-math §1.1–1.4, §2.1–2.2, §7).
+"""Closed-form global minimizers of the UFMs (SPEC-math §1.1–1.4, §2.1–2.2, §7, §8).
+
+Where no closed form exists (linear UFMs with cross-entropy and two or more weight layers) the
+value is the certified optimum of the reduced K × K problem (`ufm.reduced`); the deep linear UFM
+with MSE has the closed form of `ufm.deep_theory`.
 
 * `minimizer(config)`: the minimal objective and the scalars that describe the minimizer
   (singular values, scales, the threshold above which the minimizer is zero).
@@ -104,6 +108,8 @@ def minimizer(config: Config) -> dict[str, Any]:
     control value from which the minimizer is 0), "x_star" (singular value of W H̄ or W2W1H̄1)
     and the model's scales (kappa, p, beta, a_sq, b_sq, c1_sq, rank_levels, ...).
     """
+    if config.model == "deep":
+        return _deep(config)
     reason = _assumption_failure(config)
     if reason is not None:
         return _unavailable(config, reason, source="", verified=False)
@@ -214,30 +220,116 @@ def _extended_mse(config: Config) -> dict[str, Any]:
     return out
 
 
+def _reduced_ce(K: int, rho_value: float, m: int) -> dict[str, Any]:
+    """The reduced K × K problem with CE (m factors): its certified value, structure and candidates."""
+    from . import reduced
+
+    sol = reduced.solve(K, rho_value, m)
+    return {
+        "objective": sol.value,
+        "zero": sol.structure == "zero",
+        "structure_name": sol.structure,
+        "rank": sol.rank,
+        "Z_singular_values": list(sol.singular_values),
+        "candidates": {name: c["value"] for name, c in sol.candidates.items()},
+        # stationary values GD can stop at: every structured candidate and every multi-start end
+        "local_values": sorted({*(c["value"] for c in sol.candidates.values()), *sol.multistart}),
+        "reduced_source": sol.source,
+    }
+
+
 def _extended_ce(config: Config) -> dict[str, Any]:
     K = config.K
     rho = _extended_rho(config)
-    x, objective = _ce_extended_scalar(K, rho)
-    zero = x == 0.0
-    balance = 0.0 if zero else rho * x ** (2.0 / 3.0)
+    x_etf, etf = _ce_extended_scalar(K, rho)
+    out = _reduced_ce(K, rho, 3)
+    balance = 0.0 if x_etf == 0.0 else rho * x_etf ** (2.0 / 3.0)
     return {
-        "source": "SPEC-math §7 (extended linear UFM with cross-entropy; W2W1H̄1 ∝ P_K assumed, not proved)",
-        "verified": False,
-        # Measured here: at K=4 GD can end below this value, at a collapsed critical point where
-        # W2W1H̄1 has rank 2 (classes paired antipodally) — the penalty Σσ^{2/3} is concave, so
-        # lower rank can pay.  The value is the best P_K-structured point, an upper bound.
-        "note": "minimum over W2W1H̄1 = x P_K only; GD reaches lower values for K=4 (rank-2 paired means), "
-        "so this is an upper bound on the global minimum, not the minimum",
+        "source": "reduced K×K problem (Schatten-2/3 penalty), certified by structured candidates and multi-start",
+        "verified": True,
         "control_name": "K_rho",
         "control": K * rho,
         "threshold": NAN,
         "rho": rho,
-        "zero": zero,
-        "x_star": x,
-        "objective": objective,
+        **out,
+        # the simplex-ETF critical point Z = x P_K (global only in part of the (K, Kρ) plane)
+        "x_etf": x_etf,
+        "etf_objective": etf,
+        "etf_is_global": out["structure_name"] == "simplex ETF",
+        "x_star": x_etf if out["structure_name"] == "simplex ETF" else NAN,
         "a_sq": balance / config.lambda_W2,
         "b_sq": balance / config.lambda_W1,
         "c1_sq": balance / (config.n * config.lambda_H1),
+    }
+
+
+# ----------------------------------------------------------------------------------- deep UFM
+def layers_of(config: Config) -> tuple[int, float, tuple[float, ...], tuple[int, ...]]:
+    """(L, λ of H̄1, λ of W_1..W_L, widths d_1..d_L) of an extended or deep config, bottom first."""
+    if config.model == "extended":
+        return 2, config.lambda_H1, (config.lambda_W1, config.lambda_W2), (config.d1, config.d2)
+    depth = int(config.depth)
+
+    def per_layer(value):
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,) * depth
+
+    return depth, config.lambda_H, tuple(float(v) for v in per_layer(config.lambda_W)), tuple(int(v) for v in per_layer(config.d))
+
+
+def _deep(config: Config) -> dict[str, Any]:
+    """The deep UFM (L weight layers): closed form (linear MSE), reduced problem (linear CE), DNC bound (ReLU)."""
+    from . import deep_theory
+
+    depth, lam_H, lam_Ws, widths = layers_of(config)
+    K, relu = config.K, config.activation == "relu"
+    if lam_H == 0 or min(lam_Ws) == 0:
+        return _unavailable(config, "a regularization weight is 0; the closed forms assume every λ > 0", source="", verified=False)
+    if min(widths) < K:
+        return _unavailable(config, f"the theory needs every width >= K={K} (got d={list(widths)})", source="", verified=False)
+    rho_L = deep_theory.rho(config.n, lam_H, lam_Ws)
+    common = {"depth": depth, "rho": rho_L, "control_name": "K_rho_L", "control": K * rho_L}
+    if config.loss == "mse":
+        closed = deep_theory.deep_linear_mse(K, config.n, lam_H, lam_Ws)
+        closed["dnc_objective"] = closed["objective"]
+        closed["local_values"] = closed["rank_levels"][:-1] if closed["rank_levels"] else []
+        if relu and depth >= 3:
+            # DNC (nonnegative orthogonal frames) attains the linear value, but it is not the
+            # minimum in general for L >= 3 (Súkeník et al. 2024): an upper bound only.
+            return _unavailable(
+                config,
+                "no closed form for the deep ReLU UFM with L >= 3: the deep-neural-collapse value "
+                "(dnc_objective) is only an upper bound",
+                source="",
+                verified=False,
+                **common,
+                dnc_objective=closed["objective"],
+            )
+        source = "deep linear UFM, MSE: Z = s* I, (1 − s) s^((L−1)/(L+1)) = Kρ_L"
+        if relu:
+            source += " (ReLU: attained with nonnegative frames; global under Thm 4.2's premise for L = 2)"
+        return {"model": config.label, "available": True, "reason": "", "source": source, "verified": True, **common, **closed}
+    if relu and depth >= 2:
+        return _unavailable(config, "no closed form is known for the deep ReLU UFM with cross-entropy", source="", verified=False, **common)
+    if depth == 1:  # the plain CE UFM without bias: convex in Z, the ETF closed form of §1.4
+        s = rho_L
+        zero = K * s >= 1
+        x = 0.0 if zero else math.log((1 - (K - 1) * s) / s)
+        objective = math.log(K) if zero else math.log1p((K - 1) * math.exp(-x)) + (K - 1) * s * x
+        return {
+            "model": config.label, "available": True, "reason": "", "source": "cross-entropy UFM, one layer: Z = x* P_K",
+            "verified": True, **common, "zero": zero, "x_star": x, "objective": objective, "threshold": 1.0,
+            "structure_name": "zero" if zero else "simplex ETF", "local_values": [],
+        }
+    reduced_info = _reduced_ce(K, rho_L, depth + 1)
+    return {
+        "model": config.label,
+        "available": True,
+        "reason": "",
+        "source": f"reduced K×K problem (Schatten-2/{depth + 1} penalty), certified by structured candidates and multi-start",
+        "verified": True,
+        **common,
+        "threshold": NAN,
+        **reduced_info,
     }
 
 
@@ -252,11 +344,18 @@ def structure(config: Config) -> dict[str, Any]:
     Plain: "WWt" (W Wᵀ), "Hbar_gram" (H̄ᵀH̄, uncentered means), "W_Hbar", "kappa" (W = κ H̄ᵀ),
     "b" or, for CE with an unregularized bias, "b_centered" (P_K b = 0).  Extended: "W2W2t",
     "H2bar_gram", "W2_H2bar", "kappa2" (W2 = κ₂ H̄2ᵀ), and for the linear model also
-    "H1bar_gram", "W2W1_H1bar" and "W1_singular_values".  Empty when no closed form is available.
+    "H1bar_gram", "W2W1_H1bar" and "W1_singular_values".  Where the optimum comes from the
+    reduced problem (linear CE, two or more layers) the structure is known only up to relabelling
+    the classes: then the spectra (`layered_spectra`).  Deep UFM: `deep_structure`.  Empty when
+    no closed form is available.
     """
     info = minimizer(config)
     if not info["available"]:
         return {}
+    if config.model == "deep":
+        return deep_structure(config, info)
+    if config.model == "extended" and config.loss == "ce" and not info["etf_is_global"]:
+        return layered_spectra(config, info)
     K = config.K
     P, eye, ones = _P(K), np.eye(K), np.ones((K, K))
     out: dict[str, Any] = {}
@@ -293,6 +392,55 @@ def structure(config: Config) -> dict[str, Any]:
     return out
 
 
+def _level_gram_scales(config: Config) -> list[float]:
+    """H̄_lᵀH̄_l = scale_l (ZᵀZ)^{l/m} at a balanced minimizer: scale_1 = ρ/(nλ_H1), ×ρ/λ_Wl per level."""
+    depth, lam_H, lam_Ws, _ = layers_of(config)
+    from .deep_theory import rho as rho_of
+
+    rho_L = rho_of(config.n, lam_H, lam_Ws)
+    scales = [rho_L / (config.n * lam_H)]
+    for lam in lam_Ws[:-1]:
+        scales.append(scales[-1] * rho_L / lam)
+    return scales
+
+
+def layered_spectra(config: Config, info: dict[str, Any]) -> dict[str, Any]:
+    """Relabelling-invariant predictions of a linear layered model from the singular values of Z.
+
+    "Z_singular_values" (of W_L⋯W_1H̄1, sorted descending) and "H{l}bar_gram_eigenvalues"
+    (sorted descending; H̄_lᵀH̄_l = scale_l (ZᵀZ)^{l/m} by balance).
+    """
+    depth = layers_of(config)[0]
+    m = depth + 1
+    sv = np.sort(np.asarray(info["Z_singular_values"], dtype=np.float64))[::-1]
+    sv = np.where(sv > 1e-10 * max(sv.max(), 1e-300), sv, 0.0)  # rounding noise of exact zeros (then raised to 2l/m)
+    out: dict[str, Any] = {"Z_singular_values": sv}
+    for l, scale in enumerate(_level_gram_scales(config), start=1):
+        out[f"H{l}bar_gram_eigenvalues"] = scale * sv ** (2.0 * l / m)
+    return out
+
+
+def deep_structure(config: Config, info: dict[str, Any]) -> dict[str, Any]:
+    """Deep UFM predictions, keyed as `agreement.observed` names them.
+
+    Linear MSE: "H{l}bar_gram" = c_l I at every level (deep neural collapse with orthogonal
+    frames), "top_WWt" = W_L W_Lᵀ, "Z_singular_values" (all s*).  ReLU MSE (L ≤ 2): the top level
+    and classifier only.  Linear CE: the spectra (`layered_spectra`).
+    """
+    K, eye = config.K, np.eye(config.K)
+    if config.loss == "ce":
+        if "Z_singular_values" not in info:  # depth 1: Z = x* P_K
+            info = {**info, "Z_singular_values": [info["x_star"]] * (K - 1) + [0.0]}
+        return layered_spectra(config, info)
+    depth = info["depth"]
+    out: dict[str, Any] = {"top_WWt": info["weight_sq"][-1] * eye, f"H{depth}bar_gram": info["means_gram"][-1] * eye}
+    if config.activation == "linear":
+        out["Z_singular_values"] = np.full(K, info["s_star"])
+        for l, c in enumerate(info["means_gram"], start=1):
+            out[f"H{l}bar_gram"] = c * eye
+    return out
+
+
 # ----------------------------------------------------------------------------------- realize
 def _orthonormal(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
@@ -317,6 +465,8 @@ def realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
     info = minimizer(config)
     if not info["available"]:
         raise ValueError(f"no closed form for this configuration: {info['reason']}")
+    if config.model == "deep" or (config.model == "extended" and config.loss == "ce"):
+        return realize_balanced(config, seed=seed)
     rng = np.random.default_rng(seed)
     K, n = config.K, config.n
     st = structure(config)
@@ -341,3 +491,58 @@ def realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
         U2 = _orthonormal(config.d2, r, rng)
     means1 = c1 * U1 @ frame.T  # d1 × K, Gram c₁² frame frameᵀ
     return {"W2": a * frame @ U2.T, "W1": b * U2 @ U1.T, "H1": np.repeat(means1, n, axis=1).T}
+
+
+def optimal_product(config: Config) -> np.ndarray:
+    """Z = W_L⋯W_1H̄1 of one global minimizer of a linear (or ReLU-MSE) layered config."""
+    from . import reduced
+    from .deep_theory import rho as rho_of
+
+    info = minimizer(config)
+    K = config.K
+    if config.loss == "mse":
+        s = info["s_star"] if "s_star" in info else info["x_star"]
+        return s * np.eye(K)
+    depth, lam_H, lam_Ws, _ = layers_of(config)
+    if depth == 1:
+        return info["x_star"] * _P(K)
+    return reduced.solve(K, rho_of(config.n, lam_H, lam_Ws), depth + 1).Z
+
+
+def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """A global minimizer of a layered config built from Z by balanced factors (SPEC §8 balance).
+
+    With Z = U diag(σ) Vᵀ (rank r) and a_i the penalty of factor i (nλ_H1, λ_W1, …, λ_WL), each
+    factor's singular values are √(ρ_L σ^{2/m}/a_i); the inner bases are random orthonormal.  ReLU
+    (MSE only, Z = s*I): the hidden levels use distinct coordinate vectors, so every level above
+    H1 is a nonnegative orthogonal frame on which ReLU is the identity (the DNC point).
+    """
+    from .deep_theory import rho as rho_of
+
+    depth, lam_H, lam_Ws, widths = layers_of(config)
+    K, n, m = config.K, config.n, depth + 1
+    rng = np.random.default_rng(seed)
+    Z = optimal_product(config)
+    U, sv, Vt = np.linalg.svd(Z)
+    r = int(np.sum(sv > 1e-10 * max(sv.max(), 1e-300)))
+    U, sv, Vt = U[:, :r], sv[:r], Vt[:r]
+    rho_L = rho_of(n, lam_H, lam_Ws)
+    root = sv ** (1.0 / m)
+
+    def diag(a: float) -> np.ndarray:
+        return np.diag(np.sqrt(rho_L / a) * root)
+
+    relu = config.activation == "relu"
+    if relu:  # nonnegative frames: Z = s*I, U = V = I; hidden bases are disjoint coordinate vectors
+        U, Vt = np.eye(K)[:, :r], np.eye(K)[:r]
+        bases = [np.eye(d)[:, rng.permutation(d)[:r]] for d in widths]
+        bases[0] = _orthonormal(widths[0], r, rng)  # H1 itself may have any sign
+    else:
+        bases = [_orthonormal(d, r, rng) for d in widths]
+    means = bases[0] @ diag(n * lam_H) @ Vt  # d_1 × K
+    out = {"H1": np.repeat(means, n, axis=1).T}
+    names = [f"W{l}" for l in range(1, depth + 1)] if config.model == "deep" else ["W1", "W2"]
+    for l in range(1, depth):
+        out[names[l - 1]] = bases[l] @ diag(lam_Ws[l - 1]) @ bases[l - 1].T
+    out[names[-1]] = U @ diag(lam_Ws[-1]) @ bases[-1].T
+    return out
