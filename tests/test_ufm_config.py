@@ -1,5 +1,6 @@
 """`ufm.Config` validation: every impossible value is refused with one sentence naming it."""
 
+import dataclasses
 import re
 
 import pytest
@@ -32,13 +33,27 @@ def test_defaults_are_the_papers_and_resolve_per_model():
         ({"bias": "unregularized", "lr": 2.0}, "lr*(1+lambda_b) < 2"),
         ({"bias": "regularized"}, "needs lambda_b > 0"),
         ({"bias": "unregularized", "lambda_b": 0.1}, "needs bias 'regularized'"),
-        ({"model": "extended", "d": 30}, "d=30 only applies to the plain model"),
+        ({"model": "extended", "d": 30}, "d=30 only applies to the plain and deep models"),
         ({"model": "extended", "bias": "unregularized"}, "only applies to the plain model"),
         ({"d1": 30}, "d1=30 only applies to the extended model"),
-        ({"activation": "relu"}, "only applies to the extended model"),
+        ({"activation": "relu"}, "only applies to the extended and deep models"),
+        ({"model": "deep", "depth": 2, "bias": "unregularized"}, "bias='unregularized' only applies to the plain model"),
+        ({"model": "deep", "lambda_H1": 0.1, "depth": 2}, "lambda_H1=0.1 only applies to the extended model"),
+        ({"model": "deep"}, "model 'deep' needs depth"),
+        ({"model": "deep", "depth": 0}, "depth must be an integer >= 1 and <= 16, got 0"),
+        ({"model": "deep", "depth": 3, "d": [8, 8]}, "d must be a positive integer, or a list of one per layer (depth 3), got (8, 8)"),
+        ({"model": "deep", "depth": 2, "lambda_W": [0.1, -0.1]}, "lambda_W must be a non-negative number, or a list of one per layer"),
+        ({"model": "deep", "depth": 2, "lambda_W": [0.1, 30.0]}, "GD needs lr*lambda_W2 < 2"),
+        ({"d": [20]}, "d must be a single value for model 'plain'"),
+        ({"reinit_dead": True}, "reinit_dead only applies to models with a ReLU level"),
+        ({"model": "extended", "reinit_dead": True}, "reinit_dead only applies to models with a ReLU level"),
         ({"init_scale": 0.0}, "init_scale must be a positive number"),
         ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N'"),
-        ({"iters": -1}, "iters must be non-negative"),
+        ({"iters": -1}, "iters must be a positive integer"),
+        ({"iters": 0}, "iters must be a positive integer, got 0"),
+        ({"lr": float("nan")}, "lr must be a positive number, got nan"),
+        ({"lr": float("inf")}, "lr must be a positive number, got inf"),
+        ({"lr": -0.1}, "lr must be a positive number, got -0.1"),
     ],
 )
 def test_impossible_values_are_refused(fields, fragment):
@@ -56,7 +71,8 @@ def test_impossible_values_are_refused(fields, fragment):
         ({"K": 2.5}, "K must be an integer"),
         ({"iters": 10.5}, "iters must be an integer"),
         ({"seed": True}, "seed must be an integer"),
-        ({"lambda_W": "0.1"}, "lambda_W must be a number"),
+        ({"lambda_W": "0.1"}, "lambda_W must be a non-negative number, got '0.1'"),
+        ({"model": "Deep"}, "model='Deep' is not one of 'plain', 'extended', 'deep'"),
         ({"init_scale": "big"}, "init_scale must be a number"),
         ({"device": 0}, "device must be a string"),
     ],
@@ -102,3 +118,14 @@ def test_mapping_errors(mapping, fragment):
 def test_sweep_fields_need_not_be_in_the_base():
     base, sweep = config_and_sweep({"bias": "regularized", "sweep": {"lambda_b": [0.5, 1.0]}})
     assert base.lambda_b == 0.5 and sweep.shape == (2,)
+
+
+def test_deep_config_accepts_a_number_or_a_list_per_layer():
+    c = Config(model="deep", depth=3, d=[6, 7, 8], lambda_W=[0.01, 0.02, 0.03], lambda_H=0.004)
+    assert c.d == (6, 7, 8) and c.lambdas() == {"lambda_W1": 0.01, "lambda_W2": 0.02, "lambda_W3": 0.03, "lambda_H": 0.004}
+    assert c.weight_scale == 0.3 and c.label == "deep UFM (L=3), MSE, linear"
+    same = from_mapping(Config, {"model": "deep", "depth": 3, "d": 8, "lambda_W": 0.02})
+    assert same.lambdas()["lambda_W3"] == 0.02
+    # the stored (resolved) config rebuilds the same Config, lists included
+    assert from_mapping(Config, c.resolved()) == dataclasses.replace(c, init_scale=0.3, init_scale_features=0.3)
+    Config(model="deep", depth=2, activation="relu", reinit_dead=True)

@@ -23,15 +23,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InputError
-from . import solver, theory
+import re
+
+from . import models, solver
 from .config import BATCHABLE, Config
 
 #: Names the result dataset already uses (a sweep dimension may not take them).
-RESERVED = (
-    "iteration", "class", "sample", "feature", "feature1", "feature2", "label",
-    "objective", "objective_gap", "grad_norm", "W", "H", "b", "W1", "W2", "H1",
-)
-RESERVED_PREFIXES = ("norm_", "theory_", "NC")
+RESERVED = ("iteration", "class", "sample", "label", "objective", "objective_gap", "grad_norm", "b")
+RESERVED_PREFIXES = ("norm_", "theory_", "NC", "dead_")
+#: parameter, level and dim names of every model: W, W1.., H, H1.., Z, Z2.., feature, feature1..
+RESERVED_PATTERN = re.compile(r"^(W|H|Z|feature)\d*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _parse_axis(name: str, spec: Any, *, where: str) -> Axis:
         fields, values = spec.get("fields", [name]), spec["values"]
     else:
         fields, values = [name], spec
-    if not name.isidentifier() or name in RESERVED or name.startswith(RESERVED_PREFIXES):
+    if not name.isidentifier() or name in RESERVED or name.startswith(RESERVED_PREFIXES) or RESERVED_PATTERN.match(name):
         raise InputError(f"{where}: {name!r} cannot name a dimension (not an identifier, or a name the result uses)")
     if isinstance(fields, str) or not isinstance(fields, Sequence) or not fields:
         raise InputError(f"{where}: 'fields' must be a non-empty list of Config field names")
@@ -165,7 +166,7 @@ def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "ba
         attrs={
             "config": record,
             "sweep": sweep.to_dict(),
-            "theory_source": theory.minimizer(base).get("source", ""),
+            "theory_source": models.of(base).theory.minimizer(base).get("source", ""),
             "provenance": collect(params=params, device=base.device),
         },
     )

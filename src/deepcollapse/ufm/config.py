@@ -1,44 +1,29 @@
-"""`ufm.Config`: the parameters of one UFM experiment, validated when built (SPEC-math §1-2, §6).
+"""`ufm.Config`: the parameters of one UFM experiment, validated when built (SPEC-math §1-2, §6, §8).
 
 Field names follow DESIGN.md.  Defaults are the paper's Fig. 2 / Fig. 5 setting (K=4, n=50,
-d=20, every λ = 5e-3, step 0.1, 1e5 iterations, metrics every 5e3).  Fields that belong to the
-other model (``d`` and ``lambda_W`` for the extended UFM, ``d1`` for the plain one, ...) must stay
-at their defaults: a value set there would silently do nothing, which is refused instead.
+d=20, every λ = 5e-3, step 0.1, 1e5 iterations, metrics every 5e3).  Which fields a model reads,
+and their constraints, is declared by the model itself (`ufm.models`): a field that belongs to
+another model must stay at its default (a value set there would silently do nothing, which is
+refused instead).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import re
-import typing
 from typing import Literal
 
 from ..config import check_field_types
 from ..errors import InputError
-
-#: Fields used by one model only; the others must keep their defaults there.
-PLAIN_ONLY = ("bias", "d", "lambda_W", "lambda_H", "lambda_b")
-EXTENDED_ONLY = ("activation", "d1", "d2", "lambda_W1", "lambda_W2", "lambda_H1")
+from . import models
 
 #: Fields that may differ between problems solved in one batch: they change numbers, not array
-#: shapes, the model or the iteration schedule.
-BATCHABLE = (
-    "seed",
-    "lambda_W",
-    "lambda_H",
-    "lambda_b",
-    "lambda_W1",
-    "lambda_W2",
-    "lambda_H1",
-    "lr",
-    "init_scale",
-    "init_scale_features",
-)
-
-#: Default init scale per model (SPEC §6: the extended UFM diverges from N(0,1) at step 0.1).
-DEFAULT_INIT_SCALE = {"plain": 1.0, "extended": 0.1}
+#: shapes, the model or the iteration schedule (the λ fields come from the models).
+COMMON_BATCHABLE = ("seed", "lr", "init_scale", "init_scale_features")
+BATCHABLE = COMMON_BATCHABLE[:1] + tuple(
+    dict.fromkeys(f for name in models.names() for f in models.get(name).batchable)
+) + COMMON_BATCHABLE[1:]
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -47,22 +32,28 @@ _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 class Config:
     """One UFM experiment: model, sizes, regularization, gradient-descent protocol and logging.
 
-    ``init_scale`` None means 1.0 (plain) or 0.1 (extended); ``init_scale_features`` None means
-    ``init_scale`` (Fig. 9d uses 0.1 for W2, W1 and 0.2 for H1).  Metrics are logged
-    at iteration 0, every ``log_every`` iterations, at ``log_spaced`` extra log-spaced iterations
-    (to resolve the early collapse), and always at the final iterate ``iters``.
+    ``model`` names a registered model (`ufm.models.names()`: plain, extended, deep).
+    ``init_scale`` None means the model's default (plain 1.0, extended 0.1, deep 0.3);
+    ``init_scale_features`` None means ``init_scale`` (Fig. 9d uses 0.1 for W2, W1 and 0.2 for
+    H1).  Metrics are logged at iteration 0, every ``log_every`` iterations, at ``log_spaced``
+    extra log-spaced iterations (to resolve the early collapse), and always at the final iterate
+    ``iters``.  Deep model: ``depth`` L, ``d`` and ``lambda_W`` one number or a list of L (per
+    layer, bottom first).  ``reinit_dead`` (ReLU models only, off by default) re-draws the free
+    features of a sample whose pre-activations are all <= 0 at some level: a departure from plain
+    GD, which cannot leave that state (SPEC §2.2).
     """
 
-    model: Literal["plain", "extended"] = "plain"
+    model: str = "plain"
     activation: Literal["linear", "relu"] = "linear"
     bias: Literal["none", "unregularized", "regularized"] = "none"
     loss: Literal["mse", "ce"] = "mse"
     K: int = 4
     n: int = 50
-    d: int = 20
+    depth: int | None = None
+    d: int | tuple[int, ...] = 20
     d1: int = 20
     d2: int = 20
-    lambda_W: float = 5e-3
+    lambda_W: float | tuple[float, ...] = 5e-3
     lambda_H: float = 5e-3
     lambda_b: float = 0.0
     lambda_W1: float = 5e-3
@@ -75,35 +66,41 @@ class Config:
     init_scale: float | None = None
     init_scale_features: float | None = None
     seed: int = 0
+    reinit_dead: bool = False
     dtype: Literal["float64", "float32"] = "float64"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        for name in ("d", "lambda_W"):  # a list from Python or YAML is stored as a tuple (hashable, frozen)
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
         check_field_types(self)
+        model = models.get(self.model) if isinstance(self.model, str) else None
+        if model is None:
+            raise InputError(f"model must be a string, got {self.model!r}")
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        unused = EXTENDED_ONLY if self.model == "plain" else PLAIN_ONLY
-        for name in unused:
+        for name in sorted(models.model_fields() - set(model.fields), key=list(defaults).index):
             if getattr(self, name) != defaults[name]:
-                other = "extended" if self.model == "plain" else "plain"
+                owners = [m for m in models.names() if name in models.get(m).fields]
                 raise InputError(
-                    f"{name}={getattr(self, name)!r} only applies to the {other} model; "
-                    f"leave it out for model {self.model!r}"
+                    f"{name}={getattr(self, name)!r} only applies to the {' and '.join(owners)} "
+                    f"model{'s' if len(owners) > 1 else ''}; leave it out for model {self.model!r}"
                 )
         if self.K < 2:
             raise InputError(f"K must be at least 2, got {self.K}")
-        for name in ("n", "d", "d1", "d2", "log_every"):
+        for name in ("n", "log_every", "iters"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("iters", "log_spaced", "seed"):
+        for name in ("log_spaced", "seed"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be non-negative, got {getattr(self, name)}")
+        model.validate(self)
         for name, value in self.lambdas().items():
             if not (math.isfinite(value) and value >= 0):
                 raise InputError(f"{name} must be a non-negative number, got {value}")
-        if self.bias == "regularized" and self.lambda_b <= 0:
-            raise InputError(f"bias 'regularized' needs lambda_b > 0, got {self.lambda_b} (use bias 'unregularized' for 0)")
-        if self.bias != "regularized" and self.lambda_b != 0:
-            raise InputError(f"lambda_b={self.lambda_b} needs bias 'regularized' (bias is {self.bias!r})")
+        if self.reinit_dead and not model.relu_levels(self):
+            raise InputError("reinit_dead only applies to models with a ReLU level (activation 'relu', depth >= 2)")
         self._check_step_size()
         if not _DEVICE.match(self.device):
             raise InputError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
@@ -134,7 +131,7 @@ class Config:
     # feature scale along with it; `resolved()` is what every output records.
     @property
     def weight_scale(self) -> float:
-        return self.init_scale if self.init_scale is not None else DEFAULT_INIT_SCALE[self.model]
+        return self.init_scale if self.init_scale is not None else models.get(self.model).default_init_scale
 
     @property
     def feature_scale(self) -> float:
@@ -152,20 +149,13 @@ class Config:
 
     @property
     def has_bias(self) -> bool:
-        return self.model == "plain" and self.bias != "none"
+        return models.get(self.model).has_bias(self)
 
     def lambdas(self) -> dict[str, float]:
-        """The regularization weights this model uses, by field name."""
-        if self.model == "plain":
-            out = {"lambda_W": self.lambda_W, "lambda_H": self.lambda_H}
-            if self.bias == "regularized":
-                out["lambda_b"] = self.lambda_b
-            return out
-        return {"lambda_W2": self.lambda_W2, "lambda_W1": self.lambda_W1, "lambda_H1": self.lambda_H1}
+        """The regularization weights this model uses, by name (per layer for the deep model)."""
+        return models.get(self.model).lambdas(self)
 
     @property
     def label(self) -> str:
-        """A short human description, e.g. 'plain UFM, MSE, unregularized bias'."""
-        if self.model == "plain":
-            return f"plain UFM, {self.loss.upper()}, bias {self.bias}"
-        return f"extended UFM, {self.loss.upper()}, {self.activation}"
+        """A short human description, e.g. 'plain UFM, MSE, bias unregularized'."""
+        return models.get(self.model).label(self)

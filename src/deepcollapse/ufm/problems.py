@@ -6,8 +6,11 @@ are K × d.  The public API is sample-major; `solver` transposes at the boundary
 
 Shapes (per problem):  plain      W (K, d), H (d, N), b (K, 1)
                        extended   W2 (K, d2), W1 (d2, d1), H1 (d1, N)
+                       deep       W_L (K, d_L), …, W_1 (d_2, d_1), H1 (d_1, N)
+(declared by each model in `ufm.models`; all three are one `LayeredProblem`).
 
-The regularization weights are tensors of shape (B, 1, 1), so that a λ grid is one batch.
+The regularization weights are tensors of shape (B, 1, 1), keyed by parameter, so that a λ grid
+is one batch.
 Each problem exposes `data_gradients` (the loss part only: the GD step folds λ into a decay
 factor) and `gradients` (the full gradients of the spec, what the tests hold against autograd).
 """
@@ -60,37 +63,42 @@ def _sq(x: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------------- problems
 class Problem:
-    """Common machinery: the loss, the regularizer, full gradients and random initialization."""
+    """Common machinery: the loss, the regularizer, full gradients and random initialization.
+
+    `lambdas` maps each penalised parameter to its λ tensor of shape (B, 1, 1); `regularized`
+    lists those parameters in the order the objective adds their penalties.
+    """
 
     names: tuple[str, ...] = ()
 
     def __init__(self, config: Config, lambdas: Mapping[str, torch.Tensor], *, dtype: torch.dtype, device):
+        from . import models
+
         self.config = config
+        self.model = models.of(config)
         self.K, self.n, self.N = config.K, config.n, config.N
         self.Y = one_hot(config.K, config.n, dtype=dtype, device=device)
         self.dtype, self.device = dtype, device
         self._loss, self._dlogits = (mse_loss, mse_dlogits) if config.loss == "mse" else (ce_loss, ce_dlogits)
-        # parameter name -> config field of its regularization weight (set by each subclass)
-        self.lambdas = {field: lambdas[field] for field in self.regularized.values()}
-
-    regularized: dict[str, str] = {}
+        self.regularized = tuple(self.model.regularization(config))
+        self.lambdas = {name: lambdas[name] for name in self.regularized}
 
     def objective(self, params: Params) -> torch.Tensor:
         """The full objective per problem, shape (B,)."""
         value = self._loss(self.logits(params), self.Y)
-        for name, field in self.regularized.items():
-            value = value + 0.5 * self.lambdas[field].view(-1) * _sq(params[name])
+        for name in self.regularized:
+            value = value + 0.5 * self.lambdas[name].view(-1) * _sq(params[name])
         return value
 
     def gradients(self, params: Params) -> Params:
         """The full gradients of the spec: data part plus λ·parameter."""
         grads = self.data_gradients(params)
-        for name, field in self.regularized.items():
-            grads[name] = grads[name] + self.lambdas[field] * params[name]
+        for name in self.regularized:
+            grads[name] = grads[name] + self.lambdas[name] * params[name]
         return grads
 
-    def shapes(self) -> dict[str, tuple[int, int]]:
-        raise NotImplementedError
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return self.model.param_shapes(self.config)
 
     def init(self, seeds: Sequence[int], scales: Mapping[str, Sequence[float]]) -> Params:
         """N(0,1) entries times the per-parameter scale, drawn per problem from its own seed.
@@ -108,98 +116,117 @@ class Problem:
         return {name: torch.stack(out[name]).to(dtype=self.dtype, device=self.device) for name in self.names}
 
 
-class PlainUFM(Problem):
-    """(1/2N)‖WH + b1ᵀ − Y‖² + λ_W/2‖W‖² + λ_H/2‖H‖² (+ λ_b/2‖b‖²), or CE (SPEC §1, §1.4)."""
+class LayeredProblem(Problem):
+    """logits = W_L σ(⋯σ(W_1 H_1)) (+ b1ᵀ), MSE or CE, with explicit backpropagation (SPEC §1, §2, §8).
 
-    def __init__(self, config: Config, lambdas, *, dtype, device):
-        self.has_bias = config.bias != "none"
-        self.names = ("W", "H", "b") if self.has_bias else ("W", "H")
-        self.regularized = {"W": "lambda_W", "H": "lambda_H"}
-        if config.bias == "regularized":
-            self.regularized["b"] = "lambda_b"
+    The plain UFM is depth 1 (W, H, b), the extended UFM depth 2 (W2, W1, H1), the deep UFM any
+    depth (W_L … W_1, H1).  The operations per step are exactly those of the per-model code this
+    replaced, so results are bitwise unchanged:
+        forward   Z_{l+1} = W_l X_l,  X_{l+1} = σ(Z_{l+1})              (X_1 = H_1)
+        backward  R = ∂loss/∂logits,  ∇W_L = R X_Lᵀ,  G = W_Lᵀ R,
+                  per layer below: G ⊙= 1[Z_{l+1} > 0] (ReLU, σ'(0) := 0),  ∇W_l = G X_lᵀ,  G = W_lᵀ G
+                  ∇H_1 = G,  ∇b = R 1.
+    """
+
+    def __init__(self, config: Config, layers, lambdas, *, dtype, device):
+        self.layers = layers
+        self.relu = layers.relu
+        self.has_bias = layers.bias is not None
+        self.names = layers.weights + (layers.features,) + ((layers.bias,) if self.has_bias else ())
         super().__init__(config, lambdas, dtype=dtype, device=device)
 
-    def shapes(self):
-        c = self.config
-        return {"W": (c.K, c.d), "H": (c.d, c.N), "b": (c.K, 1)}
+    def forward(self, params: Params) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """(levels X_1..X_L, pre-activations Z_2..Z_L, logits)."""
+        X = params[self.layers.features]
+        xs, zs = [X], []
+        for name in reversed(self.layers.weights[1:]):  # W_1 .. W_{L-1}
+            Z = params[name] @ X
+            zs.append(Z)
+            X = torch.relu(Z) if self.relu else Z
+            xs.append(X)
+        logits = params[self.layers.weights[0]] @ X
+        if self.has_bias:
+            logits = logits + params[self.layers.bias]
+        return xs, zs, logits
 
     def logits(self, params: Params) -> torch.Tensor:
-        Z = params["W"] @ params["H"]
-        return Z + params["b"] if self.has_bias else Z
+        return self.forward(params)[2]
 
     def data_gradients(self, params: Params) -> Params:
-        W, H = params["W"], params["H"]
-        R = self._dlogits(self.logits(params), self.Y)
-        grads = {"W": R @ H.mT, "H": W.mT @ R}
+        xs, zs, logits = self.forward(params)
+        weights = self.layers.weights
+        R = self._dlogits(logits, self.Y)
+        grads = {weights[0]: R @ xs[-1].mT}
+        G = params[weights[0]].mT @ R
+        for l in range(len(weights) - 1, 0, -1):  # layer l = W_l, acting on X_l
+            W = params[weights[len(weights) - l]]
+            if self.relu:
+                G = G * (zs[l - 1] > 0)  # σ'(0) := 0
+            grads[weights[len(weights) - l]] = G @ xs[l - 1].mT
+            G = W.mT @ G
+        grads[self.layers.features] = G
         if self.has_bias:
-            grads["b"] = R.sum(dim=-1, keepdim=True)
+            grads[self.layers.bias] = R.sum(dim=-1, keepdim=True)
         return grads
 
     def levels(self, params: Params):
-        """(level, features d×N, classifier acting on them, bias) — the plain model has one level."""
-        b = params["b"][..., 0] if self.has_bias else None
-        return [("H", params["H"], params["W"], b)]
+        """(level, features d×N, classifier acting on them or None, bias or None), bottom level first.
 
-
-class ExtendedUFM(Problem):
-    """(1/2N)‖W2 σ(W1H1) − Y‖² + Σ λ/2‖·‖², σ = identity or ReLU, or CE (SPEC §2.1, §2.2)."""
-
-    names = ("W2", "W1", "H1")
-    regularized = {"W2": "lambda_W2", "W1": "lambda_W1", "H1": "lambda_H1"}
-
-    def __init__(self, config: Config, lambdas, *, dtype, device):
-        self.relu = config.activation == "relu"
-        super().__init__(config, lambdas, dtype=dtype, device=device)
-
-    def shapes(self):
-        c = self.config
-        return {"W2": (c.K, c.d2), "W1": (c.d2, c.d1), "H1": (c.d1, c.N)}
-
-    def _forward(self, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
-        Z = params["W1"] @ params["H1"]
-        return Z, (torch.relu(Z) if self.relu else Z)
-
-    def logits(self, params: Params) -> torch.Tensor:
-        return params["W2"] @ self._forward(params)[1]
-
-    def data_gradients(self, params: Params) -> Params:
-        W2, W1, H1 = params["W2"], params["W1"], params["H1"]
-        Z, H2 = self._forward(params)
-        R = self._dlogits(W2 @ H2, self.Y)
-        G = W2.mT @ R
-        if self.relu:
-            G = G * (Z > 0)  # σ'(0) := 0
-        return {"W2": R @ H2.mT, "W1": G @ H1.mT, "H1": W1.mT @ G}
-
-    def levels(self, params: Params):
-        """H1, (pre-ReLU Z,) H2 with the linear classifier acting on each where there is one.
-
-        Linear model: W2W1 acts on H1 and W2 on H2 = Z.  ReLU model: only W2 (on H2) is linear;
-        H1 and Z get the feature metrics only (the paper computes NC1/NC2 there).
+        Linear: the product W_L⋯W_l acts on level l.  ReLU: only W_L (on H_L) is linear; the
+        other levels and the pre-activations get the feature metrics only (the paper computes
+        NC1/NC2 there).
         """
-        Z, H2 = self._forward(params)
-        W2 = params["W2"]
-        if self.relu:
-            return [("H1", params["H1"], None, None), ("Z", Z, None, None), ("H2", H2, W2, None)]
-        return [("H1", params["H1"], W2 @ params["W1"], None), ("H2", H2, W2, None)]
+        xs, zs, _ = self.forward(params)
+        spec, weights = self.layers, self.layers.weights
+        b = params[spec.bias][..., 0] if self.has_bias else None
+        if not self.relu:
+            classifiers = [params[weights[0]]]
+            for name in weights[1:]:
+                classifiers.append(classifiers[-1] @ params[name])
+            classifiers.reverse()  # classifiers[l-1] acts on level l
+            return [
+                (name, X, W, b if l == len(xs) else None)
+                for l, (name, X, W) in enumerate(zip(spec.feature_levels, xs, classifiers), start=1)
+            ]
+        out = [(spec.feature_levels[0], xs[0], params[weights[0]] if len(xs) == 1 else None, b)]
+        for l in range(1, len(xs)):
+            top = l == len(xs) - 1
+            out.append((spec.preactivation_levels[l - 1], zs[l - 1], None, None))
+            out.append((spec.feature_levels[l], xs[l], params[weights[0]] if top else None, b if top else None))
+        return out
+
+    def dead_samples(self, params: Params) -> dict[str, torch.Tensor]:
+        """Per ReLU level H_l (l >= 2): (B, N) mask of the samples whose pre-activations are all <= 0.
+
+        Such a sample's column of H_l is 0, no loss gradient reaches its features below, and only
+        weight decay acts on them (SPEC §2.2: plain GD cannot leave this state).
+        """
+        if not self.relu:
+            return {}
+        _, zs, _ = self.forward(params)
+        return {name: (Z <= 0).all(dim=-2) for name, Z in zip(self.layers.feature_levels[1:], zs)}
 
 
 def level_names(config: Config) -> tuple[str, ...]:
-    if config.model == "plain":
-        return ("H",)
-    return ("H1", "Z", "H2") if config.activation == "relu" else ("H1", "H2")
+    from . import models
+
+    return models.of(config).level_names(config)
 
 
 def build(config: Config, lambdas: Mapping[str, torch.Tensor], *, dtype: torch.dtype, device) -> Problem:
     """The problem object of `config` with per-problem λ tensors of shape (B, 1, 1)."""
-    cls = PlainUFM if config.model == "plain" else ExtendedUFM
-    return cls(config, lambdas, dtype=dtype, device=device)
+    from . import models
+
+    return models.of(config).problem(config, lambdas, dtype=dtype, device=device)
 
 
 def lambda_tensors(configs: Sequence[Config], *, dtype, device) -> dict[str, torch.Tensor]:
-    """Stack each λ field of the configs into a (B, 1, 1) tensor."""
-    fields = configs[0].lambdas().keys()
-    return {
-        f: torch.tensor([getattr(c, f) for c in configs], dtype=dtype, device=device).view(-1, 1, 1) for f in fields
-    }
+    """Stack each penalised parameter's λ over the configs into a (B, 1, 1) tensor."""
+    from . import models
 
+    model = models.of(configs[0])
+    per_config = [model.regularization(c) for c in configs]
+    return {
+        name: torch.tensor([r[name] for r in per_config], dtype=dtype, device=device).view(-1, 1, 1)
+        for name in per_config[0]
+    }

@@ -20,7 +20,7 @@ import torch
 from .. import devices
 from .. import metrics as nc_metrics
 from ..errors import InputError
-from . import batched_metrics, problems, theory
+from . import batched_metrics, models, problems
 from .config import BATCHABLE, Config
 
 #: How often (in iterations) GD checks that every parameter is finite.
@@ -32,12 +32,19 @@ SINGLE_THREAD_WORK = 4_000_000
 MetricsMode = Literal["reference", "batched"]
 
 
-class NonFiniteError(InputError):
-    """GD produced NaN or inf: the step size or the initialization scale is too large."""
+class SolverDiverged(InputError):
+    """GD produced NaN or inf (parameters or objective): the step size or the init scale is too large.
+
+    An InputError, so the command line prints its one sentence and exits with status 2.
+    """
 
     def __init__(self, message: str, *, iteration: int, problems: list[int]):
         super().__init__(message)
         self.iteration, self.problems = iteration, problems
+
+
+#: The former name of `SolverDiverged` (kept for callers of the 0.x API).
+NonFiniteError = SolverDiverged
 
 
 def log_iterations(*, iters: int, log_every: int, log_spaced: int = 0) -> np.ndarray:
@@ -49,12 +56,8 @@ def log_iterations(*, iters: int, log_every: int, log_spaced: int = 0) -> np.nda
 
 
 def init_scales(configs: Sequence[Config]) -> dict[str, list[float]]:
-    """Per-parameter init scale of each problem (SPEC §6: W and b by init_scale, features by init_scale_features)."""
-    weights = [c.weight_scale for c in configs]
-    features = [c.feature_scale for c in configs]
-    if configs[0].model == "plain":
-        return {"W": weights, "H": features, "b": weights}
-    return {"W2": weights, "W1": weights, "H1": features}
+    """Per-parameter init scale of each problem (SPEC §6: weights and b by init_scale, features by init_scale_features)."""
+    return models.of(configs[0]).init_scales(configs)
 
 
 def resolve_device(config: Config) -> torch.device:
@@ -67,9 +70,7 @@ def _threads_for(device: torch.device, work: int):
 
 
 def _work_per_iteration(config: Config, B: int) -> int:
-    if config.model == "plain":
-        return B * config.K * config.d * config.N * 3
-    return B * (config.d1 * config.d2 + config.d2 * config.K) * config.N * 3
+    return B * models.of(config).work(config)
 
 
 # ----------------------------------------------------------------------------------- measurement
@@ -103,12 +104,13 @@ def measure(problem: problems.Problem, params: problems.Params, *, mode: Metrics
 # ----------------------------------------------------------------------------------- gradient descent
 @dataclasses.dataclass
 class Trajectory:
-    """What `run` returns: logged values (B, T) at `iterations` (T,) and the final parameters."""
+    """What `run` returns: logged values (B, T) at `iterations` (T,), per-problem values (B,), final parameters."""
 
     iterations: np.ndarray
     records: dict[str, np.ndarray]
     params: problems.Params
     seconds: float
+    per_problem: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def gd_step(problem: problems.Problem, lr: torch.Tensor) -> Callable[[problems.Params], problems.Params]:
@@ -119,7 +121,7 @@ def gd_step(problem: problems.Problem, lr: torch.Tensor) -> Callable[[problems.P
     """
     lr = lr.view(-1, 1, 1)
     neg_lr = -lr
-    decay = {name: 1.0 - lr * problem.lambdas[field] for name, field in problem.regularized.items()}
+    decay = {name: 1.0 - lr * problem.lambdas[name] for name in problem.regularized}
 
     def step(params: problems.Params) -> problems.Params:
         grads = problem.data_gradients(params)  # every gradient at θ_t before any update
@@ -137,6 +139,61 @@ def _all_finite(params: problems.Params) -> torch.Tensor:
     return torch.stack([torch.isfinite(p).flatten(1).all(dim=1) for p in params.values()]).all(dim=0)
 
 
+class DeadSamples:
+    """Per problem and ReLU level: samples whose pre-activations are all <= 0 (SPEC §2.2).
+
+    Checked at every finite check (every FINITE_CHECK_EVERY iterations, every log point and the
+    final iterate): `count` at the last check, `first` the first checked iteration with a dead
+    sample (-1: never).  With `reinit_dead`, the free-feature columns of dead samples are
+    re-drawn as at initialisation (N(0,1) times the feature scale, from a generator seeded by
+    (seed, iteration)), counted in `reinitialized`.
+    """
+
+    def __init__(self, problem, configs: Sequence[Config], *, device):
+        self.problem = problem
+        self.configs = configs
+        self.levels = models.of(configs[0]).relu_levels(configs[0])
+        self.reinit = configs[0].reinit_dead
+        B = len(configs)
+        self.count = {level: torch.zeros(B, dtype=torch.int64, device=device) for level in self.levels}
+        self.first = {level: torch.full((B,), -1, dtype=torch.int64, device=device) for level in self.levels}
+        self.reinitialized = torch.zeros(B, dtype=torch.int64, device=device)
+        self.feature = problem.layers.features if self.levels else None
+
+    def check(self, params: problems.Params, t: int) -> problems.Params:
+        if not self.levels:
+            return params
+        masks = self.problem.dead_samples(params)
+        for level, mask in masks.items():
+            count = mask.sum(dim=-1)
+            self.count[level] = count
+            self.first[level] = torch.where((self.first[level] < 0) & (count > 0), t, self.first[level])
+        if not self.reinit:
+            return params
+        dead = torch.stack(list(masks.values())).any(dim=0)  # (B, N)
+        if not bool(dead.any()):
+            return params
+        H = params[self.feature].clone()
+        for i, config in enumerate(self.configs):
+            columns = torch.nonzero(dead[i]).flatten()
+            if columns.numel() == 0:
+                continue
+            gen = torch.Generator().manual_seed((int(config.seed) << 32) + int(t))
+            draw = torch.randn((H.shape[1], columns.numel()), generator=gen, dtype=torch.float64) * config.feature_scale
+            H[i][:, columns] = draw.to(dtype=H.dtype, device=H.device)
+            self.reinitialized[i] += columns.numel()
+        return {**params, self.feature: H}
+
+    def results(self) -> dict[str, np.ndarray]:
+        out = {}
+        for level in self.levels:
+            out[f"dead_samples_{level}"] = self.count[level].cpu().numpy()
+            out[f"dead_first_iteration_{level}"] = self.first[level].cpu().numpy()
+        if self.levels and self.reinit:
+            out["dead_reinitialized"] = self.reinitialized.cpu().numpy()
+        return out
+
+
 def run(
     configs: Sequence[Config],
     *,
@@ -145,7 +202,8 @@ def run(
 ) -> Trajectory:
     """Gradient descent on B = len(configs) problems that differ only in λ, lr, init scales and seed.
 
-    `on_nonfinite(i)` names problem i in the error raised when GD produces NaN or inf.
+    `on_nonfinite(i)` names problem i in the `SolverDiverged` error raised when GD produces NaN
+    or inf (in a parameter, checked every FINITE_CHECK_EVERY iterations, or in the objective).
     """
     base = configs[0]
     fixed = {f.name for f in dataclasses.fields(Config)} - set(BATCHABLE)
@@ -165,6 +223,7 @@ def run(
     step = gd_step(problem, torch.tensor([c.lr for c in configs], dtype=dtype, device=device))
     schedule = log_iterations(iters=base.iters, log_every=base.log_every, log_spaced=base.log_spaced)
     records: dict[str, list[np.ndarray]] = {}
+    dead = DeadSamples(problem, configs, device=device)
     started = time.perf_counter()
     with _threads_for(device, _work_per_iteration(base, len(configs))), torch.no_grad():
         params = problem.init([c.seed for c in configs], init_scales(configs))
@@ -175,16 +234,31 @@ def run(
             if t % FINITE_CHECK_EVERY == 0 or logging or t == base.iters:
                 if not bool(_all_finite(params).all()):
                     _raise_nonfinite(step, checked, checked_at, t, on_nonfinite)
+                params = dead.check(params, t)
                 checked_at, checked = t, params
             if logging:
-                for name, value in measure(probe, as64(params), mode=metrics).items():
+                measured = measure(probe, as64(params), mode=metrics)
+                _check_objective(measured["objective"], t, on_nonfinite)
+                for name, value in measured.items():
                     records.setdefault(name, []).append(value)
                 position += 1
             if t < base.iters:
                 params = step(params)
     seconds = time.perf_counter() - started
     stacked = {name: np.stack(values, axis=-1) for name, values in records.items()}
-    return Trajectory(iterations=schedule, records=stacked, params=params, seconds=seconds)
+    return Trajectory(iterations=schedule, records=stacked, params=params, seconds=seconds, per_problem=dead.results())
+
+
+def _check_objective(objective: np.ndarray, t: int, name_problem) -> None:
+    """Finite parameters can still give a non-finite objective (overflow): stop there too."""
+    bad = np.flatnonzero(~np.isfinite(objective)).tolist()
+    if bad:
+        which = ", ".join(name_problem(i) for i in bad[:3]) + (" and others" if len(bad) > 3 else "")
+        raise SolverDiverged(
+            f"gradient descent diverged: non-finite objective at iteration {t} ({which}); lower lr or init_scale",
+            iteration=t,
+            problems=bad,
+        )
 
 
 def _raise_nonfinite(step, params, start: int, stop: int, name_problem) -> None:
@@ -197,7 +271,7 @@ def _raise_nonfinite(step, params, start: int, stop: int, name_problem) -> None:
         if bad:
             break
     which = ", ".join(name_problem(i) for i in bad[:3]) + (" and others" if len(bad) > 3 else "")
-    raise NonFiniteError(
+    raise SolverDiverged(
         f"gradient descent diverged: non-finite parameters at iteration {t} ({which}); "
         "lower lr or init_scale",
         iteration=t,
@@ -206,16 +280,9 @@ def _raise_nonfinite(step, params, start: int, stop: int, name_problem) -> None:
 
 
 # ----------------------------------------------------------------------------------- dataset
-#: dims of each final parameter in the public (sample-major) layout
-PARAM_DIMS = {
-    "W": ("class", "feature"),
-    "H": ("sample", "feature"),
-    "b": ("class",),
-    "W2": ("class", "feature2"),
-    "W1": ("feature2", "feature1"),
-    "H1": ("sample", "feature1"),
-}
-SAMPLE_MAJOR = {"H", "H1"}
+def _is_features(name: str) -> bool:
+    """Free features (H, H1) are stored sample-major in the public layout (every model names them so)."""
+    return name == "H" or name == "H1"
 
 
 def to_public(params: problems.Params) -> dict[str, np.ndarray]:
@@ -223,7 +290,7 @@ def to_public(params: problems.Params) -> dict[str, np.ndarray]:
     out = {}
     for name, value in params.items():
         arr = value.detach().to("cpu", torch.float64)
-        if name in SAMPLE_MAJOR:
+        if _is_features(name):
             arr = arr.mT
         elif name == "b":
             arr = arr[..., 0]
@@ -236,10 +303,10 @@ def from_public(params: dict[str, Any], *, dtype=torch.float64, device=None) -> 
     out = {}
     for name, value in params.items():
         t = torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
-        expected = len(PARAM_DIMS[name])
+        expected = 1 if name == "b" else 2
         if t.ndim == expected:
             t = t[None]
-        if name in SAMPLE_MAJOR:
+        if _is_features(name):
             t = t.mT
         elif name == "b":
             t = t[..., None]
@@ -261,7 +328,8 @@ def to_dataset(
     shape = tuple(len(values) for _, values in sweep_dims)
     dims = tuple(name for name, _ in sweep_dims)
     T = len(trajectory.iterations)
-    info = [theory.minimizer(c) for c in configs]
+    model = models.of(base)
+    info = [model.theory.minimizer(c) for c in configs]
     theory_objective = np.array([i["objective"] for i in info], dtype=np.float64)
     data: dict[str, Any] = {}
     for name, values in trajectory.records.items():
@@ -272,8 +340,11 @@ def to_dataset(
     data["objective_gap"] = (dims + ("iteration",), gap.reshape(shape + (T,)))
     data["theory_objective"] = (dims, theory_objective.reshape(shape))
     data["theory_zero"] = (dims, np.array([bool(i["zero"]) for i in info]).reshape(shape))
+    param_dims = model.param_dims(base)
     for name, value in to_public(trajectory.params).items():
-        data[name] = (dims + PARAM_DIMS[name], value.reshape(shape + value.shape[1:]))
+        data[name] = (dims + param_dims[name], value.reshape(shape + value.shape[1:]))
+    for name, value in trajectory.per_problem.items():
+        data[name] = (dims, value.reshape(shape))
     coords: dict[str, Any] = {
         "iteration": trajectory.iterations,
         "label": ("sample", problems.labels(base.K, base.n).numpy()),
@@ -286,7 +357,7 @@ def to_dataset(
         {
             "description": f"{base.label}: full-batch gradient descent (SPEC-math §6)",
             "config": base.resolved(),
-            "levels": list(problems.level_names(base)),
+            "levels": list(model.level_names(base)),
             "metric_keys": list(nc_metrics.KEYS),
             "runtime_s": round(trajectory.seconds, 3),
             **(attrs or {}),
@@ -301,8 +372,11 @@ def solve(config: Config, *, metrics: MetricsMode = "reference"):
     dims "iteration" (0, every log_every, the log-spaced points, the final iterate); variables
     "objective", "objective_gap" (relative to the closed form), "grad_norm", "norm_<param/level>",
     f"{key}_{level}" for every key of `metrics.KEYS` and level of the model ("H"; "H1", "Z",
-    "H2"), the final parameters ("W", "H", "b" or "W2", "W1", "H1"; H sample-major) and
-    "theory_objective".  attrs: "config" (resolved), "theory" (`theory.minimizer(config)`),
+    "H2"; "H1", "Z2", "H2", … "HL"), the final parameters ("W", "H", "b"; "W2", "W1", "H1";
+    "WL", …, "W1", "H1"; H sample-major), "theory_objective", and for every ReLU level
+    "dead_samples_<level>" (samples whose pre-activations are all <= 0 at the final iterate) and
+    "dead_first_iteration_<level>" (first checked iteration with one, -1: never; checked every
+    FINITE_CHECK_EVERY iterations).  attrs: "config" (resolved), "theory" (`theory.minimizer(config)`),
     "provenance".
     """
     from ..provenance import collect
@@ -312,7 +386,7 @@ def solve(config: Config, *, metrics: MetricsMode = "reference"):
         [config],
         trajectory,
         attrs={
-            "theory": theory.minimizer(config),
+            "theory": models.of(config).theory.minimizer(config),
             "provenance": collect(params=config.resolved(), seed=config.seed, device=config.device),
         },
     )

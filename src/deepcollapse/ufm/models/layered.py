@@ -1,0 +1,124 @@
+"""The one model family behind every registered UFM: free features, L weight layers, optional bias.
+
+    logits = W_L σ(W_{L-1} ⋯ σ(W_1 H_1)) (+ b 1ᵀ),   σ = identity or ReLU between layers
+
+A concrete model only says how its config fields map onto this shape (`Layers`): the names of its
+weights (top first: that is the order in which parameters are drawn and penalised, which keeps
+today's seeds), the name of its free features, its widths, its λ per parameter, a bias or not,
+and the names of its levels.  The plain UFM is depth 1 with an optional bias, the extended UFM
+depth 2, the deep UFM any depth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from .base import Level, Model
+
+
+@dataclasses.dataclass(frozen=True)
+class Layers:
+    """The shape of one configured model (see the module docstring)."""
+
+    weights: tuple[str, ...]  # top (acting on the last level, K rows) first
+    features: str  # the free features H_1
+    widths: tuple[int, ...]  # d_1 .. d_L (rows of H_1 .. H_L)
+    penalties: dict[str, float]  # parameter -> λ, in objective order
+    relu: bool
+    bias: str | None = None  # parameter name of the bias, or None
+    feature_levels: tuple[str, ...] = ()  # names of H_1 .. H_L
+    preactivation_levels: tuple[str, ...] = ()  # names of Z_2 .. Z_L (ReLU only)
+    feature_dims: tuple[str, ...] = ()  # public dim name of d_1 .. d_L
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+
+class LayeredModel(Model):
+    """Everything derived from `layers(config)`; subclasses define `layers` and their fields."""
+
+    @classmethod
+    def layers(cls, config) -> Layers:
+        raise NotImplementedError
+
+    @classmethod
+    def regularization(cls, config) -> dict[str, float]:
+        return dict(cls.layers(config).penalties)
+
+    @classmethod
+    def has_bias(cls, config) -> bool:
+        return cls.layers(config).bias is not None
+
+    @classmethod
+    def param_shapes(cls, config) -> dict[str, tuple[int, ...]]:
+        spec = cls.layers(config)
+        rows = spec.widths[1:] + (config.K,)  # W_l maps d_l -> d_{l+1}, W_L maps d_L -> K
+        shapes = {}
+        for l in range(spec.depth, 0, -1):  # W_L first
+            shapes[spec.weights[spec.depth - l]] = (rows[l - 1], spec.widths[l - 1])
+        shapes[spec.features] = (spec.widths[0], config.N)
+        if spec.bias:
+            shapes[spec.bias] = (config.K, 1)
+        return shapes
+
+    @classmethod
+    def param_dims(cls, config) -> dict[str, tuple[str, ...]]:
+        spec = cls.layers(config)
+        dims = spec.feature_dims + ("class",)
+        out = {}
+        for l in range(spec.depth, 0, -1):
+            out[spec.weights[spec.depth - l]] = (dims[l], dims[l - 1])
+        out[spec.features] = ("sample", dims[0])
+        if spec.bias:
+            out[spec.bias] = ("class",)
+        return out
+
+    @classmethod
+    def sample_major(cls, config) -> tuple[str, ...]:
+        return (cls.layers(config).features,)
+
+    @classmethod
+    def vectors(cls, config) -> tuple[str, ...]:
+        bias = cls.layers(config).bias
+        return (bias,) if bias else ()
+
+    @classmethod
+    def init_scales(cls, configs: Sequence[Any]) -> dict[str, list[float]]:
+        spec = cls.layers(configs[0])
+        weights = [c.weight_scale for c in configs]
+        out = {name: weights for name in spec.weights}
+        out[spec.features] = [c.feature_scale for c in configs]
+        if spec.bias:
+            out[spec.bias] = weights
+        return out
+
+    @classmethod
+    def levels(cls, config) -> tuple[Level, ...]:
+        spec = cls.layers(config)
+        if not spec.relu:  # a linear classifier (the product of the weights above) acts on every level
+            return tuple(Level(name, "features", True) for name in spec.feature_levels)
+        out = [Level(spec.feature_levels[0], "features", spec.depth == 1)]
+        for l in range(1, spec.depth):
+            out.append(Level(spec.preactivation_levels[l - 1], "preactivation", False))
+            out.append(Level(spec.feature_levels[l], "features", l == spec.depth - 1))
+        return tuple(out)
+
+    @classmethod
+    def relu_levels(cls, config) -> tuple[str, ...]:
+        spec = cls.layers(config)
+        return spec.feature_levels[1:] if spec.relu else ()
+
+    @classmethod
+    def work(cls, config) -> int:
+        spec = cls.layers(config)
+        rows = spec.widths[1:] + (config.K,)
+        return sum(r * c for r, c in zip(rows, spec.widths)) * config.N * 3
+
+    @classmethod
+    def problem(cls, config, lambdas, *, dtype, device):
+        from ..problems import LayeredProblem
+
+        return LayeredProblem(config, cls.layers(config), lambdas, dtype=dtype, device=device)
