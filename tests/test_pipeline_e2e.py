@@ -5,6 +5,7 @@ iterations, a tiny network on `digits`, a small asymptotic grid), so that each r
 each figure the real run draws is drawn here too, through the real schema, rules and CLI.
 """
 
+import csv
 import json
 import math
 import re
@@ -60,9 +61,13 @@ def _finite(value) -> bool:
 
 def test_dvc_metrics_are_small_json_with_finite_values(finished):
     agreement = json.loads((finished / "results/theory/agreement.json").read_text())
-    assert agreement["summary"]["problems"] == len(agreement["rows"]) > 0
-    for row in agreement["rows"].values():  # null (NaN) only where there is nothing to compare with
-        assert _finite(row["objective_rel_gap"]) or row["status"] == "no closed form", row
+    assert agreement["summary"]["problems"] == sum(run["problems"] for run in agreement["runs"].values()) > 0
+    assert sum(agreement["reasons"].values()) == agreement["summary"]["problems"]
+    with open(finished / "results/theory/agreement.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == agreement["summary"]["problems"]
+    for row in rows:  # empty/NaN only where there is nothing to compare with
+        assert _finite(float(row["objective_rel_gap"] or "nan")) or row["status"] == "no closed form", row
     networks = json.loads((finished / "results/summary/networks.json").read_text())
     params = yaml.safe_load((finished / "params.yaml").read_text())["networks"]
     assert set(networks) == {f"{d}-{l}" for d in params["datasets"] for l in params["losses"]}

@@ -45,11 +45,15 @@ def test_sweep_from_stdin_then_theory_table(tmp_path, monkeypatch, capsys):
     assert main(args) == 0
     doc = json.loads(table.read_text())
     assert doc["summary"]["problems"] == 5 and doc["summary"]["agrees"] == 4 and doc["summary"]["no closed form"] == 1
-    row = doc["rows"]["grid[seed=1, lambda=0.3]"]  # c = 3·2·0.3 = 1.8 ≥ 1: the zero solution with b = 1/K
-    assert row["theory_zero"] is True and row["status"] == "agrees" and row["objective_theory"] == pytest.approx(1 / 3)
-    assert row["structure:b"] <= 1e-6 and "NC3_OF_H" in row
-    csv_lines = table.with_suffix(".csv").read_text().splitlines()
-    assert len(csv_lines) == 6 and csv_lines[0].startswith("run,point,")
+    assert doc["reasons"]["agrees"] == 4 and doc["reasons"]["no closed form"] == 1
+    assert doc["runs"]["grid"]["problems"] == 4 and doc["runs"]["grid"]["reasons"] == {"agrees": 4}
+    import csv
+
+    rows = {(r["run"], r["point"]): r for r in csv.DictReader(table.with_suffix(".csv").open())}
+    assert len(rows) == 5
+    row = rows[("grid", "seed=1, lambda=0.3")]  # c = 3·2·0.3 = 1.8 ≥ 1: the zero solution with b = 1/K
+    assert row["theory_zero"] == "True" and row["reason"] == "agrees" and float(row["objective_theory"]) == pytest.approx(1 / 3)
+    assert float(row["structure:b"]) <= 1e-6 and "NC3_OF_H" in row
     assert "agrees" in capsys.readouterr().out
 
 

@@ -194,3 +194,26 @@ def test_classify_is_invariant_under_relabelling_and_scale():
         assert reduced.classify(2.7 * perm @ pattern @ perm.T) == name
     assert reduced.classify(np.zeros((4, 4))) == "zero"
     assert reduced.classify(np.diag([1.0, 0.5, 0, 0])) == "rank-2 (unnamed)"
+
+
+# ----------------------------------------------------------------------------------- agreement reasons
+def test_reason_column_names_each_case_from_the_data():
+    from deepcollapse.ufm.agreement import reason
+
+    deep = theory.minimizer(Config(model="deep", depth=3, K=4, n=10, d=8, lambda_W=5e-3, lambda_H=5e-3))
+    ce = theory.minimizer(Config(model="extended", loss="ce"))
+    quiet = dict(grad_norm=1e-14, last_decrease=0.0, dead=0)
+    assert reason(deep, deep["objective"] * (1 + 1e-9), **quiet)[0] == "agrees"
+    assert reason(deep, deep["objective"] * (1 - 1e-4), **quiet)[0] == "closed form refuted"
+    why, detail = reason(deep, deep["rank_levels"][2], **quiet)
+    assert why == "rank-r stationary point" and detail.startswith("rank 2")
+    assert reason(deep, 0.5, **quiet) == ("rank-r stationary point", "rank 0 (L_r = 0.5)")
+    why, detail = reason(ce, 0.2586917785229, **quiet)
+    assert why == "local minimum" and "simplex ETF" in detail
+    assert reason(ce, 0.3, grad_norm=1e-3, last_decrease=0.0, dead=0)[0] == "not converged in the iterations given"
+    assert reason(ce, 0.3, grad_norm=1e-14, last_decrease=1e-5, dead=0)[0] == "not converged in the iterations given"
+    assert reason(ce, 0.3, **quiet)[0] == "unexplained"
+    relu = theory.minimizer(Config(model="extended", activation="relu"))
+    assert reason(relu, 0.1100453100527, grad_norm=1e-5, last_decrease=0.0, dead=1)[0] == "ReLU dead sample"
+    none = theory.minimizer(Config(model="deep", depth=3, activation="relu", K=4, n=10, d=8))
+    assert reason(none, 0.1, **quiet)[0] == "no closed form" and none["dnc_objective"] > 0

@@ -38,9 +38,48 @@ def _class_means(features: np.ndarray, K: int) -> np.ndarray:
     return features.reshape(p, K, N // K).mean(axis=-1)
 
 
+def _descending(values: np.ndarray) -> np.ndarray:
+    return np.sort(np.asarray(values, dtype=np.float64))[::-1]
+
+
+def weight_names(config: Config) -> list[str]:
+    """The weights of a layered model, bottom (W_1) first."""
+    if config.model == "extended":
+        return ["W1", "W2"]
+    return [f"W{l}" for l in range(1, int(config.depth) + 1)]
+
+
+def level_means(config: Config, params: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Class means (p × K, uncentered) of H_1 … H_L of a layered GD end point (ReLU applied)."""
+    relu = config.activation == "relu"
+    X = params["H1"].T
+    out = [_class_means(X, config.K)]
+    for name in weight_names(config)[:-1]:
+        X = params[name] @ X
+        if relu:
+            X = np.maximum(X, 0)
+        out.append(_class_means(X, config.K))
+    return out
+
+
+def _spectra(config: Config, params: dict[str, np.ndarray], means: list[np.ndarray]) -> dict[str, Any]:
+    """Relabelling-invariant observables: singular values of the logits' class means, Gram spectra."""
+    top = params[weight_names(config)[-1]]
+    out: dict[str, Any] = {"Z_singular_values": np.linalg.svd(top @ means[-1], compute_uv=False)}
+    for l, mean in enumerate(means, start=1):
+        out[f"H{l}bar_gram_eigenvalues"] = _descending(np.linalg.eigvalsh(mean.T @ mean))
+    return out
+
+
 def observed(config: Config, params: dict[str, np.ndarray]) -> dict[str, Any]:
     """The quantities `theory.structure` predicts, computed from one GD endpoint."""
     K = config.K
+    if config.model == "deep":
+        means = level_means(config, params)
+        top = params[weight_names(config)[-1]]
+        out = {"top_WWt": top @ top.T, "means_top": means[-1], **_spectra(config, params, means)}
+        out.update({f"H{l}bar_gram": mean.T @ mean for l, mean in enumerate(means, start=1)})
+        return out
     if config.model == "plain":
         W, H = params["W"], params["H"].T
         means = _class_means(H, K)
@@ -61,6 +100,7 @@ def observed(config: Config, params: dict[str, np.ndarray]) -> dict[str, Any]:
         "W2W1_H1bar": W2 @ W1 @ means1,
         "W1_singular_values": np.linalg.svd(W1, compute_uv=False),
         "means2": means2,
+        **_spectra(config, params, [means1, means2]),
     }
 
 
@@ -93,6 +133,8 @@ def _balance(left: np.ndarray, right: np.ndarray) -> float:
 
 def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
     """Relative residuals of the SPEC-math §3 identities (0 at every critical point)."""
+    if config.model == "deep":
+        return _deep_identities(config, params)
     if config.model == "plain":
         W, H = params["W"], params["H"].T
         out = {"lambda_W WtW = lambda_H HHt": _balance(config.lambda_W * W.T @ W, config.lambda_H * H @ H.T)}
@@ -110,6 +152,28 @@ def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[st
     return out
 
 
+def _deep_identities(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
+    """Adjacent-factor balance of the deep UFM: λ_W1 W1ᵀW1 = λ_H H1H1ᵀ, λ_{l+1} W_{l+1}ᵀW_{l+1} = λ_l W_l W_lᵀ.
+
+    Through a ReLU only the diagonals (per hidden unit) balance, as for the extended model.
+    """
+    from .theory import layers_of
+
+    _, lam_H, lam_Ws, _ = layers_of(config)
+    names = weight_names(config)
+    H1, W1 = params["H1"].T, params[names[0]]
+    out = {"lambda_W1 W1tW1 = lambda_H H1H1t": _balance(lam_Ws[0] * W1.T @ W1, lam_H * H1 @ H1.T)}
+    for l in range(1, len(names)):
+        upper, lower = params[names[l]], params[names[l - 1]]
+        top, below = lam_Ws[l] * upper.T @ upper, lam_Ws[l - 1] * lower @ lower.T
+        key = f"lambda_W{l + 1} W{l + 1}tW{l + 1} = lambda_W{l} W{l}W{l}t"
+        if config.activation == "relu":
+            out["diag(" + key + ")"] = _balance(np.diag(top), np.diag(below))
+        else:
+            out[key] = _balance(top, below)
+    return out
+
+
 # ----------------------------------------------------------------------------------- table rows
 def _status(info: dict[str, Any], gap: float) -> str:
     if not info["available"]:
@@ -120,6 +184,75 @@ def _status(info: dict[str, Any], gap: float) -> str:
         return "agrees"
     # above: GD stopped at a local minimum / saddle or has not converged; below would refute the theory
     return "GD above closed form" if gap > 0 else "GD BELOW closed form"
+
+
+#: The reasons of the agreement table, in the order they are tested (`reason`).
+REASONS = (
+    "agrees",
+    "closed form refuted",
+    "ReLU dead sample",
+    "rank-r stationary point",
+    "local minimum",
+    "not converged in the iterations given",
+    "unexplained",
+    "no closed form",
+)
+#: A GD end point whose gradient norm exceeds this has not reached a stationary point.
+GRAD_TOL = 1e-7
+
+
+def _matches(value: float, reference: float) -> bool:
+    return abs(value - reference) <= OBJECTIVE_RTOL * max(abs(reference), 1e-300)
+
+
+def reason(info: dict[str, Any], objective: float, *, grad_norm: float, last_decrease: float, dead: int) -> tuple[str, str]:
+    """Why GD's final objective is where it is relative to the theory: (reason, detail).
+
+    In order: no theory → "no closed form"; within OBJECTIVE_RTOL → "agrees"; below beyond it →
+    "closed form refuted"; a sample whose pre-activations are all <= 0 at the end (`dead` > 0) →
+    "ReLU dead sample"; the value of a rank-r stationary point of the deep linear MSE problem
+    (`rank_levels`, r < K) → "rank-r stationary point"; a known non-global stationary value of the
+    reduced problem (structured candidates, multi-start ends) → "local minimum"; a gradient norm
+    above GRAD_TOL or an objective still decreasing by more than OBJECTIVE_RTOL over the last
+    logged interval → "not converged in the iterations given"; otherwise "unexplained" (a
+    stationary point above the optimum of no known kind).
+    """
+    if not info["available"]:
+        return "no closed form", info.get("reason", "")
+    expected = float(info["objective"])
+    gap = (objective - expected) / abs(expected) if expected != 0 else objective - expected
+    if abs(gap) <= OBJECTIVE_RTOL:
+        return "agrees", ""
+    if gap < 0:
+        return "closed form refuted", f"GD {objective:.12g} < theory {expected:.12g}"
+    if dead > 0:
+        return "ReLU dead sample", f"{dead} dead sample(s) at the final iterate"
+    levels = info.get("rank_levels") or []
+    for r, level in enumerate(levels[:-1]):
+        if _matches(objective, level):
+            return "rank-r stationary point", f"rank {r} (L_r = {level:.12g})"
+    candidates = info.get("candidates") or {}
+    for name, value in candidates.items():
+        if not _matches(value, expected) and _matches(objective, value):
+            return "local minimum", f"{name} ({value:.12g})"
+    for value in info.get("local_values") or []:
+        if not _matches(value, expected) and _matches(objective, value):
+            return "local minimum", f"multi-start end point ({value:.12g})"
+    if grad_norm > GRAD_TOL or last_decrease > OBJECTIVE_RTOL:
+        return "not converged in the iterations given", f"gradient norm {grad_norm:.2e}, last relative decrease {last_decrease:.2e}"
+    return "unexplained", f"stationary (gradient norm {grad_norm:.2e}) {gap:.2e} above the optimum"
+
+
+def _dead_at_end(point) -> int:
+    """Dead samples at the final iterate, summed over the ReLU levels (0 without the variables)."""
+    total = 0
+    for name in point.data_vars:
+        if name.startswith("dead_samples_"):
+            value = point[name]
+            if "iteration" in value.dims:
+                value = value.isel(iteration=-1)
+            total += int(np.asarray(value.values).sum())
+    return total
 
 
 def _point_configs(ds) -> list[tuple[dict[str, Any], Config]]:
@@ -165,6 +298,10 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
         params = {name: np.asarray(point[name].values, dtype=np.float64) for name in param_names}
         info = theory.minimizer(config)
         objective = float(final["objective"])
+        history = np.asarray(point["objective"].values, dtype=np.float64)
+        last_decrease = (history[-2] - history[-1]) / max(abs(history[-1]), 1e-300) if history.size > 1 else math.inf
+        dead = _dead_at_end(point)
+        why, detail = reason(info, objective, grad_norm=float(final["grad_norm"]), last_decrease=last_decrease, dead=dead)
         expected = float(info["objective"])
         gap = (objective - expected) / abs(expected) if info["available"] and expected != 0 else math.nan
         errors = structure_errors(config, params) if info["available"] else {}
@@ -175,7 +312,8 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
         row.update(
             {
                 "model": config.model,
-                "activation": config.activation if config.model == "extended" else "",
+                "activation": config.activation if config.model != "plain" else "",
+                "depth": {"plain": 1, "extended": 2}.get(config.model, getattr(config, "depth", None)),
                 "bias": config.bias if config.model == "plain" else "",
                 "loss": config.loss,
                 "K": config.K,
@@ -191,6 +329,10 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
                 "objective_gd": objective,
                 "objective_rel_gap": gap,
                 "status": _status(info, gap),
+                "reason": why,
+                "reason_detail": detail,
+                "dead_samples": dead,
+                "theory_structure": info.get("structure_name", ""),
                 "grad_norm": float(final["grad_norm"]),
                 "max_structure_error": max(errors.values()) if errors else math.nan,
                 "max_identity_residual": max(identities.values()) if identities else math.nan,
@@ -213,13 +355,32 @@ def row_id(row: dict[str, Any]) -> str:
 
 
 def document(table: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON document of `deepcollapse theory`: tolerance, counts per status, rows by id."""
+    """The JSON document of `deepcollapse theory` (a DVC metrics file: small, fits a screen).
+
+    "tolerance", "summary" (problem count, counts per status and per reason, the largest
+    |relative gap|) and "runs": per experiment, its problem count, counts per reason and its
+    largest final |relative gap|.  The full rows go to the CSV (`to_csv`).
+    """
+
+    def largest_gap(rows: list[dict[str, Any]]) -> float | None:
+        gaps = [abs(r["objective_rel_gap"]) for r in rows if math.isfinite(r["objective_rel_gap"])]
+        return max(gaps) if gaps else None
+
     counts = {status: sum(row["status"] == status for row in table) for status in STATUSES}
-    worst = [abs(r["objective_rel_gap"]) for r in table if math.isfinite(r["objective_rel_gap"])]
+    reasons = {name: sum(row["reason"] == name for row in table) for name in REASONS}
+    runs: dict[str, Any] = {}
+    for name in dict.fromkeys(row["run"] for row in table):
+        rows_of_run = [row for row in table if row["run"] == name]
+        runs[name] = {
+            "problems": len(rows_of_run),
+            "max_abs_objective_rel_gap": largest_gap(rows_of_run),
+            "reasons": {k: v for k in REASONS if (v := sum(r["reason"] == k for r in rows_of_run))},
+        }
     return {
         "tolerance": OBJECTIVE_RTOL,
-        "summary": {"problems": len(table), **counts, "max_abs_objective_rel_gap": max(worst) if worst else None},
-        "rows": {row_id(row): row for row in table},
+        "summary": {"problems": len(table), **counts, "max_abs_objective_rel_gap": largest_gap(table)},
+        "reasons": reasons,
+        "runs": runs,
     }
 
 
@@ -240,10 +401,10 @@ def to_csv(table: list[dict[str, Any]]) -> str:
 
 def format_table(table: list[dict[str, Any]]) -> str:
     """A short plain-text table: one line per problem with the objectives and the status."""
-    lines = [f"{'problem':<44} {'closed form':>16} {'GD':>16} {'rel. gap':>10}  status"]
+    lines = [f"{'problem':<44} {'theory':>16} {'GD':>16} {'rel. gap':>10}  reason"]
     for row in table:
         lines.append(
             f"{row_id(row)[:44]:<44} {row['objective_theory']:>16.12g} {row['objective_gd']:>16.12g} "
-            f"{row['objective_rel_gap']:>10.2e}  {row['status']}"
+            f"{row['objective_rel_gap']:>10.2e}  {row['reason']}"
         )
     return "\n".join(lines)
