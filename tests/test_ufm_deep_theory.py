@@ -217,3 +217,20 @@ def test_reason_column_names_each_case_from_the_data():
     assert reason(relu, 0.1100453100527, grad_norm=1e-5, last_decrease=0.0, dead=1)[0] == "ReLU dead sample"
     none = theory.minimizer(Config(model="deep", depth=3, activation="relu", K=4, n=10, d=8))
     assert reason(none, 0.1, **quiet)[0] == "no closed form" and none["dnc_objective"] > 0
+
+
+# ----------------------------------------------------------------------------------- GD lands on it
+@pytest.mark.parametrize("depth", [3, 4])
+def test_gd_reaches_the_deep_linear_closed_form(depth):
+    """Plain GD (init 0.3) ends on the closed form: objective, Z = s*I, an orthogonal frame at every level."""
+    from deepcollapse import ufm
+    from deepcollapse.ufm import agreement
+
+    config = Config(model="deep", depth=depth, K=3, n=4, d=6, lambda_W=5e-3, lambda_H=5e-3, init_scale=0.3, iters=30000, log_every=10000)
+    (row,) = agreement.rows(ufm.solve(config), run="deep")
+    assert row["reason"] == "agrees" and abs(row["objective_rel_gap"]) <= 1e-12
+    levels = [f"structure:H{l}bar_gram" for l in range(1, depth + 1)]
+    assert all(row[key] <= 1e-11 for key in levels + ["structure:Z_singular_values", "structure:top_WWt"])
+    assert row["max_identity_residual"] <= 1e-11
+    for l in range(1, depth + 1):  # deep neural collapse: NC1 ~ 0 and OF at every level
+        assert row[f"NC1_H{l}"] <= 1e-20 and row[f"NC2_OF_H{l}"] <= 1e-11

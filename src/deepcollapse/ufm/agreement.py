@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -288,7 +289,8 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
     """
     if "config" not in ds.attrs or "objective" not in ds:
         raise InputError(f"{run or 'dataset'}: not a UFM result (no 'config' attribute or 'objective' variable)")
-    param_names = [name for name in ("W", "H", "b", "W2", "W1", "H1") if name in ds]
+    # the final parameters: W, H, b (plain), W_l and H1 (layered models, any depth)
+    param_names = [name for name in ds.data_vars if re.fullmatch(r"W\d*|H1?|b", str(name))]
     metric_names = [f"{key}_{level}" for level in ds.attrs["levels"] for key in nc_metrics.KEYS]
     norm_names = sorted(name for name in ds.data_vars if name.startswith("norm_"))
     out = []
