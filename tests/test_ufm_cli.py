@@ -67,6 +67,10 @@ def test_sweep_from_stdin_then_theory_table(tmp_path, monkeypatch, capsys):
         ("{sweep: {n: [1, 2]}}", "cannot sweep 'n'"),
         ("{model: extended, K: 4, n: 50, d1: 20, d2: 20, init_scale: 1.0, iters: 3000}", "non-finite parameters at iteration"),
         ("[1, 2]", "expected a mapping"),
+        ("{iters: 0}", "iters must be a positive integer, got 0"),
+        ("{lr: .nan}", "lr must be a positive number, got nan"),
+        ("{model: deep, depth: 3, d: [4, 4]}", "d must be a positive integer, or a list of one per layer (depth 3)"),
+        ("{model: deep, depth: 4, K: 4, n: 50, d: 20, init_scale: 2.0, iters: 500}", "gradient descent diverged"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_output(tmp_path, capsys, config, fragment):

@@ -48,3 +48,73 @@ def test_premise_and_levels(result):
     assert float(final["norm_Z"]) > float(final["norm_H2"])
     assert not np.allclose(result["NC1_Z"].values, result["NC1_H2"].values)
     assert np.isnan(final["NC3_OF_Z"]) and np.isnan(final["NC3_OF_H1"])
+
+
+# ---------------------------------------------------------------------------- dead samples (SPEC §2.2)
+NARROW = Config(
+    model="extended", activation="relu", K=3, n=4, d1=4, d2=4,
+    lambda_W1=0.02, lambda_W2=0.02, lambda_H1=0.02, init_scale=0.3, iters=3000, log_every=1000,
+)
+
+
+def _dead_oracle(config):
+    """A plain loop: (dead samples at the end, first multiple of 100 with one) from Z = W1 H1 directly."""
+    import torch
+
+    from deepcollapse.ufm import problems, solver
+
+    lam = problems.lambda_tensors([config], dtype=torch.float64, device="cpu")
+    problem = problems.build(config, lam, dtype=torch.float64, device="cpu")
+    params = problem.init([config.seed], solver.init_scales([config]))
+    step = solver.gd_step(problem, torch.tensor([config.lr], dtype=torch.float64))
+    first = -1
+    for t in range(config.iters + 1):
+        if t % 100 == 0:
+            dead = ((params["W1"][0] @ params["H1"][0]) <= 0).all(dim=0)
+            if first < 0 and bool(dead.any()):
+                first = t
+        if t < config.iters:
+            params = step(params)
+    return int(dead.sum()), first
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_dead_samples_are_recorded(seed):
+    config = dataclasses.replace(NARROW, seed=seed)
+    ds = solve(config, metrics="batched")
+    count, first = _dead_oracle(config)
+    assert count >= 1 and first >= 0
+    assert int(ds["dead_samples_H2"]) == count and int(ds["dead_first_iteration_H2"]) == first
+    # a dead sample gets no loss gradient: its feature column only decays by (1 - lr λ_H1) per step
+    W1, H1 = ds["W1"].values, ds["H1"].values
+    dead = np.flatnonzero((W1 @ H1.T <= 0).all(axis=0))
+    assert dead.size == count
+    grads = _full_gradient_H1(config, ds)
+    np.testing.assert_allclose(grads[dead], config.lambda_H1 * H1[dead], rtol=1e-12, atol=1e-300)
+
+
+def _full_gradient_H1(config, ds):
+    import torch
+
+    from deepcollapse.ufm import problems, solver
+
+    lam = problems.lambda_tensors([config], dtype=torch.float64, device="cpu")
+    problem = problems.build(config, lam, dtype=torch.float64, device="cpu")
+    params = solver.from_public({k: ds[k].values for k in ("W2", "W1", "H1")})
+    return solver.to_public(problem.gradients(params))["H1"][0]
+
+
+def test_reinit_dead_departs_from_gd_only_where_a_sample_died():
+    plain = solve(dataclasses.replace(NARROW, seed=7, log_every=100), metrics="batched")
+    revived = solve(dataclasses.replace(NARROW, seed=7, log_every=100, reinit_dead=True), metrics="batched")
+    first = int(plain["dead_first_iteration_H2"])
+    assert first == int(revived["dead_first_iteration_H2"]) and first > 0
+    before = plain["iteration"] < first  # the re-draw happens at the check of iteration `first`
+    np.testing.assert_array_equal(plain["objective"][before].values, revived["objective"][before].values)
+    assert int(revived["dead_reinitialized"]) >= 1 and "dead_reinitialized" not in plain
+    assert not np.array_equal(plain["objective"].values, revived["objective"].values)
+
+
+def test_models_without_relu_record_no_dead_samples():
+    ds = solve(Config(model="extended", K=3, n=4, d1=4, d2=4, init_scale=0.3, iters=200, log_every=100))
+    assert not [name for name in ds.data_vars if name.startswith("dead_")]
