@@ -18,7 +18,7 @@ from . import __version__
 from .errors import InputError
 
 # name -> module under deepcollapse.commands (order = order in --help)
-SUBCOMMANDS = ("ufm", "theory", "asymptotic", "data", "train", "features", "metrics", "report", "info")
+SUBCOMMANDS = ("ufm", "theory", "lowrank", "asymptotic", "data", "train", "features", "metrics", "report", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:

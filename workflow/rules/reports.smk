@@ -50,6 +50,8 @@ def report_pages():
         {},
     )
     pages["asymptotic"] = ("asymptotic", {"study": "results/asymptotic/theorem51.zarr"}, {})
+    if LOWRANK:
+        pages["lowrank"] = ("lowrank", {"study": "results/lowrank/study.zarr"}, {})
     if NET_RUNS:
         pages["networks"] = (
             "networks",

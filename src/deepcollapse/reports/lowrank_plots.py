@@ -1,0 +1,100 @@
+"""The low-rank-bias page: GD against deep neural collapse, and sentences computed from the study.
+
+`figure(ds)` draws (GD − DNC)/DNC per run against λ/λ_th, one panel per (loss, activation), one
+colour per depth; `findings(table)` turns `ufm.lowrank.table` into the page's statements — every
+number in them comes from the data, including where ours disagree with the literature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ufm import lowrank
+
+
+def table(ds):
+    """The study's table (re-exported: the science lives in `ufm.lowrank`)."""
+    return lowrank.table(ds)
+
+
+def figure(ds, *, title: str = ""):
+    import matplotlib.pyplot as plt
+
+    losses = [str(v) for v in dict.fromkeys(ds["loss"].values)]
+    activations = [str(v) for v in dict.fromkeys(ds["activation"].values)]
+    depths = sorted({int(v) for v in ds["depth"].values})
+    colors = {L: f"C{i}" for i, L in enumerate(depths)}
+    markers = {K: m for K, m in zip(sorted({int(v) for v in ds["K"].values}), "os^vD")}
+    fig, axes = plt.subplots(len(losses), len(activations), figsize=(4.2 * len(activations), 3.2 * len(losses)),
+                             squeeze=False, constrained_layout=True)
+    for i, loss in enumerate(losses):
+        for j, act in enumerate(activations):
+            ax = axes[i, j]
+            ax.set_title(f"{act}, {loss.upper()}")
+            cases = [c for c in ds["case"].values if str(ds["loss"].values[c]) == loss and str(ds["activation"].values[c]) == act]
+            for c in cases:
+                point = ds.sel(case=c)
+                L, K = int(point["depth"]), int(point["K"])
+                rel = point["rel_to_dnc"].values  # (ratio, seed)
+                if not np.isfinite(rel).any():
+                    continue
+                x = np.repeat(ds["ratio"].values, rel.shape[1])
+                ax.plot(x, rel.ravel(), ls="none", marker=markers[K], color=colors[L], alpha=0.7, ms=4, label=f"L={L}, K={K}")
+            ax.axhline(0.0, color="k", lw=0.8, gid="reference")
+            ax.set_yscale("symlog", linthresh=1e-4)
+            ax.set_xlabel("λ / λ_th")
+            ax.set_ylabel("(GD − DNC) / DNC")
+            if any(not line.get_label().startswith("_") for line in ax.get_lines()):
+                ax.legend(fontsize="xx-small", ncol=2)
+            else:
+                ax.text(0.5, 0.5, "no DNC value", transform=ax.transAxes, ha="center", va="center")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _runs(df, **where):
+    sel = df
+    for key, value in where.items():
+        sel = sel[sel[key] == value] if not callable(value) else sel[value(sel[key])]
+    return sel
+
+
+def findings(df, seeds: int) -> list[str]:
+    """Statements about the study, each computed from its table (`ufm.lowrank.table`)."""
+    out = []
+    for K in sorted(df["K"].unique()):
+        relu = _runs(df, K=K, activation="relu", loss="mse")
+        deep = relu[relu["depth"] >= 3]
+        if len(deep):
+            below = int(round((deep["below_dnc"] * seeds).sum()))
+            total = len(deep) * seeds
+            best = deep["best_rel_to_dnc"].min()
+            verdict = (
+                "reproduces the literature's result that deep neural collapse is not optimal for L ≥ 3 with ReLU"
+                if below
+                else "does NOT reproduce the literature's result (DNC not optimal for L ≥ 3, ReLU) at this size and run length"
+            )
+            out.append(f"K = {K}, ReLU, MSE, L ≥ 3: GD ends below the DNC value in {below} of {total} runs "
+                       f"(lowest: {100 * best:+.2f}% relative to DNC); this {verdict}.")
+        two = _runs(relu, depth=2)
+        if len(two):
+            below = int(round((two["below_dnc"] * seeds).sum()))
+            out.append(f"K = {K}, ReLU, MSE, L = 2: below the linear (Theorem 4.2) value in {below} of {len(two) * seeds} runs"
+                       + (" — the theorem's premise must fail there." if below else "."))
+        linear = _runs(df, K=K, activation="linear", loss="mse")
+        if len(linear):
+            below = int(round((linear["below_dnc"] * seeds).sum()))
+            out.append(f"K = {K}, linear, MSE: {below} of {len(linear) * seeds} runs below the closed form "
+                       + ("(the closed form is the global minimum: none expected)." if below == 0 else "— this would REFUTE the closed form."))
+        ce = _runs(df, K=K, activation="linear", loss="ce")
+        if len(ce):
+            below = int(round((ce["below_dnc"] * seeds).sum()))
+            winners = sorted(set(ce["optimum_structure"]) if "optimum_structure" in ce else [])
+            out.append(f"K = {K}, linear, CE: GD ends below the simplex-ETF (DNC) value in {below} of {len(ce) * seeds} runs"
+                       + (f"; the certified optimum of the reduced problem is: {', '.join(winners)}." if winners else "."))
+    converged = df["reasons"].str.contains("not converged")
+    if converged.any():
+        out.append(f"{int(converged.sum())} of {len(df)} table rows include runs that had not converged in the iterations given "
+                   "(their objective is an upper bound on where GD would stop).")
+    return out

@@ -1,0 +1,90 @@
+"""The low-rank-bias study: its grid, its DNC values, its per-run observables, its command and page inputs."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from deepcollapse.cli import main
+from deepcollapse.errors import InputError
+from deepcollapse.store import open_dataset
+from deepcollapse.ufm import Config, deep_theory, lowrank, reduced
+
+TINY = {"depths": [1, 3], "sizes": [{"K": 3, "n": 4, "d": 5}], "lambda_ratios": [0.5, 1.5], "activations": ["linear", "relu"],
+        "losses": ["mse", "ce"], "seeds": [0, 1], "iters": 4000, "log_every": 2000}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return lowrank.run(lowrank.Study.from_mapping(TINY))
+
+
+def test_study_refuses_bad_keys_and_values():
+    for mapping, fragment in [({"bogus": 1}, "unknown key 'bogus'"), ({"activations": ["tanh"]}, "'tanh'"),
+                              ({"losses": ["hinge"]}, "'hinge'"), ({"lambda_ratios": [0]}, "> 0"), ({"sizes": [{"K": 3}]}, "malformed"), ({"depths": [0]}, ">= 1")]:
+        with pytest.raises(InputError, match=fragment):
+            lowrank.Study.from_mapping(mapping)
+
+
+def test_lambda_grid_is_relative_to_the_collapse_threshold():
+    study = lowrank.Study.from_mapping(TINY)
+    size = study.sizes[0]
+    lams = lowrank.lambdas_of(study, 3, size)
+    for ratio, lam in zip(study.lambda_ratios, lams):
+        q = 3 * deep_theory.rho(size.n, lam, [lam] * 3)
+        assert q == pytest.approx(ratio * deep_theory.threshold(3), rel=1e-13)
+
+
+def test_dnc_values(tiny):
+    for c in tiny["case"].values:
+        case = tiny.sel(case=c)
+        L, act, loss = int(case["depth"]), str(case["activation"].values), str(case["loss"].values)
+        for r, lam in enumerate(case["lambda"].values):
+            dnc = float(case["dnc_objective"].values[r])
+            if loss == "mse":  # the deep linear closed form, for ReLU too
+                assert dnc == deep_theory.dnc_objective(3, 4, lam, [lam] * L)
+            elif act == "relu":
+                assert math.isnan(dnc)
+            else:  # the simplex-ETF candidate of the reduced problem (L = 1: the convex plain CE value)
+                rho = deep_theory.rho(4, lam, [lam] * L)
+                assert dnc == pytest.approx(reduced._scale_minimum(reduced.patterns(3)["simplex ETF"], rho, L + 1, "ce")[1], rel=1e-14)
+    # above the threshold (ratio 1.5) the MSE optimum is zero and GD from init 0.3 (L = 1: convex) reaches 1/2
+    mse_l1 = tiny.sel(case=[c for c in tiny["case"].values if int(tiny["depth"][c]) == 1 and str(tiny["loss"].values[c]) == "mse"
+                            and str(tiny["activation"].values[c]) == "linear"][0])
+    assert float(mse_l1["optimum"].values[1]) == 0.5
+    assert np.allclose(mse_l1["objective"].values[1], 0.5, atol=1e-6)
+
+
+def test_per_run_observables(tiny):
+    assert set(tiny["reason"].values.ravel()) <= set(__import__("deepcollapse.ufm.agreement", fromlist=["REASONS"]).REASONS)
+    depth = tiny["depth"].values
+    ranks = tiny["means_rank"].values
+    for c in tiny["case"].values:
+        assert (ranks[c, :, :, depth[c]:] == -1).all()  # no such level
+        assert (ranks[c, :, :, : depth[c]] >= 0).all() and (ranks[c, :, :, : depth[c]] <= 3).all()
+    rel = tiny["rel_to_dnc"].values
+    assert np.array_equal(tiny["below_dnc"].values, rel < -lowrank.BELOW_RTOL)
+    # linear MSE: the closed form is the global minimum, GD never ends below it
+    linear_mse = [c for c in tiny["case"].values if str(tiny["activation"].values[c]) == "linear" and str(tiny["loss"].values[c]) == "mse"]
+    assert not tiny["below_dnc"].values[linear_mse].any()
+    table = lowrank.table(tiny)
+    assert len(table) == tiny.sizes["case"] * tiny.sizes["ratio"]
+    assert set(table["below_dnc"]) <= {0.0, 0.5, 1.0}
+
+
+def test_command_writes_the_study_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
+    import io
+
+    config = dict(TINY, depths=[2], activations=["relu"], losses=["mse"], iters=200, log_every=100)
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(config)))
+    out = tmp_path / "study.zarr"
+    assert main(["lowrank", "--config", "-", "--out", str(out)]) == 0
+    ds = open_dataset(out)
+    assert ds.attrs["study"]["depths"] == [2] and "provenance" in ds.attrs
+    assert str(ds["reason"].values[0, 0, 0]) in {"agrees", "not converged in the iterations given", "ReLU dead sample", "rank-r stationary point", "unexplained", "closed form refuted", "local minimum"}
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"depths": [0]})))
+    assert main(["lowrank", "--config", "-", "--out", str(tmp_path / "bad.zarr")]) == 2
+    assert not (tmp_path / "bad.zarr").exists()
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
