@@ -162,3 +162,23 @@ def test_extended_cross_entropy_closed_form_is_only_an_upper_bound():
     assert rows(paired)[0]["status"] == "GD BELOW closed form"  # the theory table flags it
     Z = paired["W2"].values @ paired["W1"].values @ paired["H1"].values.T.reshape(6, 4, 4).mean(-1)
     assert np.sum(np.linalg.svd(Z, compute_uv=False) > 1e-6) == 2
+
+
+@pytest.mark.parametrize("model", ["plain", "extended"])
+def test_fixed_point_shortcut_changes_no_number(model, monkeypatch):
+    """GD stops at an exact fixed point (θ_{t+1} = θ_t bit for bit): the result is byte for byte the full run's."""
+    if model == "plain":
+        configs = [Config(**dict(SMALL, iters=12000, log_every=1000, log_spaced=20, seed=s)) for s in range(3)]
+    else:
+        configs = [Config(**dict(EXT, lambda_W1=0.05, lambda_W2=0.05, lambda_H1=0.05, iters=12000, log_every=1000))]
+    short = solver.run(configs)
+    assert (short.per_problem["fixed_point_iteration"] > 0).all()
+    assert (short.per_problem["fixed_point_iteration"] < 12000).all()
+    monkeypatch.setattr(solver, "FIXED_POINT_CHECK_EVERY", 10**12)  # only t = 0 is checked
+    full = solver.run(configs)
+    assert (full.per_problem["fixed_point_iteration"] == -1).all()
+    assert set(short.records) == set(full.records)
+    for name in full.records:
+        np.testing.assert_array_equal(short.records[name], full.records[name], err_msg=name)
+    for name in full.params:
+        assert torch.equal(short.params[name], full.params[name]), name

@@ -25,6 +25,10 @@ from .config import BATCHABLE, Config
 
 #: How often (in iterations) GD checks that every parameter is finite.
 FINITE_CHECK_EVERY = 100
+#: How often GD checks for an exact fixed point (θ_{t+1} = θ_t bit for bit; plain and linear UFMs
+#: reach one after ~7e4 of the paper's 1e5 iterations), after which the run stops: every later
+#: iterate and measurement would repeat it.
+FIXED_POINT_CHECK_EVERY = 100
 #: Below this many multiply-adds per iteration, torch's intra-op threads cost more than they give
 #: (small UFMs on a shared CPU run several times faster on one thread).
 SINGLE_THREAD_WORK = 4_000_000
@@ -229,7 +233,11 @@ def run(
         params = problem.init([c.seed for c in configs], init_scales(configs))
         checked_at, checked = 0, params  # the last iterate known to be finite (updates are out of place)
         position = 0
-        for t in range(base.iters + 1):
+        fixed_at = torch.full((len(configs),), -1, dtype=torch.int64, device=device)
+        # the shortcut needs every later check to leave θ alone: a re-draw of dead columns would not
+        shortcut = not base.reinit_dead
+        t = 0
+        while True:
             logging = t == schedule[position]
             if t % FINITE_CHECK_EVERY == 0 or logging or t == base.iters:
                 if not bool(_all_finite(params).all()):
@@ -242,11 +250,32 @@ def run(
                 for name, value in measured.items():
                     records.setdefault(name, []).append(value)
                 position += 1
-            if t < base.iters:
-                params = step(params)
+            if t == base.iters:
+                break
+            new = step(params)
+            if shortcut and t % FIXED_POINT_CHECK_EVERY == 0:
+                same = _unchanged(params, new)
+                fixed_at = torch.where((fixed_at < 0) & same, t, fixed_at)
+                if bool(same.all()):
+                    # θ_{t+1} = θ_t bit for bit: GD is deterministic, so every later iterate is θ_t
+                    # and every later measurement is this one (computed once, repeated)
+                    if position < len(schedule):
+                        measured = measure(probe, as64(params), mode=metrics)
+                        for _ in range(position, len(schedule)):
+                            for name, value in measured.items():
+                                records.setdefault(name, []).append(value)
+                    break
+            params = new
+            t += 1
     seconds = time.perf_counter() - started
     stacked = {name: np.stack(values, axis=-1) for name, values in records.items()}
-    return Trajectory(iterations=schedule, records=stacked, params=params, seconds=seconds, per_problem=dead.results())
+    per_problem = {**dead.results(), "fixed_point_iteration": fixed_at.cpu().numpy()}
+    return Trajectory(iterations=schedule, records=stacked, params=params, seconds=seconds, per_problem=per_problem)
+
+
+def _unchanged(before: problems.Params, after: problems.Params) -> torch.Tensor:
+    """Per problem: whether a step left every parameter bit for bit the same, shape (B,)."""
+    return torch.stack([(a == b).flatten(1).all(dim=1) for a, b in zip(before.values(), after.values())]).all(dim=0)
 
 
 def _check_objective(objective: np.ndarray, t: int, name_problem) -> None:
@@ -376,7 +405,9 @@ def solve(config: Config, *, metrics: MetricsMode = "reference"):
     "WL", …, "W1", "H1"; H sample-major), "theory_objective", and for every ReLU level
     "dead_samples_<level>" (samples whose pre-activations are all <= 0 at the final iterate) and
     "dead_first_iteration_<level>" (first checked iteration with one, -1: never; checked every
-    FINITE_CHECK_EVERY iterations).  attrs: "config" (resolved), "theory" (`theory.minimizer(config)`),
+    FINITE_CHECK_EVERY iterations), and "fixed_point_iteration" (the first checked t with
+    θ_{t+1} = θ_t bit for bit, -1: none; from there GD stops and the logs repeat the last state,
+    exactly what the remaining iterations would have computed).  attrs: "config" (resolved), "theory" (`theory.minimizer(config)`),
     "provenance".
     """
     from ..provenance import collect
