@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import InputError
-from .base import NONNEGATIVE, POSITIVE_INT, Interval, NoTheory, PerLayer, check_constraints
+from .base import NONNEGATIVE, POSITIVE_INT, Interval, PerLayer, TheoryHooks, check_constraints
 from .layered import Layers, LayeredModel
 
 #: Deeper factorisations are not studied and would only make GD slower (SPEC §8 uses L <= 5).
@@ -25,32 +25,10 @@ def per_layer(value: Any, depth: int) -> tuple:
     return tuple(value) if isinstance(value, tuple) else (value,) * depth
 
 
-class DeepTheory(NoTheory):
-    """Deep linear MSE: the closed form of SPEC §8 (`ufm.deep_theory`); nothing else yet."""
-
-    def minimizer(self, config) -> dict[str, Any]:
-        from .. import deep_theory
-
-        lambdas = per_layer(config.lambda_W, config.depth)
-        widths = per_layer(config.d, config.depth)
-        reason = None
-        if config.activation != "linear" or config.loss != "mse":
-            reason = f"no closed form is registered for the deep {config.activation} UFM with {config.loss.upper()}"
-        elif config.lambda_H == 0 or min(lambdas) == 0:
-            reason = "a regularization weight is 0; the closed forms assume every λ > 0"
-        elif min(widths) < config.K:
-            reason = f"the closed form needs every width >= K={config.K} (got d={list(widths)})"
-        if reason is not None:
-            return {**super().minimizer(config), "reason": reason, "source": "", "verified": False}
-        out = deep_theory.deep_linear_mse(config.K, config.n, config.lambda_H, lambdas)
-        return {
-            "model": config.label,
-            "available": True,
-            "reason": "",
-            "source": "deep linear UFM, MSE: Z = s* I from (1 - s) s^((L-1)/(L+1)) = K rho_L",
-            "verified": True,
-            **out,
-        }
+class DeepTheory(TheoryHooks):
+    """The deep UFM's theory lives in `ufm.theory` (the default hooks): the closed form for linear MSE
+    (`ufm.deep_theory`), the certified reduced K × K problem for linear CE (`ufm.reduced`), and for
+    ReLU with L >= 3 only the deep-neural-collapse value as an upper bound ("no closed form")."""
 
 
 class DeepUFM(LayeredModel):
