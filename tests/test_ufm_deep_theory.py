@@ -193,6 +193,7 @@ def test_classify_is_invariant_under_relabelling_and_scale():
         perm = np.eye(K)[rng.permutation(K)]
         assert reduced.classify(2.7 * perm @ pattern @ perm.T) == name
     assert reduced.classify(np.zeros((4, 4))) == "zero"
+    assert reduced.classify(0.9 * np.eye(4)) == "orthogonal frame"
     assert reduced.classify(np.diag([1.0, 0.5, 0, 0])) == "rank-2 (unnamed)"
 
 

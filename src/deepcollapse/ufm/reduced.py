@@ -200,7 +200,7 @@ def numerical_rank(singular_values: np.ndarray, rtol: float = 1e-6) -> int:
 
 
 def classify(Z: np.ndarray, K: int | None = None) -> str:
-    """The name of the candidate structure Z matches, or 'rank-r (unnamed)', or 'zero'.
+    """The name of the structure Z matches ('orthogonal frame' or a candidate), 'rank-r (unnamed)', or 'zero'.
 
     Compares invariants under class relabelling (sorted singular values and sorted entries,
     normalised) with each pattern of `patterns(K)`; scale-free, so a GD endpoint can be named.
@@ -210,7 +210,8 @@ def classify(Z: np.ndarray, K: int | None = None) -> str:
     if float(np.linalg.norm(Z)) < 1e-12:
         return "zero"
     s, entries = _signature(Z)
-    for name, pattern in patterns(K).items():
+    # the MSE structure (Z = s·I, deep neural collapse with orthogonal frames) is no CE candidate
+    for name, pattern in {"orthogonal frame": np.eye(K), **patterns(K)}.items():
         ps, pe = _signature(pattern)
         if np.max(np.abs(s - ps)) < MATCH_RTOL and np.max(np.abs(entries - pe)) < MATCH_RTOL:
             return name
