@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_out
+
 HELP = "solve a UFM experiment (or a sweep) by gradient descent; store it with its closed form"
 
 EPILOG = """\
@@ -24,11 +26,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML/JSON config ('-' reads standard input)")
     parser.add_argument("--key", default=None, help="dotted path of the config inside FILE, e.g. ufm.experiments.fig2a")
-    parser.add_argument("--out", required=True, metavar="RESULT.zarr", help="result store (written atomically)")
+    add_out(parser, metavar="RESULT.zarr", help="result store (written atomically)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_yaml
+    from ..outputs import reserve
     from ..store import write_dataset
     from ..ufm import batched, solve, solve_sweep
 
@@ -36,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     if args.key:
         source += f" [{args.key}]"
     config, sweep = batched.from_mapping(load_yaml(args.config, key=args.key), source=source)
-    ds = solve(config) if sweep is None else solve_sweep(config, sweep)
-    write_dataset(ds, args.out)
+    with reserve(args.out, "ufm", force=args.force):
+        ds = solve(config) if sweep is None else solve_sweep(config, sweep)
+        write_dataset(ds, args.out, kind="ufm")
     print(_summary(ds, args.out))
     return 0
 
