@@ -24,14 +24,22 @@ from .errors import InputError
 SUBCOMMANDS = ("ufm", "theory", "asymptotic", "data", "train", "features", "metrics", "report", "info")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (exit 2, like every bad input): the full usage
+    stays one `--help` away."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deepcollapse",
         description="Unconstrained features models, exact neural-collapse metrics and ResNet18 "
         "experiments (Tirer & Bruna, ICML 2022).",
     )
     parser.add_argument("--version", action="version", version=f"deepcollapse {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"deepcollapse.commands.{name}")
         sp = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -54,7 +62,10 @@ def _terminate(signum: int, frame) -> None:
 
 def _stopped(command: str, args: argparse.Namespace, why: str) -> None:
     out = getattr(args, "out", None)
-    where = f"; nothing was written to {out} (its temporary files were removed)" if out else ""
+    if command == "train":
+        where = f"; {out} keeps its checkpoints (rerun to resume)"
+    else:
+        where = f"; nothing was written to {out} (its temporary files were removed)" if out else ""
     print(f"deepcollapse {command}: {why}{where}", file=sys.stderr)
 
 
@@ -62,10 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    previous = None
     if threading.current_thread() is threading.main_thread():
         # by default SIGTERM kills at once and leaves temporary outputs behind; `train` installs its
         # own handlers (pre-emption saves a checkpoint)
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(command, args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
     try:
         return int(args._run(args) or 0)
     except InputError as exc:

@@ -121,7 +121,8 @@ def _describe(path: Path) -> str:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         if (path / "zarr.json").is_file():
             return "a Zarr store that deepcollapse did not write"
-        return f"a directory deepcollapse did not write (holding {len(entries)} entries: {shown})"
+        count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        return f"a directory deepcollapse did not write (holding {count}: {shown})"
     return "a regular file"
 
 
@@ -257,12 +258,12 @@ def reserve(target: str | os.PathLike, kind: str, *, force: bool = False) -> Ite
     refusal or a second writer fails before any computation.  Parent directories created here
     are removed again if the command fails before writing."""
     target = Path(target)
+    claim(target, kind, force=force)
     key = os.path.realpath(lock_path(target))
     if key in _HELD and _HELD[key][2] is not None:
         with lock(target):
             yield target
         return
-    claim(target, kind, force=force)
     created = [p for p in reversed(target.parents) if not p.exists()]
     try:
         with lock(target):

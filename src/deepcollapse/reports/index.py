@@ -88,7 +88,7 @@ def build(
     body.append(esc(json.dumps(collect(), indent=1, sort_keys=True)))
     body.append("</pre></section>")
     document = (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{html_marker("index")}<title>{esc(title)}</title>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{html_marker('index')}<title>{esc(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>\n"
     )
     return write_text(document, out, kind="index")
