@@ -21,8 +21,3 @@ def add_progress(parser: argparse.ArgumentParser) -> None:
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress bar on stderr (default: only when stderr is a terminal)",
     )
-
-
-def progress_disabled(progress: bool | None) -> bool | None:
-    """tqdm's `disable` for a --progress value: None lets tqdm decide (off unless a terminal)."""
-    return None if progress is None else not progress

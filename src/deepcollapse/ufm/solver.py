@@ -142,10 +142,12 @@ def run(
     *,
     metrics: MetricsMode = "batched",
     on_nonfinite: Callable[[int], str] = lambda i: f"problem {i}",
+    progress: Callable[[int], None] | None = None,
 ) -> Trajectory:
     """Gradient descent on B = len(configs) problems that differ only in λ, lr, init scales and seed.
 
-    `on_nonfinite(i)` names problem i in the error raised when GD produces NaN or inf.
+    `on_nonfinite(i)` names problem i in the error raised when GD produces NaN or inf;
+    `progress(t)`, if given, is told the iteration every `FINITE_CHECK_EVERY` iterations.
     """
     base = configs[0]
     fixed = {f.name for f in dataclasses.fields(Config)} - set(BATCHABLE)
@@ -176,6 +178,8 @@ def run(
                 if not bool(_all_finite(params).all()):
                     _raise_nonfinite(step, checked, checked_at, t, on_nonfinite)
                 checked_at, checked = t, params
+                if progress is not None:
+                    progress(t)
             if logging:
                 for name, value in measure(probe, as64(params), mode=metrics).items():
                     records.setdefault(name, []).append(value)
@@ -295,7 +299,7 @@ def to_dataset(
     return ds
 
 
-def solve(config: Config, *, metrics: MetricsMode = "reference"):
+def solve(config: Config, *, metrics: MetricsMode = "reference", progress: Callable[[int], None] | None = None):
     """Run one UFM experiment; the xarray Dataset described in DESIGN.md.
 
     dims "iteration" (0, every log_every, the log-spaced points, the final iterate); variables
@@ -307,7 +311,7 @@ def solve(config: Config, *, metrics: MetricsMode = "reference"):
     """
     from ..provenance import collect
 
-    trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}")
+    trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}", progress=progress)
     return to_dataset(
         [config],
         trajectory,
