@@ -134,6 +134,8 @@ CASES = [
          lambda a, d: (d / "empty").mkdir(), out="empty"),
     Case("ufm-force-over-foreign-directory", lambda a, d: ["ufm", "--config", a["ufm.yaml"], "--out", d / "out", "--force"], 0,
          lambda a, d: _foreign_dir(d, "out"), out="out"),
+    Case("summary-out-own-summary", lambda a, d: ["report", "summary", "--store", f"m={a['metrics.zarr']}", "--out", d / "s.json"], 0,
+         lambda a, d: _write(d, "s.json", '{"old": {"NC1": 1.0}}'), out="s.json"),
     Case("theory-out-own-table", lambda a, d: ["theory", "--runs", a["ufm.zarr"], "--out", d / "t.json"], 0,
          _copy_as("theory.json", "t.json"), out="t.json"),
     Case("metrics-out-own-metrics-store", lambda a, d: ["metrics", "--features", a["features.zarr"], "--out", d / "m.zarr", "--no-progress"], 0,

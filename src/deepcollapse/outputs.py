@@ -3,7 +3,8 @@
 Every artifact deepcollapse writes names its kind in its own metadata (`MARKER`):
 
     Zarr store       group attribute ``deepcollapse_artifact`` (in the store's zarr.json)
-    JSON file        top-level key ``deepcollapse_artifact``
+    JSON file        top-level key ``deepcollapse_artifact``; the summary (a DVC metrics file whose
+                     top-level keys are run names) by its shape: a mapping of mappings
     HTML page        ``<meta name="deepcollapse-artifact" content="KIND">``
     CSV table        its header row (the table has no place for metadata)
     run directory    ``run.json`` (key ``deepcollapse_artifact: run``; older runs: its config/data shape)
@@ -56,6 +57,9 @@ KINDS: dict[str, str] = {
 
 # header rows of the CSV tables we write (first columns): a CSV has no place for a marker
 _CSV_HEADERS = {"theory-csv": "run,point"}
+# JSON documents with no room for a marker key (the summary's top-level keys are run names, a
+# DVC metrics file): their shape is the recognition
+UNMARKED_JSON = {"summary": lambda doc: isinstance(doc, dict) and bool(doc) and all(isinstance(v, dict) for v in doc.values())}
 
 _HOST = socket.gethostname()
 
@@ -97,7 +101,9 @@ def artifact_kind(path: str | os.PathLike) -> str | None:
     if path.suffix == ".json":
         meta = _read_json(path)
         kind = meta.get(MARKER) if isinstance(meta, dict) else None
-        return kind if isinstance(kind, str) else None
+        if isinstance(kind, str):
+            return kind
+        return next((kind for kind, shaped in UNMARKED_JSON.items() if shaped(meta)), None)
     try:
         with path.open("r", errors="replace") as fh:
             head = fh.read(4096)

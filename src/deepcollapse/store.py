@@ -300,9 +300,9 @@ def write_json(obj: Any, path: str | os.PathLike, *, kind: str | None = None, fo
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         return path
-    from .outputs import MARKER, writing
+    from .outputs import MARKER, UNMARKED_JSON, writing
 
-    if isinstance(data, dict):
+    if isinstance(data, dict) and kind not in UNMARKED_JSON:
         data = {MARKER: kind, **data}
     with writing(path, kind, force=force) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
