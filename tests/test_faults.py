@@ -118,19 +118,19 @@ def test_sigkill_at_random_points_leaves_the_good_store_or_a_whole_new_one(art, 
     xr.testing.assert_identical(xr.open_zarr(target).load().drop_attrs(), reference.drop_attrs())
 
 
-@pytest.mark.parametrize("command", ["features", "metrics"])
-def test_sigterm_removes_the_temporary_store_and_says_so(art, tmp_path, command):
+@pytest.mark.parametrize(("command", "signum"), [("features", signal.SIGTERM), ("metrics", signal.SIGTERM), ("metrics", signal.SIGINT)])
+def test_sigterm_or_sigint_removes_the_temporary_store_and_says_so(art, tmp_path, command, signum):
     target = copy(art[f"{command}.zarr"], tmp_path / f"{command}.zarr")
     good = tree_hashes(target)
     argv = (["features", "--run", art["run"]] if command == "features" else ["metrics", "--features", art["features.zarr"]])
     child = spawn([*argv, "--out", target, "--no-progress"])
     _wait_for(lambda: lock_path(target).exists() or child.poll() is not None)
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     _, err = child.communicate(timeout=120)
     if child.returncode == 0:  # finished before the signal landed: a whole new store
         assert missing_chunks(target) is None
     else:
-        assert child.returncode == 143 and "SIGTERM" in _one_line(err)
+        assert child.returncode == 128 + signum and signal.Signals(signum).name in _one_line(err)
         assert tree_hashes(target) == good
     assert _leftovers(tmp_path) == []
 
