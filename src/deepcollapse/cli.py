@@ -4,15 +4,18 @@ Each subcommand lives in its own module exposing ``HELP``, ``configure(parser)``
 ``run(args) -> int``.  Those modules only parse arguments; the science is in the package, so the
 Snakemake workflow (which calls this CLI) and Python users run the very same code.
 
-Exit status: 0 on success, 2 on bad input (one line on stderr naming what is wrong), 130 when
-interrupted.  Subcommands that can be pre-empted (training) define their own extra statuses.
+Exit status: 0 on success, 2 on bad input or an I/O error (one line on stderr naming the file,
+key or value), 130 on SIGINT and 143 on SIGTERM (the temporary output is removed, nothing is
+written).  Subcommands that can be pre-empted (training) define their own extra statuses.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from . import __version__
 from .errors import InputError
@@ -21,14 +24,22 @@ from .errors import InputError
 SUBCOMMANDS = ("ufm", "theory", "lowrank", "asymptotic", "data", "train", "features", "metrics", "report", "info")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (exit 2, like every bad input): the full usage
+    stays one `--help` away."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deepcollapse",
         description="Unconstrained features models, exact neural-collapse metrics and ResNet18 "
         "experiments (Tirer & Bruna, ICML 2022).",
     )
     parser.add_argument("--version", action="version", version=f"deepcollapse {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"deepcollapse.commands.{name}")
         sp = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -37,18 +48,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM as an exception, so that the writers' cleanup (`store.atomic_path`) runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame) -> None:
+    raise Terminated(signum)
+
+
+def _stopped(command: str, args: argparse.Namespace, why: str) -> None:
+    out = getattr(args, "out", None)
+    if command == "train":
+        where = f"; {out} keeps its checkpoints (rerun to resume)"
+    else:
+        where = f"; nothing was written to {out} (its temporary files were removed)" if out else ""
+    print(f"deepcollapse {command}: {why}{where}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = args.command + (f" {args.action}" if getattr(args, "action", None) else "")
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # by default SIGTERM kills at once and leaves temporary outputs behind; `train` installs its
+        # own handlers (pre-emption saves a checkpoint)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(command, args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
     try:
         return int(args._run(args) or 0)
     except InputError as exc:
         message = " ".join(str(exc).split())  # exactly one line
-        print(f"deepcollapse {args.command}: error: {message}", file=sys.stderr)
+        print(f"deepcollapse {command}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # the environment, not the code: a read-only or full file system, a permission
+        where = exc.filename or "I/O"
+        reason = exc.strerror or " ".join(str(exc).split())
+        print(f"deepcollapse {command}: error: {where}: {reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"deepcollapse {args.command}: interrupted", file=sys.stderr)
+        _stopped(command, args, "interrupted (SIGINT)")
         return 130
+    except Terminated as exc:
+        _stopped(command, args, f"stopped by {signal.Signals(exc.signum).name}")
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":

@@ -179,6 +179,61 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, source: str = "con
         raise InputError(f"{source}: {exc}") from None
 
 
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """The meaningful range of a numeric config field, declared once beside the field
+    (`bounded`), checked by `check_field_types` and listed by `constraints`.
+
+    `minimum`/`maximum` are inclusive unless `exclusive`; NaN and infinities are refused unless
+    `finite` is False.  `why` says what the limit protects (it ends the error message).
+    """
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive: bool = False
+    finite: bool = True
+    why: str = ""
+
+    def describe(self) -> str:
+        low = "" if self.minimum is None else (f"> {self.minimum:g}" if self.exclusive else f">= {self.minimum:g}")
+        high = "" if self.maximum is None else f"<= {self.maximum:g}"
+        parts = [p for p in (low, high) if p] + (["finite"] if self.finite else [])
+        return " and ".join(parts) or "any number"
+
+    def violated_by(self, value: Any) -> bool:
+        import math
+
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False  # a type error, reported by the type check
+        if math.isnan(value):
+            return self.finite or self.minimum is not None or self.maximum is not None
+        if self.finite and not math.isfinite(value):
+            return True
+        if self.minimum is not None and (value <= self.minimum if self.exclusive else value < self.minimum):
+            return True
+        return self.maximum is not None and value > self.maximum
+
+
+def bounded(default: Any, **bound: Any) -> Any:
+    """A dataclass field with a declared `Bound` (``width: float = bounded(1.0, minimum=1/64)``)."""
+    return dataclasses.field(default=default, metadata={"bound": Bound(**bound)})
+
+
+def constraints(cls: type) -> dict[str, Bound]:
+    """{field: Bound} declared by config dataclass `cls` (for documentation and property tests)."""
+    return {f.name: f.metadata["bound"] for f in dataclasses.fields(cls) if "bound" in f.metadata}
+
+
+def check_bounds(obj: Any) -> None:
+    """Refuse a field value outside its declared `Bound` (one sentence naming key and value)."""
+    for f in dataclasses.fields(obj):
+        bound = f.metadata.get("bound")
+        value = getattr(obj, f.name)
+        if bound is not None and value is not None and bound.violated_by(value):
+            why = f" ({bound.why})" if bound.why else ""
+            raise InputError(f"key {f.name!r} must be {bound.describe()}, got {value!r}{why}")
+
+
 def check_field_types(obj: Any) -> None:
     """Refuse wrong types and unknown choices of a config dataclass built directly in Python.
 
@@ -211,6 +266,7 @@ def check_field_types(obj: Any) -> None:
                 raise InputError(f"{f.name} must be a number, got {value!r}")
         elif tp is str and not isinstance(value, str):
             raise InputError(f"{f.name} must be a string, got {value!r}")
+    check_bounds(obj)
 
 
 def from_yaml(cls: type[T], path: str | os.PathLike, *, key: str | None = None) -> T:

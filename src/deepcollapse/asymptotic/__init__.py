@@ -26,7 +26,7 @@ def write(ds, path, config: Config):
     from ..provenance import collect
     from ..store import write_dataset
 
-    return write_dataset(ds, path, provenance=collect(params=to_dict(config), seed=config.seed, device=config.device))
+    return write_dataset(ds, path, kind="asymptotic", provenance=collect(params=to_dict(config), seed=config.seed, device=config.device))
 
 
 __all__ = [

@@ -54,7 +54,7 @@ def _per_cell(fn, X: torch.Tensor) -> np.ndarray:
     return np.array([fn(flat[i]) for i in range(flat.shape[0])]).reshape(X.shape[:-2])
 
 
-def plain_classifiers(cfg: Config, means: torch.Tensor) -> torch.Tensor:
+def plain_classifiers(cfg: Config, means: torch.Tensor, progress=None) -> torch.Tensor:
     """W(H* + σZ) for every (σ, n, seed): shape (S, len(n), seeds, K, d)."""
     device = means.device
     sigma = torch.tensor(cfg.sigma, dtype=F64, device=device)
@@ -66,6 +66,8 @@ def plain_classifiers(cfg: Config, means: torch.Tensor) -> torch.Tensor:
             )
             gram, cross = noise.noisy_moments(means=means, n=n, sigma=sigma, gram_Z=gram_Z, sums_Z=sums_Z)
             W[:, i, j] = solve_from_moments(gram, cross, N=cfg.K * n, lambda_W=cfg.lambda_W)
+            if progress is not None:
+                progress(1)  # one (n, seed) cell done
     return W
 
 
@@ -167,17 +169,18 @@ def extended_study(cfg: Config, minimizer: theory.ExtendedMinimizer) -> dict[str
     }
 
 
-def run(cfg: Config, *, cpu_threads: int | None = 1):
+def run(cfg: Config, *, cpu_threads: int | None = 1, progress=None):
     """The whole study as an xarray Dataset (dims sigma, n, seed); see the README for the variables.
 
-    `cpu_threads`: torch intra-op threads while computing on the CPU (see `_intra_op_threads`).
+    `cpu_threads`: torch intra-op threads while computing on the CPU (see `_intra_op_threads`);
+    `progress(k)`, if given, is told that k more of the len(n)·seeds noise draws are solved.
     """
     device = devices.resolve(cfg.device)
     with _intra_op_threads(device, cpu_threads):
-        return _run(cfg, device)
+        return _run(cfg, device, progress)
 
 
-def _run(cfg: Config, device: torch.device):
+def _run(cfg: Config, device: torch.device, progress=None):
     import xarray as xr
 
     plain = theory.plain_minimizer(K=cfg.K, d=cfg.d, lambda_W=cfg.lambda_W, lambda_H_tilde=cfg.lambda_H_tilde)
@@ -188,7 +191,7 @@ def _run(cfg: Config, device: torch.device):
         dtype=F64,
         device=device,
     )
-    W = plain_classifiers(cfg, means)
+    W = plain_classifiers(cfg, means, progress)
     W_lim = a[:, None, None, None, None] * W_star
     error = _frob(W - W_lim)
     rel = error / _frob(W_lim)  # NaN/inf only for the zero minimizer, replaced below

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_out, add_progress
+
 HELP = "extract per-checkpoint features (stage1..stage4 pooled, penultimate, W, b, loss, accuracy) of a run into Zarr"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run directory written by `deepcollapse train`")
-    parser.add_argument("--out", required=True, help="output Zarr store, e.g. results/features/NAME.zarr")
+    add_out(parser, help="output Zarr store, e.g. results/features/NAME.zarr")
     parser.add_argument("--test", action="store_true", help="also extract the test split (test_* variables)")
     parser.add_argument("--maps-per-class", type=int, default=0, help="also store unpooled stage maps of this many training samples per class")
     parser.add_argument("--batch-size", type=int, default=512, help="evaluation batch size")
     parser.add_argument("--device", default=None, help="override the run's device (cpu, cuda, ...)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)")
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..nets.features import extract_features
+    from ..outputs import reserve
 
-    out = extract_features(
-        args.run, args.out, test=args.test, maps_per_class=args.maps_per_class, batch_size=args.batch_size,
-        device=args.device, progress=args.progress,
-    )
+    with reserve(args.out, "features", force=args.force):
+        out = extract_features(
+            args.run, args.out, test=args.test, maps_per_class=args.maps_per_class, batch_size=args.batch_size,
+            device=args.device, progress=args.progress,
+        )
     print(f"{out}: features written")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from ._options import add_out
 
 HELP = "write the report index (reports/index.html) or a JSON summary of final metric values"
 
@@ -22,11 +23,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     index.add_argument("--data", default=None, metavar="DIR", help="root of the figures' CSV data, one folder per page (default: OUT's folder/data)")
     index.add_argument("--title", default="deepcollapse reports")
-    index.add_argument("--out", required=True, metavar="INDEX.html")
+    add_out(index, metavar="INDEX.html", help="the index page")
     summary = actions.add_parser("summary", help="final value of every metric of result stores, as JSON (a DVC metric)")
     summary.add_argument("--store", nargs="+", required=True, metavar="NAME=STORE.zarr", help="stores to summarise, by name")
     summary.add_argument("--along", default="epoch", help="dimension whose last index is the final value (default: epoch)")
-    summary.add_argument("--out", required=True, metavar="SUMMARY.json")
+    add_out(summary, metavar="SUMMARY.json", help="the JSON summary")
 
 
 def _named(pairs: list[str]) -> dict[str, str]:
@@ -40,12 +41,22 @@ def _named(pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..outputs import reserve
+
     if args.action == "index":
         from ..reports.index import build
 
-        build(pages=args.pages, out=args.out, figures_root=args.figures, data_root=args.data, title=args.title)
+        with reserve(args.out, "index", force=args.force):
+            build(pages=args.pages, out=args.out, figures_root=args.figures, data_root=args.data, title=args.title)
     else:
-        from ..reports.summary import write
+        from ..reports.summary import final_values
+        from ..store import reading, write_json
 
-        write(_named(args.store), along=args.along, out=args.out)
+        stores = _named(args.store)
+        with reserve(args.out, "summary", force=args.force):
+            summary = {}
+            for name, path in stores.items():
+                with reading(path):
+                    summary[name] = final_values(path, along=args.along)
+            write_json(summary, args.out, kind="summary")
     return 0

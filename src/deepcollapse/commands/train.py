@@ -1,7 +1,8 @@
 """`deepcollapse train`: train ResNet18 with checkpoints; rerunning resumes.
 
 Exit statuses: 0 done (or already complete), 2 bad input or a diverged loss (one line on
-stderr), 75 pre-empted by SIGTERM/SIGUSR1 after saving a resume checkpoint (rerun to continue;
+stderr; a diverged run that saved no training progress is removed, so that its run.json and
+initial checkpoint do not look like a run to resume), 75 pre-empted by SIGTERM/SIGUSR1 after saving a resume checkpoint (rerun to continue;
 `deepcollapse.nets.trainer.PREEMPTED_EXIT_STATUS`).
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
-from ..errors import EXIT_PREEMPTED
+from ..errors import EXIT_PREEMPTED, InputError
+from ._options import add_progress
 
 HELP = "train ResNet18 (paper recipe by default) with checkpoints into RUN_DIR; resumes an existing RUN_DIR"
 
@@ -19,14 +22,18 @@ HELP = "train ResNet18 (paper recipe by default) with checkpoints into RUN_DIR; 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="YAML/JSON file of TrainConfig fields ('-' reads stdin)")
     parser.add_argument("--key", default=None, help="dotted key of the run inside a larger YAML, e.g. networks.runs.mnist_mse")
-    parser.add_argument("--out", required=True, help="run directory (created, or resumed if it exists)")
+    parser.add_argument("--out", required=True, help="run directory (created, or resumed if it is a deepcollapse run directory)")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="use OUT as the run directory even if it is a non-empty directory deepcollapse did not write (nothing in it is deleted)",
+    )
     parser.add_argument("--device", default=None, help="override the config's device (cpu, cuda, cuda:1)")
     parser.add_argument(
         "--restart-if-changed", action="store_true",
         help="when RUN_DIR holds a run made with other science parameters or data, delete it and start over "
         "(default: refuse; device, threads and other execution settings never count as a change)",
     )
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)")
+    add_progress(parser)
 
 
 def _preempted_before_training(signum: int, frame) -> None:
@@ -44,17 +51,40 @@ def run(args: argparse.Namespace) -> int:
 
     from ..config import from_mapping, load_yaml
     from ..nets.config import TrainConfig
-    from ..nets.trainer import PREEMPTED_EXIT_STATUS, Preempted, train
+    from ..nets.trainer import PREEMPTED_EXIT_STATUS, Preempted, TrainingDiverged, train
+    from ..outputs import reserve
 
     source = "<stdin>" if args.config == "-" else args.config
     mapping = load_yaml(args.config, key=args.key)
     config = from_mapping(TrainConfig, mapping, source=source if not args.key else f"{source} [{args.key}]")
     if args.device:
         config = dataclasses.replace(config, device=args.device)
-    try:
-        summary = train(config, args.out, progress=args.progress, restart_if_changed=args.restart_if_changed)
-    except Preempted as exc:
-        print(f"deepcollapse train: {exc}", file=sys.stderr)
-        return PREEMPTED_EXIT_STATUS
+    with reserve(args.out, "run", force=args.force):  # one writer per run directory
+        try:
+            summary = train(config, args.out, progress=args.progress, restart_if_changed=args.restart_if_changed)
+        except Preempted as exc:
+            print(f"deepcollapse train: {exc}", file=sys.stderr)
+            return PREEMPTED_EXIT_STATUS
+        except TrainingDiverged as exc:
+            raise InputError(f"{exc}; {_after_divergence(Path(args.out))}") from None
     print(f"{args.out}: {summary['epochs']} epochs, final training loss {summary['final_loss']}, accuracy {summary['final_accuracy']}")
     return 0
+
+
+def _after_divergence(run_dir: Path) -> str:
+    """Remove a diverged run's files if it saved no training progress (only run.json and the
+    initial checkpoint: a later `train` would resume a run that cannot succeed); say what is left."""
+    from ..nets import checkpoint
+
+    kept = checkpoint.kept_epochs(run_dir)
+    resume = checkpoint.directory(run_dir) / checkpoint.RESUME_NAME
+    if resume.exists() or any(epoch > 0 for epoch in kept):
+        return f"the checkpoints saved before the divergence are kept in {run_dir}"
+    for path in [*kept.values(), run_dir / "run.json", run_dir / "history.json"]:
+        path.unlink(missing_ok=True)
+    for folder in (checkpoint.directory(run_dir), run_dir):
+        try:
+            folder.rmdir()  # only if empty: files deepcollapse did not write stay
+        except OSError:
+            pass
+    return "nothing was saved"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_out, add_progress
+
 HELP = "solve a UFM experiment (or a sweep) by gradient descent; store it with its closed form"
 
 EPILOG = """\
@@ -24,11 +26,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML/JSON config ('-' reads standard input)")
     parser.add_argument("--key", default=None, help="dotted path of the config inside FILE, e.g. ufm.experiments.fig2a")
-    parser.add_argument("--out", required=True, metavar="RESULT.zarr", help="result store (written atomically)")
+    add_out(parser, metavar="RESULT.zarr", help="result store (written atomically)")
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_yaml
+    from ..outputs import reserve
+    from ..progress import bar
     from ..store import write_dataset
     from ..ufm import batched, solve, solve_sweep
 
@@ -36,8 +41,14 @@ def run(args: argparse.Namespace) -> int:
     if args.key:
         source += f" [{args.key}]"
     config, sweep = batched.from_mapping(load_yaml(args.config, key=args.key), source=source)
-    ds = solve(config) if sweep is None else solve_sweep(config, sweep)
-    write_dataset(ds, args.out)
+    with reserve(args.out, "ufm", force=args.force):
+        with bar(total=config.iters, desc=f"ufm {config.model}", unit="it", progress=args.progress) as shown:
+            def progress(t: int) -> None:
+                shown.update(t - shown.n)
+
+            ds = solve(config, progress=progress) if sweep is None else solve_sweep(config, sweep, progress=progress)
+            shown.update(config.iters - shown.n)
+        write_dataset(ds, args.out, kind="ufm")
     print(_summary(ds, args.out))
     return 0
 

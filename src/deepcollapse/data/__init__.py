@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import InputError
 from .arrays import ImageData, content_hash, load, write
 from .registry import NAMES, SPECS, spec
 from .subsample import balanced_indices
@@ -29,6 +30,8 @@ def convert(
     seed: int = 0,
 ) -> ImageData:
     """Read dataset `name` from its source (see `sources`) and optionally subsample it per class."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     from .arrays import from_raw
     from .sources import read
 

@@ -115,21 +115,22 @@ def encoding(data: ImageData) -> dict[str, dict]:
 def write(data: ImageData, path: str | Path, *, provenance: dict | None = None) -> Path:
     from ..store import write_dataset
 
-    return write_dataset(to_dataset(data), path, encoding=encoding(data), provenance=provenance)
+    return write_dataset(to_dataset(data), path, kind="data", encoding=encoding(data), provenance=provenance)
 
 
 def load(path: str | Path, *, expect: str | None = None) -> ImageData:
     """Read a converted store whole and check its content hash (and its dataset name, if `expect`)."""
-    from ..store import open_dataset
+    from ..store import open_dataset, reading
 
     path = Path(path)
     ds = open_dataset(path)
     try:
         name = ds.attrs["dataset"]
         arrays = {}
-        for split in SPLITS:
-            for var in ("image", "label", "index"):
-                arrays[f"{split}_{var}"] = np.asarray(ds[f"{split}_{var}"].values)
+        with reading(path):  # a damaged chunk: one line naming the store and the array
+            for split in SPLITS:
+                for var in ("image", "label", "index"):
+                    arrays[f"{split}_{var}"] = np.asarray(ds[f"{split}_{var}"].values)
     except KeyError as exc:
         raise InputError(f"{path}: not a dataset store written by `deepcollapse data` (missing {exc})") from None
     if expect is not None and name != expect:

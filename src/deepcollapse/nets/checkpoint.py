@@ -52,6 +52,16 @@ def load(path: Path, *, map_location: Any = "cpu") -> dict[str, Any]:
     return state
 
 
+def restore(model: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
+    """Load the weights of checkpoint `path` into `model`; a checkpoint of another architecture
+    (a run of another width, stem or number of classes) is an InputError naming the file."""
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line or "Missing" in line), str(exc).splitlines()[0] if str(exc) else "")
+        raise InputError(f"{path}: checkpoint does not fit this run's model ({first[:200]})") from None
+
+
 def kept_epochs(run_dir: Path) -> dict[int, Path]:
     """{epoch: path} of the kept checkpoints present in `run_dir`."""
     out = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from ..config import check_field_types
+from ..config import bounded, check_field_types
 from ..errors import InputError
 
 # Dense early (collapse sets in fast), sparse late: 24 checkpoints over the 200 paper epochs.
@@ -31,63 +31,42 @@ class TrainConfig:
     dataset: Literal["digits", "mnist", "fashion-mnist", "cifar10"] = "digits"
     data: str | None = None  # store written by `deepcollapse data`; None: convert the source in memory
     data_root: str | None = None  # local directory of the standard files when `data` is None
-    train_per_class: int | None = None  # balanced subsample of the training split (None: all of it)
-    test_per_class: int | None = None
+    train_per_class: int | None = bounded(None, minimum=1)  # balanced subsample of the training split (None: all of it)
+    test_per_class: int | None = bounded(None, minimum=1)
     # ---- model
     stem: Literal["3x3", "imagenet"] = "3x3"
-    width: float = 1.0  # stage widths 64w, 128w, 256w, 512w
+    # stage widths 64w, 128w, 256w, 512w (rounded); below 1/64 the first stage would have no channel
+    width: float = bounded(1.0, minimum=1 / 64, maximum=64, why="64*width channels in the first stage, at least one")
     bias: bool | None = None  # classifier bias; None: the paper's choice for the loss (none with MSE, with CE)
     # ---- loss: "mse" = mse_scale * mean over batch and classes of (logit - one_hot)^2,
     # i.e. mse_scale/(B K) * sum_i ||W h_i + b - e_{y_i}||^2 (torch's MSELoss(reduction="mean") at 1);
     # the UFM normalisation 1/(2N) sum_i ||...||^2 of SPEC-math §0 is mse_scale = K/2.
     loss: Literal["mse", "ce"] = "mse"
-    mse_scale: float = 1.0
+    mse_scale: float = bounded(1.0, minimum=0, exclusive=True)
     # ---- optimisation (paper recipe)
-    epochs: int = 200
-    batch_size: int = 128
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    lr_step: int = 40  # lr *= lr_gamma every lr_step epochs
-    lr_gamma: float = 0.1
-    seed: int = 0
+    epochs: int = bounded(200, minimum=1)
+    # BatchNorm cannot normalise a batch of one sample in training mode
+    batch_size: int = bounded(128, minimum=2, why="BatchNorm needs two samples per batch")
+    lr: float = bounded(0.05, minimum=0, exclusive=True)
+    momentum: float = bounded(0.9, minimum=0)
+    weight_decay: float = bounded(5e-4, minimum=0)
+    lr_step: int = bounded(40, minimum=1)  # lr *= lr_gamma every lr_step epochs
+    lr_gamma: float = bounded(0.1, minimum=0, maximum=1, exclusive=True)
+    seed: int = bounded(0, minimum=0, why="numpy seeds are non-negative")
     # ---- checkpoints: kept at these epochs (0 = initialisation) for `deepcollapse features`;
     # a rolling resume point is also written every `save_every` epochs (0: never)
     checkpoints: tuple[int, ...] = PAPER_CHECKPOINTS
-    save_every: int = 1
+    save_every: int = bounded(1, minimum=0)
     # ---- execution
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of the forward pass (the loss is computed in float32)
     channels_last: bool = False
     compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile mode
     cuda_graphs: bool = False  # capture the whole training step in a CUDA graph (CUDA only)
-    threads: int = 0  # CPU threads of torch (0: torch's default); on a shared machine 1 is often fastest
+    threads: int = bounded(0, minimum=0)  # CPU threads of torch (0: torch's default); on a shared machine 1 is often fastest
 
     def __post_init__(self) -> None:
-        check_field_types(self)
-        positive_ints = ("epochs", "batch_size", "lr_step")
-        for name in positive_ints:
-            if getattr(self, name) < 1:
-                raise InputError(f"key {name!r} must be a positive integer, got {getattr(self, name)}")
-        for name in ("train_per_class", "test_per_class"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InputError(f"key {name!r} must be a positive integer or null, got {value}")
-        if not self.width > 0:
-            raise InputError(f"key 'width' must be positive, got {self.width}")
-        if not self.lr > 0:
-            raise InputError(f"key 'lr' must be positive, got {self.lr}")
-        for name in ("momentum", "weight_decay"):
-            if getattr(self, name) < 0:
-                raise InputError(f"key {name!r} must be non-negative, got {getattr(self, name)}")
-        if not 0 < self.lr_gamma <= 1:
-            raise InputError(f"key 'lr_gamma' must be in (0, 1], got {self.lr_gamma}")
-        if not self.mse_scale > 0:
-            raise InputError(f"key 'mse_scale' must be positive, got {self.mse_scale}")
-        if self.threads < 0:
-            raise InputError(f"key 'threads' must be >= 0, got {self.threads}")
-        if self.save_every < 0:
-            raise InputError(f"key 'save_every' must be >= 0, got {self.save_every}")
+        check_field_types(self)  # types, then every range declared with `bounded` above
         bad = [e for e in self.checkpoints if not 0 <= e <= self.epochs]
         if bad:
             raise InputError(f"key 'checkpoints': epoch {bad[0]} is outside 0..epochs={self.epochs}")

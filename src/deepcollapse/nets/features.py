@@ -148,7 +148,8 @@ def extract_features(
 
     from ..data import balanced_indices
     from ..provenance import collect
-    from ..store import atomic_path, jsonable
+    from ..outputs import MARKER, writing
+    from ..store import jsonable, to_zarr
 
     run_dir, out = Path(run_dir), Path(out)
     meta = read_run(run_dir)
@@ -187,6 +188,7 @@ def extract_features(
         "classifier_bias": config.bias, "loss": config.loss, "dataset": data.name,
         "run": {"config": meta["config"], "data": meta["data"], "provenance": meta.get("provenance")},
         "provenance": collect(params=params, seed=config.seed, device=dev),
+        MARKER: "features",
     }
     static = {"label": (("sample",), data.labels["train"].astype(np.int64)), "sample_index": (("sample",), data.index["train"])}
     if test:
@@ -196,11 +198,12 @@ def extract_features(
         static["map_label"] = (("map_sample",), data.labels["train"][map_rows].astype(np.int64))
         static["map_sample_index"] = (("map_sample",), map_rows.astype(np.int64))
 
-    with atomic_path(out) as tmp, warnings.catch_warnings():
+    # the output contract (deepcollapse.outputs): claimed, locked, written to a temporary path
+    with writing(out, "features") as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         for i, epoch in enumerate(tqdm(epochs, desc=f"features {run_dir.name}", unit="checkpoint", disable=None if progress is None else not progress)):
             state = checkpoint.load(kept[epoch], map_location=dev)
-            model.load_state_dict(state["model"])
+            checkpoint.restore(model, state, kept[epoch])
             results = {}
             for split in splits:
                 results[split] = _extract_split(
@@ -213,7 +216,7 @@ def extract_features(
                 import xarray as xr
 
                 ds = ds.assign(**{k: xr.Variable(*v) for k, v in static.items()})
-                ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True, encoding=_encoding(ds, epochs=len(epochs)))
+                to_zarr(ds, tmp, mode="w", encoding=_encoding(ds, epochs=len(epochs)))
             else:
-                ds.to_zarr(tmp, append_dim="epoch", consolidated=True)
+                to_zarr(ds, tmp, append_dim="epoch")
     return out

@@ -101,4 +101,4 @@ def layer_metrics(features: str | Path, out: str | Path, *, split: str = "train"
         attrs={"split": split, "num_classes": K, "classifier_layer": classifier_layer, "features": features_attrs, "features_path": str(features)},
     )
     params = {"features": str(features), "split": split}
-    return write_dataset(result, out, provenance=collect(params=params, seed=(features_attrs.get("run") or {}).get("config", {}).get("seed")))
+    return write_dataset(result, out, kind="metrics", provenance=collect(params=params, seed=(features_attrs.get("run") or {}).get("config", {}).get("seed")))

@@ -148,11 +148,15 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
     """run.json of a run directory (config, data, provenance); InputError if absent."""
     path = Path(run_dir) / "run.json"
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(f"{run_dir}: not a training run directory (no run.json)") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: unreadable ({exc})") from None
+    shape_ok = isinstance(meta, dict) and isinstance(meta.get("config"), dict) and isinstance(meta.get("data"), dict)
+    if not shape_ok or not {"content_hash", "normalization"} <= set(meta["data"]):
+        raise InputError(f"{path}: not a run.json of `deepcollapse train` (expected 'config' and 'data' mappings)")
+    return meta
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -300,7 +304,7 @@ def train(
     found = checkpoint.newest(run_dir)
     if found is not None:
         path, state = found
-        model.load_state_dict(state["model"])
+        checkpoint.restore(model, state, path)
         # load_state_dict also restores the saved run's implementation flags: a run pre-empted on
         # CUDA (fused=True) and resumed on CPU, or resumed with cuda_graphs, must use this run's.
         implementation = {k: optimizer.param_groups[0][k] for k in ("fused", "foreach")}

@@ -47,6 +47,7 @@ def build(
 ) -> Path:
     """Write the index linking `pages` (rendered HTML), the figures under ``figures_root/<page>/``
     and their data under ``data_root/<page>/`` (both default to folders beside `out`)."""
+    from ..outputs import html_marker
     from ..provenance import collect
     from ..store import write_text
 
@@ -87,7 +88,7 @@ def build(
     body.append(esc(json.dumps(collect(), indent=1, sort_keys=True)))
     body.append("</pre></section>")
     document = (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{html_marker('index')}<title>{esc(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>\n"
     )
-    return write_text(document, out)
+    return write_text(document, out, kind="index")

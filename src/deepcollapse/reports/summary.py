@@ -41,4 +41,4 @@ def write(stores: Mapping[str, str | os.PathLike], *, along: str, out: str | os.
     """Write {name: final_values(store)} of several stores as one JSON file."""
     from ..store import write_json
 
-    return write_json({name: final_values(path, along=along) for name, path in stores.items()}, out)
+    return write_json({name: final_values(path, along=along) for name, path in stores.items()}, out, kind="summary")

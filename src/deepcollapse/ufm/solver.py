@@ -203,11 +203,13 @@ def run(
     *,
     metrics: MetricsMode = "batched",
     on_nonfinite: Callable[[int], str] = lambda i: f"problem {i}",
+    progress: Callable[[int], None] | None = None,
 ) -> Trajectory:
     """Gradient descent on B = len(configs) problems that differ only in λ, lr, init scales and seed.
 
     `on_nonfinite(i)` names problem i in the `SolverDiverged` error raised when GD produces NaN
-    or inf (in a parameter, checked every FINITE_CHECK_EVERY iterations, or in the objective).
+    or inf (in a parameter, checked every FINITE_CHECK_EVERY iterations, or in the objective);
+    `progress(t)`, if given, is told the iteration every `FINITE_CHECK_EVERY` iterations.
     """
     base = configs[0]
     fixed = {f.name for f in dataclasses.fields(Config)} - set(BATCHABLE)
@@ -244,6 +246,8 @@ def run(
                     _raise_nonfinite(step, checked, checked_at, t, on_nonfinite)
                 params = dead.check(params, t)
                 checked_at, checked = t, params
+                if progress is not None:
+                    progress(t)
             if logging:
                 measured = measure(probe, as64(params), mode=metrics)
                 _check_objective(measured["objective"], t, on_nonfinite)
@@ -395,7 +399,7 @@ def to_dataset(
     return ds
 
 
-def solve(config: Config, *, metrics: MetricsMode = "reference"):
+def solve(config: Config, *, metrics: MetricsMode = "reference", progress: Callable[[int], None] | None = None):
     """Run one UFM experiment; the xarray Dataset described in DESIGN.md.
 
     dims "iteration" (0, every log_every, the log-spaced points, the final iterate); variables
@@ -412,7 +416,7 @@ def solve(config: Config, *, metrics: MetricsMode = "reference"):
     """
     from ..provenance import collect
 
-    trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}")
+    trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}", progress=progress)
     return to_dataset(
         [config],
         trajectory,

@@ -1,0 +1,23 @@
+"""Options shared by several subcommands, defined once: `--out`/`--force` (the output contract
+of `deepcollapse.outputs`) and `--progress` (a tqdm bar, on by default only on a terminal)."""
+
+from __future__ import annotations
+
+import argparse
+
+FORCE_HELP = (
+    "replace OUT even if it is not a deepcollapse artifact of this kind (a foreign directory or file, "
+    "another kind of store); without it such an OUT is refused"
+)
+
+
+def add_out(parser: argparse.ArgumentParser, *, help: str, metavar: str | None = None) -> None:
+    parser.add_argument("--out", required=True, metavar=metavar, help=help + "; replaces only an artifact of the same kind")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+
+
+def add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
