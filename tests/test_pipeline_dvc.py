@@ -78,3 +78,24 @@ def test_changing_one_ufm_parameter_reruns_only_its_jobs(repo):
     assert stores[changed].stat().st_mtime_ns != before[changed]
     assert (work / "results/theory/agreement.json").read_text() != table_before
     assert "Data and pipelines are up to date" in _run(dvc + ["status", "--with-deps", "theory"], work, env)
+
+
+def test_a_code_change_reruns_the_rules_that_import_it(repo):
+    """DVC sees a changed package file (a stage dependency) and Snakemake would not: the stage's
+    command forces the rules whose jobs import it, so dvc.lock never records old results as made
+    by new code."""
+    work, env, _names = repo
+    dvc = [sys.executable, "-m", "dvc"]
+    _run(dvc + ["repro", "theory"], work, env)
+    solver = work / "src/deepcollapse/ufm/solver.py"
+    solver.write_text(solver.read_text() + "\n# a change of the solver\n")
+    assert "changed deps" in _run(dvc + ["status", "ufm"], work, env)
+    log = _run(dvc + ["repro", "theory"], work, env)
+    ufm = yaml.safe_load((work / "params.yaml").read_text())["ufm"]
+    assert "forcing rules ufm" in log
+    assert sorted(_ufm_jobs(log)) == sorted([*ufm["experiments"], *ufm["sweeps"]])  # every ufm job, new code
+    assert "rule theory" in log  # and what depends on them
+    assert "Data and pipelines are up to date" in _run(dvc + ["status", "--with-deps", "theory"], work, env)
+    # nothing changed since: nothing forced, nothing run
+    again = _run(dvc + ["repro", "theory"], work, env)
+    assert _ufm_jobs(again) == [] and "forcing" not in again
