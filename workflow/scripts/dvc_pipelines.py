@@ -93,7 +93,10 @@ def pipeline(root: str) -> dict:
         if spec["metrics"]:
             entry["metrics"] = [{m: {"persist": True}} for m in spec["metrics"]]
         stages[name] = entry
-    return {"stages": stages}
+    # `dvc plots show`: the data of every report figure (tidy CSV: panel, series, kind, x, y, value)
+    # with DVC's own scatter template; the PNG/SVG files stay the report's (declaring the figure
+    # folder would show every figure twice).
+    return {"stages": stages, "plots": [{"reports/data": {"x": "x", "y": "y", "template": "scatter"}}]}
 
 
 def merged(base: dict, overrides: dict) -> dict:
