@@ -24,7 +24,7 @@ from reduced_config import reduced_params
 
 pytestmark = pytest.mark.slow
 
-RUNTIME_MIN = 5  # the time limit; SLURM sends the signal up to 60 s early: 120-180 s after the start
+RUNTIME_MIN = 4  # the time limit; SLURM sends the signal up to 60 s early: 60-120 s after the start
 
 
 def preempt_signal() -> str:
