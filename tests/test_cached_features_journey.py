@@ -83,7 +83,7 @@ class Shell:
             return f"make -o .venv/.installed BIN={VENV_BIN} {line[5:]}"
         return line
 
-    def run(self, line: str, timeout: float = 900) -> str:
+    def run(self, line: str, timeout: float = 2400) -> str:  # a loaded 2-core machine: make run took 15 min
         command = self.translate(line)
         # where the line left the shell (cd) and what it exported (activate) carry over to the next
         script = f'set -eo pipefail\n{command}\npwd > "{self.state}/cwd"\nexport -p > "{self.state}/env"'
