@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:
-#   make run    the CPU demo of the whole pipeline (no cluster, no network) -> reports/index.html
+#   make run    the CPU demo of the whole pipeline (no cluster, no network) -> demo/reports/index.html
 #   make test   the test suite
 # Both create the virtual environment .venv on first use (about 2 minutes; torch is large).
 
@@ -20,13 +20,19 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 
 venv: $(STAMP)
 
+# The demo is its own DVC pipeline (demo/dvc.yaml, lock demo/dvc.lock) over its own output root
+# demo/, with its own parameter file demo/params.yaml (params.yaml + workflow/demo.yaml, merged):
+# the lock records the parameters the outputs were made with, and the paper run's results/,
+# reports/ and dvc.lock are never touched.
 run: $(STAMP)
-	$(BIN)/snakemake --configfile workflow/demo.yaml --profile workflow/profiles/local all
-	@echo "open reports/index.html"
+	$(BIN)/python workflow/scripts/dvc_pipelines.py
+	$(BIN)/dvc repro demo/dvc.yaml
+	@echo "open demo/reports/index.html"
 
 # The paper run (GPU recommended for the networks): every parameter of params.yaml.
 paper: $(STAMP)
-	$(BIN)/snakemake --profile workflow/profiles/local all
+	$(BIN)/python workflow/scripts/dvc_pipelines.py
+	$(BIN)/dvc repro
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadscope tests
@@ -47,4 +53,5 @@ slurm-profile:
 	echo "linked $$dir/slurm -> $(CURDIR)/workflow/profiles/slurm"
 
 clean:
-	rm -rf results reports/index.html reports/pages reports/figures reports/data reports/notebooks .snakemake
+	rm -rf results reports/index.html reports/pages reports/figures reports/data reports/notebooks .snakemake \
+		demo/results demo/reports demo/data demo/.snakemake

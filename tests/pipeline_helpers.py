@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "params.yaml", "dvc.yaml", "workflow")
+WORKFLOW_FILES = ("params.yaml", "dvc.yaml", "workflow")  # the Snakefile is workflow/Snakefile
 
 
 def copy_workflow(dest: Path, *, extra: tuple[str, ...] = ()) -> Path:

@@ -180,8 +180,9 @@ def test_store_round_trip_and_tamper_detection(tmp_path):
         data.load(tmp_path / "bad.zarr")
 
 
+@pytest.mark.system_package("dataset-fashion-mnist", path="/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 def test_real_fashion_mnist_from_debian_package(tmp_path):
-    """The Debian package's recompressed files are verified by content (.ci/run installs it)."""
+    """The Debian package's recompressed files are verified by content (installed by conftest.py)."""
     root = Path("/usr/share/datasets/fashion-mnist")
     images = data.convert("fashion-mnist", download=False)  # no root: the installed files are found
     assert images.attrs["verified"] is True

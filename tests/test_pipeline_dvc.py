@@ -1,5 +1,6 @@
 """`dvc repro` over the Snakemake DAG on a scratch copy: a changed UFM parameter reruns only the
-jobs that depend on it, and an unchanged pipeline reruns nothing."""
+jobs that depend on it, a changed package file reruns the rules that import it, and an unchanged
+pipeline reruns nothing."""
 
 import os
 import re
@@ -49,7 +50,7 @@ def repo(tmp_path):
     return work, env, names
 
 
-def test_changing_one_ufm_parameter_reruns_only_its_jobs(repo):
+def test_dvc_repro_reruns_only_the_jobs_whose_parameters_or_code_changed(repo):
     work, env, (changed, untouched) = repo
     dvc = [sys.executable, "-m", "dvc"]
     first = _run(dvc + ["repro", "theory"], work, env)
@@ -78,3 +79,18 @@ def test_changing_one_ufm_parameter_reruns_only_its_jobs(repo):
     assert stores[changed].stat().st_mtime_ns != before[changed]
     assert (work / "results/theory/agreement.json").read_text() != table_before
     assert "Data and pipelines are up to date" in _run(dvc + ["status", "--with-deps", "theory"], work, env)
+
+    # A code change: DVC sees the changed package file (a stage dependency), Snakemake alone would
+    # not; the stage's command forces the rules whose jobs import it, so dvc.lock never records old
+    # results as made by new code.  (Same scratch project: one first `dvc repro` serves both checks.)
+    solver = work / "src/deepcollapse/ufm/solver.py"
+    solver.write_text(solver.read_text() + "\n# a change of the solver\n")
+    assert "changed deps" in _run(dvc + ["status", "ufm"], work, env)
+    fourth = _run(dvc + ["repro", "theory"], work, env)
+    assert "forcing rules ufm" in fourth
+    assert sorted(_ufm_jobs(fourth)) == sorted([*ufm["experiments"], *ufm["sweeps"]])  # every ufm job, new code
+    assert "rule theory" in fourth  # and what depends on them
+    assert "Data and pipelines are up to date" in _run(dvc + ["status", "--with-deps", "theory"], work, env)
+    fifth = _run(dvc + ["repro", "theory"], work, env)  # nothing changed since: nothing forced, nothing run
+    assert _ufm_jobs(fifth) == [] and "forcing" not in fifth
+

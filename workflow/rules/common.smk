@@ -1,6 +1,7 @@
 # Helpers shared by every rule file: how jobs call the package, and how parameters reach them.
 import glob
 import json
+import os
 import re
 import sys
 from shlex import quote as shlex_quote
@@ -12,6 +13,16 @@ from snakemake.utils import validate
 # may be no activated virtual environment, but sys.executable still points at the right one.
 DC = f"{sys.executable} -m deepcollapse"
 PY = sys.executable
+
+# Outputs are relative to the working directory (the project root for the paper run, demo/ for the
+# demo); the workflow's own files (notebook templates, package code) are found from here, so one
+# Snakefile serves both output roots.
+PROJECT = os.path.relpath(os.path.dirname(workflow.basedir))
+
+
+def project_file(path):
+    """A file of the project (not an output), as a path relative to the working directory."""
+    return os.path.normpath(os.path.join(PROJECT, path))
 
 
 def as_json(obj):

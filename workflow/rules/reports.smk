@@ -6,7 +6,7 @@
 REPORTS = config["reports"]
 # The pages' plotting code: a change reruns the (cheap) pages, as a template change does.  The science
 # jobs do not depend on the package's source this way: see README, "When code changes".
-REPORT_CODE = sorted(glob.glob("src/deepcollapse/reports/*.py"))
+REPORT_CODE = sorted(glob.glob(project_file("src/deepcollapse/reports/*.py")))
 UFM_PAGES = REPORTS["ufm_pages"]
 
 
@@ -84,7 +84,7 @@ def page_parameters(w):
 
 rule report_page:
     input:
-        template=lambda w: f"workflow/notebooks/{PAGES[w.page][0]}.ipynb",
+        template=lambda w: project_file(f"workflow/notebooks/{PAGES[w.page][0]}.ipynb"),
         data=page_inputs,
         code=REPORT_CODE,
     output:

@@ -23,6 +23,9 @@ def network_runs():
 
 NET_RUNS = network_runs()
 
+# sbatch option (quoted for the SLURM executor, which pastes slurm_extra into its command line).
+PREEMPT_SIGNAL = "'--signal=B:USR1@120'"
+
 
 rule train:
     input:
@@ -39,6 +42,10 @@ rule train:
     threads: NET["threads"]
     resources:
         **res("gpu"),
+        # SLURM: signal the job 120 s before its time limit (B: the batch shell; the step then
+        # ends and training gets SIGTERM, saves a resume checkpoint and exits 75; the retry
+        # resumes).  Tested on a real SLURM: tests/test_slurm_signal.py.
+        slurm_extra=PREEMPT_SIGNAL,
     shell:
         CONFIG_FROM_STDIN + "{DC} train --config - --out {params.run_dir} --restart-if-changed --no-progress > {log} 2>&1"
 
