@@ -6,7 +6,7 @@
 REPORTS = config["reports"]
 # The pages' plotting code: a change reruns the (cheap) pages, as a template change does.  The science
 # jobs do not depend on the package's source this way: see README, "When code changes".
-REPORT_CODE = sorted(glob.glob(project_file("src/deepcollapse/reports/*.py")))
+REPORT_CODE = sorted(glob.glob(project_file("src/deepcollapse/reports/*.py")) + glob.glob(project_file("src/deepcollapse/compare/*.py")))
 UFM_PAGES = REPORTS["ufm_pages"]
 
 
@@ -58,7 +58,32 @@ def report_pages():
             {"metrics": {r: f"results/metrics/{r}.zarr" for r in NET_RUNS}, "summary": "results/summary/networks.json"},
             {},
         )
+    compared = comparison_references()
+    if compared:
+        pages["comparison"] = (
+            "comparison",
+            {
+                "metrics": {r: f"results/metrics/{r}.zarr" for r in compared},
+                "references": {r: {label: f"results/ufm/{name}.zarr" for label, name in refs.items()} for r, refs in compared.items()},
+            },
+            {"reference_names": compared},
+        )
     return pages
+
+
+def comparison_references():
+    """network run -> {"ReLU": ufm experiment, "linear": ufm experiment} from params.yaml networks.compare."""
+    compare = NET.get("compare") or {}
+    experiments = config["ufm"]["experiments"]
+    for loss, refs in compare.items():
+        for kind, name in refs.items():
+            if name not in experiments:
+                raise WorkflowError(f"params: networks.compare.{loss}.{kind} names {name!r}, which is not in ufm.experiments")
+    return {
+        run: {"ReLU": compare[cfg["loss"]]["relu"], "linear": compare[cfg["loss"]]["linear"]}
+        for run, cfg in NET_RUNS.items()
+        if cfg["loss"] in compare
+    }
 
 
 PAGES = report_pages()
@@ -66,7 +91,7 @@ PAGES = report_pages()
 
 def _paths(value):
     if isinstance(value, dict):
-        return list(value.values())
+        return [path for v in value.values() for path in _paths(v)]
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
