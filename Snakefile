@@ -34,6 +34,7 @@ include: "workflow/rules/reports.smk"
 localrules:
     all,
     report_index,
+    report_math,
     network_summary,
 
 

@@ -119,6 +119,10 @@ class Level:
         elif self.frame == ETF:
             text += (f"a simplex ETF (NC2_ETF = {fmt(self.nc2_etf)}; NC2_OF = {fmt(self.nc2_of)} ≈ "
                      f"{etf_of_distance(self.K):.4f}, the distance of an ETF to an OF)")
+        elif np.isfinite(self.nc2_etf) and self.nc2_etf <= DEFAULT.frame:
+            text = (f"{self.level}: {state} (NC1 = {fmt(self.nc1)}); the uncentred class means are neither an ETF nor an OF "
+                    f"(NC2_OF = {fmt(self.nc2_of)}, between an OF's 0 and an ETF's {etf_of_distance(self.K):.4f}), "
+                    f"while the centred means are a simplex ETF (NC2_ETF = {fmt(self.nc2_etf)})")
         else:
             text += f"neither an ETF nor an OF (NC2_ETF = {fmt(self.nc2_etf)}, NC2_OF = {fmt(self.nc2_of)})"
         if np.isfinite(self.nc3):

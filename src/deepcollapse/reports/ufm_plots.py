@@ -180,12 +180,15 @@ quiet_minor_ticks = readable_log_ticks  # the former name
 
 
 def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per run (and sweep point): the closed form, the GD endpoint, and the NC metrics there."""
+    """One row per run (and sweep point): the closed form, the GD endpoint, its outcome, and the NC
+    metrics of every feature level there (H1, Z and H2 of the extended model, not only the last)."""
+    from . import claims
+
     rows = []
     for name, ds in runs.items():
         levels = list(ds.attrs.get("levels", ["H"]))
-        last = levels[-1]
-        for label, point in _members(ds):
+        status = {o.label: o.status for o in claims.outcomes(ds)}
+        for label, point in members(ds):
             final = point.isel(iteration=-1)
             row = {
                 "run": name + (f" [{label}]" if label else ""),
@@ -194,10 +197,12 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "closed-form L*": float(point["theory_objective"]),
                 "GD objective": float(final["objective"]),
                 "relative gap": float(final["objective_gap"]),
+                "outcome": status.get(label, ""),
             }
-            for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF"):
-                if f"{key}_{last}" in final:
-                    row[f"{key} ({last})"] = float(final[f"{key}_{last}"])
+            for level in levels:
+                for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF"):
+                    if f"{key}_{level}" in final:
+                        row[f"{key} ({level})"] = float(final[f"{key}_{level}"])
             rows.append(row)
     return rows
 
