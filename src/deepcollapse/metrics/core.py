@@ -1,4 +1,4 @@
-"""Pure neural-collapse metric functions on class means and classifiers (SPEC-math §5).
+"""Pure neural-collapse metric functions on class means and classifiers (docs/math.md#nc-metrics).
 
 Everything here takes small float64 torch tensors (K×d rows = class means or classifier rows)
 and returns Python floats; the streaming over samples lives in `streaming.py`.  A metric whose
@@ -19,7 +19,7 @@ import torch
 # on that rounding noise would be meaningless numbers rather than NaN.
 DEGENERATE_RTOL = 1e-12
 
-# Eigenvalues of Σ_B below PINV_RTOL × λ_max are dropped from the pseudo-inverse (SPEC §5);
+# Eigenvalues of Σ_B below PINV_RTOL × λ_max are dropped from the pseudo-inverse (docs/math.md#nc-metrics);
 # for singular values of the centered means that is sqrt(PINV_RTOL).
 PINV_RTOL = 1e-10
 
@@ -66,7 +66,7 @@ def nc3(*, W: torch.Tensor, means: torch.Tensor, reference_norm: float | None = 
 
 
 def nc1_projector(*, centered_means: torch.Tensor, reference_norm: float | None = None) -> torch.Tensor | None:
-    """B (r×d) with NC1 = (1/N) Σ_i ‖B (h_i − h̄_{y_i})‖² (SPEC §5.1), or None when undefined.
+    """B (r×d) with NC1 = (1/N) Σ_i ‖B (h_i − h̄_{y_i})‖² (docs/math.md#nc-metrics), or None when undefined.
 
     From the thin SVD M = U S V^T of the K×d centered means: Σ_B = M^T M / K, so
     (1/K) tr(Σ_W Σ_B^†) = (1/N) Σ_i ‖S^{-1} V^T r_i‖², keeping singular values with

@@ -206,11 +206,18 @@ def outcomes(ds, *, t: Thresholds = DEFAULT, theory_info=None) -> list[Outcome]:
     """Outcome of every point of a UFM result dataset (one for a single run)."""
     from .ufm_plots import members
 
-    K = int(ds.attrs.get("config", {}).get("K", 0)) or int(ds.attrs.get("K", 0))
+    config = dict(ds.attrs.get("config", {}))
+    K = int(config.get("K", 0)) or int(ds.attrs.get("K", 0))
     levels = list(ds.attrs.get("levels", ["H"]))
-    predicted = predicted_frames(ds.attrs.get("config", {}), theory_info)
+    sweep = ds.attrs.get("sweep") or {}
     out = []
     for label, point in members(ds):
+        # the closed form of this point: the stored config with the swept fields at the point's values
+        at = dict(config)
+        for dim, spec in sweep.items():
+            if dim in point.coords:
+                at.update({field: point[dim].item() for field in spec.get("fields", [dim])})
+        predicted = predicted_frames(at, theory_info if not sweep else None)
         final = point.isel(iteration=-1)
         gap = float(final["objective_gap"].values) if "objective_gap" in final else math.nan
         lv = tuple(level_verdict(point, level, K=K, t=t) for level in levels if f"NC1_{level}" in point)

@@ -23,7 +23,7 @@ LEGACY_SECTIONS = {
     "2.2": "extended-relu", "3": "critical-point-identities", "4": "theorem-5-1", "5": "nc-metrics",
     "5.1": "nc-metrics", "6": "gd-protocol", "7": "extended-ce", "8": "deep-ufm",
 }
-_LEGACY = re.compile(r"SPEC(?:-math)? §(\d+(?:\.\d+)?)(?:[–-]\d+(?:\.\d+)?)?")
+_LEGACY = re.compile("SPEC" r"(?:-math)? §(\d+(?:\.\d+)?)(?:[–-]\d+(?:\.\d+)?)?")
 
 
 def _value(v: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .figures import reference
+from .figures import readable_log_ticks, reference
 
 #: Colour per feature level, shared by every page (H of the plain UFM; H1, pre-ReLU Z, H2).
 LEVEL_COLORS = {"H": "C0", "H1": "C0", "Z": "C1", "H2": "C2"}
@@ -154,26 +154,6 @@ def _objective_panel(ax, members, status=None) -> None:
     ax.set_xlabel("iteration")
     if len(members) > 1 or below_labelled:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="xx-small")
-
-
-def readable_log_ticks(ax) -> None:
-    """Every log axis gets at least two labelled ticks, written as powers of ten ($10^{-3}$):
-    an axis spanning less than two decades also labels its minor ticks; longer ones label only the
-    decades (matplotlib's default labels minor ticks on short spans and they overlap)."""
-    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
-
-    for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()), (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
-        lo, hi = sorted(limits)
-        if scale != "log" or lo <= 0:
-            continue
-        decades = math.log10(hi / lo)
-        axis.set_major_locator(LogLocator(base=10, numticks=8))
-        axis.set_major_formatter(LogFormatterSciNotation(base=10))
-        if decades < 2:
-            axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0), numticks=12))
-            axis.set_minor_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False, minor_thresholds=(math.inf, math.inf)))
-        else:
-            axis.set_minor_formatter(NullFormatter())
 
 
 quiet_minor_ticks = readable_log_ticks  # the former name

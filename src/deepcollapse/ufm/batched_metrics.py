@@ -1,7 +1,7 @@
 """The NC metrics of `deepcollapse.metrics` for a batch of UFM feature levels, in one tensor pass.
 
 `metrics.nc` measures one feature matrix at a time; a sweep of B problems logged at T points would
-call it B·T times per level.  Here the same formulas (SPEC-math §5.1, and the same conventions as
+call it B·T times per level.  Here the same formulas (docs/math.md#nc-metrics, and the same conventions as
 `metrics.core`: the pseudo-inverse cut-off and the NaN rule for degenerate geometry) run on all B
 problems at once, on the CPU or the GPU.  UFM labels are balanced and class-major, which makes the
 class means a reshape.  The tests hold every key against `metrics.nc` problem by problem.

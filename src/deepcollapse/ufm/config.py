@@ -1,4 +1,4 @@
-"""`ufm.Config`: the parameters of one UFM experiment, validated when built (SPEC-math §1-2, §6).
+"""`ufm.Config`: the parameters of one UFM experiment, validated when built (docs/math.md#ufm-plain, docs/math.md#gd-protocol).
 
 Field names follow DESIGN.md.  Defaults are the paper's Fig. 2 / Fig. 5 setting (K=4, n=50,
 d=20, every λ = 5e-3, step 0.1, 1e5 iterations, metrics every 5e3).  Fields that belong to the
@@ -37,7 +37,7 @@ BATCHABLE = (
     "init_scale_features",
 )
 
-#: Default init scale per model (SPEC §6: the extended UFM diverges from N(0,1) at step 0.1).
+#: Default init scale per model (docs/math.md#gd-protocol: the extended UFM diverges from N(0,1) at step 0.1).
 DEFAULT_INIT_SCALE = {"plain": 1.0, "extended": 0.1}
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
@@ -113,7 +113,7 @@ class Config:
                 raise InputError(f"{name} must be a positive number, got {value}")
 
     def _check_step_size(self) -> None:
-        """Refuse a step with which GD provably cannot converge (SPEC §6).
+        """Refuse a step with which GD provably cannot converge (docs/math.md#gd-protocol).
 
         The Hessian's largest eigenvalue is at least that of any diagonal block: λ·I for each
         regularized factor, and exactly (1+λ_b)·I for the bias under MSE.  GD is unstable at any
@@ -126,7 +126,7 @@ class Config:
                 raise InputError(f"lr={self.lr} with {name}={value} diverges: GD needs lr*{name} < 2")
         if self.has_bias and self.loss == "mse" and self.lr * (1 + self.lambda_b) >= 2:
             raise InputError(
-                f"lr={self.lr} with lambda_b={self.lambda_b} diverges: the bias needs lr*(1+lambda_b) < 2 (SPEC §6)"
+                f"lr={self.lr} with lambda_b={self.lambda_b} diverges: the bias needs lr*(1+lambda_b) < 2 (docs/math.md#gd-protocol)"
             )
 
     # ------------------------------------------------------------------ derived quantities

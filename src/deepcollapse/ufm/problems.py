@@ -1,4 +1,4 @@
-"""The UFM objectives and their explicit gradients (SPEC-math §1, §1.4, §2.1, §2.2), batched.
+"""The UFM objectives and their explicit gradients (docs/math.md#ufm-plain, docs/math.md#ufm-cross-entropy, docs/math.md#extended-linear, docs/math.md#extended-relu), batched.
 
 Every tensor carries a leading batch dimension B (B problems of equal shapes solved at once) and
 uses the spec's column layout: features are d × N with columns ordered class-major, classifiers
@@ -109,7 +109,7 @@ class Problem:
 
 
 class PlainUFM(Problem):
-    """(1/2N)‖WH + b1ᵀ − Y‖² + λ_W/2‖W‖² + λ_H/2‖H‖² (+ λ_b/2‖b‖²), or CE (SPEC §1, §1.4)."""
+    """(1/2N)‖WH + b1ᵀ − Y‖² + λ_W/2‖W‖² + λ_H/2‖H‖² (+ λ_b/2‖b‖²), or CE (docs/math.md#ufm-plain, docs/math.md#ufm-cross-entropy)."""
 
     def __init__(self, config: Config, lambdas, *, dtype, device):
         self.has_bias = config.bias != "none"
@@ -142,7 +142,7 @@ class PlainUFM(Problem):
 
 
 class ExtendedUFM(Problem):
-    """(1/2N)‖W2 σ(W1H1) − Y‖² + Σ λ/2‖·‖², σ = identity or ReLU, or CE (SPEC §2.1, §2.2)."""
+    """(1/2N)‖W2 σ(W1H1) − Y‖² + Σ λ/2‖·‖², σ = identity or ReLU, or CE (docs/math.md#extended-linear, docs/math.md#extended-relu)."""
 
     names = ("W2", "W1", "H1")
     regularized = {"W2": "lambda_W2", "W1": "lambda_W1", "H1": "lambda_H1"}

@@ -1,4 +1,4 @@
-"""Full-batch gradient descent on UFMs, logged against the closed form (SPEC-math §6).
+"""Full-batch gradient descent on UFMs, logged against the closed form (docs/math.md#gd-protocol).
 
 `solve(config)` runs one experiment; `ufm.batched.solve_sweep` runs many configs of equal shapes
 as one batched computation.  Both go through `run`: plain GD with simultaneous updates,
@@ -49,7 +49,7 @@ def log_iterations(*, iters: int, log_every: int, log_spaced: int = 0) -> np.nda
 
 
 def init_scales(configs: Sequence[Config]) -> dict[str, list[float]]:
-    """Per-parameter init scale of each problem (SPEC §6: W and b by init_scale, features by init_scale_features)."""
+    """Per-parameter init scale of each problem (docs/math.md#gd-protocol: W and b by init_scale, features by init_scale_features)."""
     weights = [c.weight_scale for c in configs]
     features = [c.feature_scale for c in configs]
     if configs[0].model == "plain":
@@ -284,7 +284,7 @@ def to_dataset(
     ds["objective_gap"].attrs["description"] = "(objective − theory_objective)/|theory_objective|"
     ds.attrs.update(
         {
-            "description": f"{base.label}: full-batch gradient descent (SPEC-math §6)",
+            "description": f"{base.label}: full-batch gradient descent (docs/math.md#gd-protocol)",
             "config": base.resolved(),
             "levels": list(problems.level_names(base)),
             "metric_keys": list(nc_metrics.KEYS),

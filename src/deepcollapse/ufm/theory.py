@@ -1,4 +1,4 @@
-"""Closed-form global minimizers of the UFMs (SPEC-math §1.1–1.4, §2.1–2.2, §7).
+"""Closed-form global minimizers of the UFMs (docs/math.md#ufm-bias-free, docs/math.md#extended-linear, docs/math.md#extended-ce).
 
 * `minimizer(config)`: the minimal objective and the scalars that describe the minimizer
   (singular values, scales, the threshold above which the minimizer is zero).
@@ -50,7 +50,7 @@ def quartic_largest_root(q: float) -> float | None:
 
 
 def _ce_extended_scalar(K: int, rho: float) -> tuple[float, float]:
-    """argmin and min over x ≥ 0 of g(x) = log(1 + (K−1)e^{−x}) + (3/2)(K−1)ρ x^{2/3} (SPEC §7).
+    """argmin and min over x ≥ 0 of g(x) = log(1 + (K−1)e^{−x}) + (3/2)(K−1)ρ x^{2/3} (docs/math.md#extended-ce).
 
     g'(x) → +∞ as x → 0+, so g rises first; its interior minimum (if any) is bracketed on a
     log-spaced grid of sign changes of g' and polished by bisection; x = 0 (g = log K) competes.
@@ -128,12 +128,12 @@ def _plain_mse(config: Config) -> dict[str, Any]:
     centered = (K - 1) / K * (c - c * c / 2) if not zero else (K - 1) / (2 * K)
     out: dict[str, Any] = {**sc, "control_name": "c", "control": c, "threshold": 1.0, "zero": zero, "x_star": x}
     if config.bias == "none":  # Theorem 3.1: W H̄ = (1−c) I
-        out.update(source="SPEC-math §1.1 (Theorem 3.1)", verified=True, p=x / K, beta=0.0)
+        out.update(source="docs/math.md#ufm-bias-free (Theorem 3.1)", verified=True, p=x / K, beta=0.0)
         out["objective"] = 0.5 if zero else c - c * c / 2
     elif config.bias == "unregularized":  # Theorem 3.2: W H̄ = (1−c) P_K, b = 1/K
-        out.update(source="SPEC-math §1.2 (Theorem 3.2)", verified=True, p=0.0, beta=1.0 / K, objective=centered)
-    else:  # regularized bias, SPEC §1.3
-        out.update(source="SPEC-math §1.3 (regularized bias)", verified=True)
+        out.update(source="docs/math.md#ufm-unregularized-bias (Theorem 3.2)", verified=True, p=0.0, beta=1.0 / K, objective=centered)
+    else:  # regularized bias, docs/math.md#ufm-regularized-bias
+        out.update(source="docs/math.md#ufm-regularized-bias (regularized bias)", verified=True)
         out["lambda_b_threshold"] = c / (1 - c) if c < 1 else math.inf
         if zero:
             p, beta = 0.0, 1.0 / (K * (1 + lb))
@@ -161,7 +161,7 @@ def _plain_ce(config: Config) -> dict[str, Any]:
     objective = math.log(K) if zero else math.log1p((K - 1) * math.exp(-x)) + (K - 1) * s * x
     return {
         **sc,
-        "source": "SPEC-math §1.4 (cross-entropy plain UFM)",
+        "source": "docs/math.md#ufm-cross-entropy (cross-entropy plain UFM)",
         "verified": True,
         "control_name": "c",
         "control": c,
@@ -184,7 +184,7 @@ def _extended_mse(config: Config) -> dict[str, Any]:
     q = K * rho
     t = quartic_largest_root(q)
     out: dict[str, Any] = {
-        "source": "SPEC-math §2.1 (Theorem 4.1)" if config.activation == "linear" else "SPEC-math §2.2 (Theorem 4.2)",
+        "source": "docs/math.md#extended-linear (Theorem 4.1)" if config.activation == "linear" else "docs/math.md#extended-relu (Theorem 4.2)",
         "verified": True,
         "control_name": "K_rho",
         "control": q,
@@ -221,7 +221,7 @@ def _extended_ce(config: Config) -> dict[str, Any]:
     zero = x == 0.0
     balance = 0.0 if zero else rho * x ** (2.0 / 3.0)
     return {
-        "source": "SPEC-math §7 (extended linear UFM with cross-entropy; W2W1H̄1 ∝ P_K assumed, not proved)",
+        "source": "docs/math.md#extended-ce (extended linear UFM with cross-entropy; W2W1H̄1 ∝ P_K assumed, not proved)",
         "verified": False,
         # Measured here: at K=4 GD can end below this value, at a collapsed critical point where
         # W2W1H̄1 has rank 2 (classes paired antipodally) — the penalty Σσ^{2/3} is concave, so
