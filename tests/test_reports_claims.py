@@ -27,6 +27,7 @@ import pytest
 from deepcollapse.reports import claims, figures, network_plots, pages, theory_table, ufm_plots
 from deepcollapse.store import open_dataset, write_dataset
 from deepcollapse.ufm import Config, Sweep, solve, solve_sweep
+from report_pages import render
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "workflow" / "notebooks"
@@ -36,22 +37,7 @@ DEMO = {"changes": [{"key": "ufm.experiments.of.iters", "here": 3000, "params": 
 
 
 def _render(template: str, out: Path, **parameters) -> str:
-    """Execute a page template with papermill and export it as the workflow does; the page's text."""
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
-
-    out.mkdir(parents=True, exist_ok=True)
-    parameters.setdefault("figures_dir", str(out / "figures"))
-    parameters.setdefault("data_dir", str(out / "data"))
-    executed = out / f"{template}.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / f"{template}.ipynb"), str(executed), parameters=parameters,
-                               kernel_name="python3", progress_bar=False, cwd=str(out))
-    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(ROOT / "workflow" / "nbconvert")],
-                            exclude_input=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    (out / f"{template}.html").write_text(body)
-    return body
+    return render(template, out, **parameters)
 
 
 def _text(html: str) -> str:
