@@ -4,6 +4,10 @@
 # as PNG + SVG, with the plotted data as CSV in reports/data/<page>/.  reports/index.html links every page and figure.
 
 REPORTS = config["reports"]
+# The nbconvert template of the pages (JupyterLab's, without CDN scripts: pages work offline) and
+# the project's math document, rendered beside the index; every page links its anchors.
+NBCONVERT_TEMPLATE = sorted(glob.glob("workflow/nbconvert/offline/*"))
+MATH_DOC = "docs/math.md"
 # The pages' plotting code: a change reruns the (cheap) pages, as a template change does.  The science
 # jobs do not depend on the package's source this way: see README, "When code changes".
 REPORT_CODE = sorted(glob.glob(project_file("src/deepcollapse/reports/*.py")) + glob.glob(project_file("src/deepcollapse/compare/*.py")))
@@ -99,11 +103,51 @@ def page_inputs(w):
     return [path for value in PAGES[w.page][1].values() for path in _paths(value)]
 
 
+_ABSENT = "(absent)"
+
+
+def config_changes(base, here, path=()):
+    """[{key, params, here}] for every leaf where the resolved config differs from params.yaml."""
+    out = []
+    for key in sorted(set(base) | set(here), key=str):
+        a, b = base.get(key, _ABSENT), here.get(key, _ABSENT)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_changes(a, b, path + (key,))
+        elif a != b:
+            out.append({"key": ".".join(map(str, path + (key,))), "params": a, "here": b})
+    return out
+
+
+def _paper_params():
+    """params.yaml alone, with the schema's defaults filled in exactly as for the resolved config."""
+    import yaml
+
+    paper = yaml.safe_load(open("params.yaml"))
+    validate(paper, "../schemas/params.schema.yaml")  # relative to this file, as Snakemake resolves it
+    return paper
+
+
+# What --configfile overrides (the demo) changed; resources are not science and are left out.
+CONFIG_CHANGES = [c for c in config_changes(_paper_params(), config) if not c["key"].startswith("resources.")]
+
+
+def page_changes(page):
+    """The changes that concern a page's data: its runs' UFM settings, or its section."""
+    template, inputs, extra = PAGES[page]
+    if template in ("ufm_runs", "phase_diagram"):
+        prefixes = tuple(f"ufm.{kind}.{name}." for name in inputs["runs"] for kind in ("experiments", "sweeps"))
+    else:
+        prefixes = {"theory": ("ufm.",), "asymptotic": ("asymptotic.",), "networks": ("networks.",)}.get(template, ())
+    return [c for c in CONFIG_CHANGES if c["key"].startswith(prefixes)] if prefixes else []
+
+
 def page_parameters(w):
     template, inputs, extra = PAGES[w.page]
     settings = {key: REPORTS[key] for key in ("formats", "dpi")}
+    overrides = {"changes": page_changes(w.page), "total": len(CONFIG_CHANGES)}
     return as_json(
-        dict(inputs, **extra, page=w.page, figures_dir=f"reports/figures/{w.page}", data_dir=f"reports/data/{w.page}", settings=settings)
+        dict(inputs, **extra, page=w.page, figures_dir=f"reports/figures/{w.page}", data_dir=f"reports/data/{w.page}",
+             settings=settings, overrides=overrides)
     )
 
 
@@ -112,6 +156,7 @@ rule report_page:
         template=lambda w: project_file(f"workflow/notebooks/{PAGES[w.page][0]}.ipynb"),
         data=page_inputs,
         code=REPORT_CODE,
+        html_template=NBCONVERT_TEMPLATE,
     output:
         notebook="reports/notebooks/{page}.ipynb",
         html="reports/pages/{page}.html",
@@ -131,11 +176,27 @@ rule report_page:
         "mkdir -p {output.figures} {output.data} && "
         "{PY} -m papermill --kernel {params.kernel} --cwd . --no-progress-bar --execution-timeout {params.timeout}"
         " {input.template} {output.notebook} -y {params.nb:q} > {log} 2>&1 && "
-        "{PY} -m nbconvert --to html --no-input --output-dir reports/pages --output {wildcards.page} {output.notebook} >> {log} 2>&1"
+        "{PY} -m nbconvert --to html --no-input --TemplateExporter.extra_template_basedirs=workflow/nbconvert --template offline"
+        " --output-dir reports/pages --output {wildcards.page} {output.notebook} >> {log} 2>&1"
+
+
+rule report_math:
+    input:
+        doc=MATH_DOC,
+        code="src/deepcollapse/reports/text.py",
+    output:
+        "reports/math.html",
+    log:
+        "results/logs/reports/math.log",
+    resources:
+        **res("cpu"),
+    shell:
+        "{PY} -m deepcollapse.reports.text {input.doc} {output} > {log} 2>&1"
 
 
 rule report_index:
     input:
+        math="reports/math.html",
         pages=expand("reports/pages/{page}.html", page=PAGES),
         figures=expand("reports/figures/{page}", page=PAGES),
         data=expand("reports/data/{page}", page=PAGES),

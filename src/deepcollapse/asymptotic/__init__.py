@@ -1,4 +1,4 @@
-"""Theorem 5.1 (Tirer & Bruna 2022, SPEC-math §4): the optimal classifier for fixed noisy features.
+"""Theorem 5.1 (Tirer & Bruna 2022, docs/math.md#theorem-5-1): the optimal classifier for fixed noisy features.
 
 With the features fixed at H = H* + E (H* the collapsed minimizer of the bias-free UFM with
 λ_H = λ̃_H/n, E iid noise of variance σ²), the optimal classifier tends, as n → ∞, to an

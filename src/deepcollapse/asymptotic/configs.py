@@ -1,4 +1,4 @@
-"""Parameters of the Theorem 5.1 study (defaults = params.yaml's `asymptotic:` section, SPEC §4).
+"""Parameters of the Theorem 5.1 study (defaults = params.yaml's `asymptotic:` section, docs/math.md#theorem-5-1).
 
 A flat mapping of `Config` fields, plus the nested `extended:` mapping for the exploratory
 extended-model counterpart.  Types and unknown keys are checked by `deepcollapse.config`;
@@ -14,7 +14,7 @@ from typing import Literal
 from ..config import check_field_types
 from ..errors import InputError
 
-#: n = 10 … 10⁴, three points per decade (contains SPEC §4's 10, 100, 1000, 10⁴).
+#: n = 10 … 10⁴, three points per decade (contains docs/math.md#theorem-5-1's 10, 100, 1000, 10⁴).
 DEFAULT_N = (10, 22, 46, 100, 215, 464, 1000, 2154, 4642, 10000)
 DEFAULT_SIGMA = (0.0, 0.1, 0.3, 0.5)
 
@@ -37,7 +37,7 @@ def _increasing(name: str, values: tuple, *, minimum: float, strict_min: bool) -
 
 @dataclass(frozen=True)
 class ExtendedConfig:
-    """EXPLORATORY extended linear UFM with H1 = H1* + E frozen; (W2, W1) by GD (SPEC §2.1, App. F.1).
+    """EXPLORATORY extended linear UFM with H1 = H1* + E frozen; (W2, W1) by GD (docs/math.md#extended-linear, App. F.1).
 
     λ_H1 = λ̃_H1 / n as in the plain study, so that H1* does not depend on n.  K, the n and σ
     grids, the seeds, the noise law and the device are the parent study's.
@@ -49,7 +49,7 @@ class ExtendedConfig:
     lambda_W1: float = 5e-3
     lambda_W2: float = 5e-3
     lambda_H1_tilde: float = 0.25
-    # lr 1.0, not SPEC §6's 0.1: with H1 frozen the curvature is below ~0.5 here (lr 4 diverged at
+    # lr 1.0, not docs/math.md#gd-protocol's 0.1: with H1 frozen the curvature is below ~0.5 here (lr 4 diverged at
     # σ = 0.5, lr 2 converged), and at 0.1 the λ-rate modes need ~10× more iterations.
     # Every cell's distance to the global minimum is reported (`exploratory_gd_objective_gap`).
     lr: float = 1.0
@@ -67,7 +67,7 @@ class ExtendedConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Theorem 5.1: W(H* + E) over growing n against its limit a·W* (SPEC §4)."""
+    """Theorem 5.1: W(H* + E) over growing n against its limit a·W* (docs/math.md#theorem-5-1)."""
 
     K: int = 4
     d: int = 20

@@ -1,6 +1,6 @@
 """EXPLORATORY: the extended linear UFM with its features frozen at H1 = H1* + E (Appendix F.1 idea).
 
-With H1 fixed, the extended objective (SPEC §2.1) over (W2, W1) depends on H1 only through the
+With H1 fixed, the extended objective (docs/math.md#extended-linear) over (W2, W1) depends on H1 only through the
 moments G = H1ᵀH1/N (d1, d1) and C = H1ᵀY/N (d1, K) (sample-major):
 
     L(W2, W1) = ½ tr(P G Pᵀ) − tr(P C) + ½ + (λ_W2/2)‖W2‖² + (λ_W1/2)‖W1‖²,   P = W2 W1 (K, d1),
@@ -30,7 +30,7 @@ def product_gradient(P: torch.Tensor, G: torch.Tensor, C: torch.Tensor) -> torch
 
 
 def gradients(W2: torch.Tensor, W1: torch.Tensor, G: torch.Tensor, C: torch.Tensor, *, lambda_W1: float, lambda_W2: float):
-    """(∇W2, ∇W1) of L: SPEC §2.1's gradients with R H1ᵀ replaced by its moment form."""
+    """(∇W2, ∇W1) of L: docs/math.md#extended-linear's gradients with R H1ᵀ replaced by its moment form."""
     gP = product_gradient(W2 @ W1, G, C)
     return gP @ W1.transpose(-1, -2) + lambda_W2 * W2, W2.transpose(-1, -2) @ gP + lambda_W1 * W1
 
@@ -57,7 +57,7 @@ def gradient_descent(
     W2: torch.Tensor, W1: torch.Tensor, G: torch.Tensor, C: torch.Tensor,
     *, lambda_W1: float, lambda_W2: float, lr: float, iters: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Plain full-batch GD with simultaneous updates (SPEC §6), batched over the leading dim.
+    """Plain full-batch GD with simultaneous updates (docs/math.md#gd-protocol), batched over the leading dim.
 
     Each step is `gradients` fused into four batched matrix products (the loop is the cost of
     the exploratory study): W ← (1 − ηλ)W − η·(data gradient), both factors from the old iterate.

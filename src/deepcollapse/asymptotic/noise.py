@@ -55,7 +55,7 @@ def unit_noise_blocks(
 
 
 def labels(*, K: int, n: int, device: torch.device) -> torch.Tensor:
-    """Class-major labels (0…0, 1…1, …): sample (k−1)n+i belongs to class k, as in SPEC §0."""
+    """Class-major labels (0…0, 1…1, …): sample (k−1)n+i belongs to class k, as in docs/math.md#notation."""
     return torch.arange(K, device=device).repeat_interleave(n)
 
 

@@ -1,4 +1,4 @@
-"""The optimal classifier for fixed features: ridge regression onto one-hot labels (SPEC §4).
+"""The optimal classifier for fixed features: ridge regression onto one-hot labels (docs/math.md#theorem-5-1).
 
     W(H) = argmin_W (1/2N)‖W H − Y‖² + (λ_W/2)‖W‖²  =  Y Hᵀ (H Hᵀ + N λ_W I)⁻¹   (columns)
 

@@ -101,7 +101,7 @@ def _intra_op_threads(device: torch.device, threads: int | None):
 
 
 def _init(cfg: Config, *, n: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The GD starting point of cell (n, seed), shared by every σ (scale·N(0,1), as in SPEC §6)."""
+    """The GD starting point of cell (n, seed), shared by every σ (scale·N(0,1), as in docs/math.md#gd-protocol)."""
     ext = cfg.extended
     g = noise.generator(seed=seed, n=n, stream="init", device=device)
     W2 = torch.randn(cfg.K, ext.d2, generator=g, device=device, dtype=F64) * ext.init_scale
@@ -258,11 +258,11 @@ def _run(cfg: Config, device: torch.device, progress=None):
 
 
 VARIABLE_DOCS = {
-    "W": "W(H) = argmin (1/2N)||WH - Y||^2 + (lambda_W/2)||W||^2 for H = H* + E (SPEC §4)",
+    "W": "W(H) = argmin (1/2N)||WH - Y||^2 + (lambda_W/2)||W||^2 for H = H* + E (docs/math.md#theorem-5-1)",
     "error": "||W(H) - a W*||_F, a = attenuation_limit",
     "relative_error": "||W(H) - a W*||_F / ||a W*||_F (NaN for the zero minimizer)",
     "attenuation": "<W(H), W*> / ||W*||^2 (tends to attenuation_limit)",
-    "NC2_W_OF": "NC2 (orthogonal frame) of the rows of W(H) (SPEC §5)",
+    "NC2_W_OF": "NC2 (orthogonal frame) of the rows of W(H) (docs/math.md#nc-metrics)",
     "NC3_OF": "||W/||W|| - Hbar*/||Hbar*|||| against the noise-free class means Hbar*",
     "attenuation_limit": "1 / (1 + K sigma^2 sqrt(lambda_H_tilde / lambda_W)) (Theorem 5.1; 0 if c >= 1)",
     "rate_exponent": "slope of log relative_error against log n for n >= rate_fit_n_min (theory: -1/2)",

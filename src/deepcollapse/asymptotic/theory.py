@@ -1,4 +1,4 @@
-"""Closed forms of the fixed-noisy-features study (SPEC-math §1.1, §2.1, §4).
+"""Closed forms of the fixed-noisy-features study (docs/math.md#ufm-bias-free, docs/math.md#extended-linear, docs/math.md#theorem-5-1).
 
 The collapsed minimizers are written sample-major, like the rest of the API: the class means
 H̄* are the K rows of a (K, d) array and the classifier W* has shape (K, d), so Theorem 3.1's
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # The extended UFM's threshold (a nonzero global minimizer iff Kρ < 2^(-4/3)) and the quartic's
-# root are the UFM closed forms' own (SPEC §2.1): one implementation of each.
+# root are the UFM closed forms' own (docs/math.md#extended-linear): one implementation of each.
 from ..ufm.theory import EXTENDED_THRESHOLD, quartic_largest_root
 
 
@@ -36,7 +36,7 @@ def _check_sigma(sigma: float) -> None:
 
 
 def limit(*, K: int, lambda_W: float, lambda_H_tilde: float, sigma: float) -> float:
-    """Attenuation factor a of Theorem 5.1: W(H*+E) → a·W* as n → ∞ (SPEC §4).
+    """Attenuation factor a of Theorem 5.1: W(H*+E) → a·W* as n → ∞ (docs/math.md#theorem-5-1).
 
     a = 1 / (1 + K σ² √(λ̃_H/λ_W)) when K√(λ̃_H λ_W) < 1, and 0 otherwise (then W* = 0 and
     W(H) → 0).  It follows from h² + Kλ_W = √(λ_W/λ̃_H): the noise adds Kσ² to that ridge.

@@ -3,7 +3,7 @@
 Tirer & Bruna (2022, §6) train ResNet18 with SGD, lr 0.05 divided by 10 every 40 epochs, weight
 decay 5e-4; MSE on one-hot targets without classifier bias, cross-entropy with bias.  Epochs,
 batch size and momentum are not stated there; we use the common recipe of the neural-collapse
-literature (Zhu et al. 2021): 200 epochs, batch 128, momentum 0.9 (SPEC-math §7).
+literature (Zhu et al. 2021): 200 epochs, batch 128, momentum 0.9 (docs/math.md#extended-ce).
 
 Build it with `deepcollapse.config.from_mapping(TrainConfig, mapping)` / `from_yaml`, which
 refuse unknown keys and wrong types; `__post_init__` checks the ranges.
@@ -40,7 +40,7 @@ class TrainConfig:
     bias: bool | None = None  # classifier bias; None: the paper's choice for the loss (none with MSE, with CE)
     # ---- loss: "mse" = mse_scale * mean over batch and classes of (logit - one_hot)^2,
     # i.e. mse_scale/(B K) * sum_i ||W h_i + b - e_{y_i}||^2 (torch's MSELoss(reduction="mean") at 1);
-    # the UFM normalisation 1/(2N) sum_i ||...||^2 of SPEC-math §0 is mse_scale = K/2.
+    # the UFM normalisation 1/(2N) sum_i ||...||^2 of docs/math.md#notation is mse_scale = K/2.
     loss: Literal["mse", "ce"] = "mse"
     mse_scale: float = bounded(1.0, minimum=0, exclusive=True)
     # ---- optimisation (paper recipe)

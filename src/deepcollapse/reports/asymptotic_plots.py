@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .figures import reference
+from .figures import readable_log_ticks, reference
 
 
 def _finite_mean(values) -> float:
@@ -49,11 +49,12 @@ def error_figure(ds, *, prefix: str = "", title: str):
         ax.fill_between(n, q1, q3, color=f"C{i}", alpha=0.2, lw=0)
         guide_at = med[-1] if guide_at is None or med[-1] > guide_at else guide_at
     if guide_at is not None:
-        reference(ax.loglog(n, guide_at * (n / n[-1]) ** -0.5, "k--", lw=1, label="n^(−1/2) guide"))
+        reference(ax.loglog(n, guide_at * (n / n[-1]) ** -0.5, "k--", lw=1, label=r"$n^{-1/2}$ guide"))
     ax.set_xlabel("n (samples per class)")
-    ax.set_ylabel("‖W(H) − a W*‖ / ‖a W*‖")
+    ax.set_ylabel(r"$\|W(H) - aW^*\|_F\,/\,\|aW^*\|_F$")
     ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="x-small", loc="lower left")
+    readable_log_ticks(ax)
     return fig
 
 
@@ -79,7 +80,7 @@ def attenuation_figure(ds, *, prefix: str = "", theory: Callable[[float], float]
     else:
         reference(ax.plot(sigma, np.asarray(ds[f"{prefix}attenuation_limit"].values, dtype=float), "r-", label="limit"))
     ax.set_xlabel("σ (noise standard deviation)")
-    ax.set_ylabel("⟨W, W*⟩ / ‖W*‖²")
+    ax.set_ylabel(r"$\langle W, W^*\rangle\,/\,\|W^*\|_F^2$")
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize="small")
     ax.legend(fontsize="x-small")
@@ -92,7 +93,7 @@ def structure_figure(ds, *, prefix: str = "", title: str):
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     n = np.asarray(ds["n"].values, dtype=float)
-    for ax, key, name in ((axes[0], "NC2_W_OF", "NC2 (OF) of the classifier rows"), (axes[1], "NC3_OF", "NC3 against H̄*")):
+    for ax, key, name in ((axes[0], "NC2_W_OF", "NC2 (OF) of the classifier rows"), (axes[1], "NC3_OF", r"NC3 against $\bar H^*$")):
         var = ds.get(f"{prefix}{key}")
         if var is None:
             continue
@@ -105,6 +106,7 @@ def structure_figure(ds, *, prefix: str = "", title: str):
         ax.set_xlabel("n")
         ax.set_title(name, fontsize="small")
         ax.legend(fontsize="x-small")
+        readable_log_ticks(ax)
     fig.suptitle(title, fontsize="small")
     return fig
 
@@ -124,3 +126,26 @@ def summary_rows(ds, *, prefix: str = "") -> list[dict]:
             row["fitted rate (mean over seeds; theory −0.5)"] = _finite_mean(ds[f"{prefix}rate_exponent"].isel(sigma=i))
         rows.append(row)
     return rows
+
+
+#: How far a fitted exponent may be from Theorem 5.1's −1/2 for a page to call it "the predicted rate".
+RATE_TOLERANCE = 0.1
+
+
+def rate_sentence(ds, *, prefix: str = "") -> str:
+    """What the fitted decay exponents say, per σ > 0, against the predicted −1/2 (built from the data)."""
+    if f"{prefix}rate_exponent" not in ds:
+        return "No decay exponent was fitted in this study."
+    parts, off = [], []
+    for i, sigma in enumerate(np.asarray(ds["sigma"].values, dtype=float)):
+        slope = _finite_mean(ds[f"{prefix}rate_exponent"].isel(sigma=i).values)
+        if sigma == 0 or not np.isfinite(slope):
+            continue
+        parts.append(f"{slope:.3f} at σ = {sigma:g}")
+        if abs(slope + 0.5) > RATE_TOLERANCE:
+            off.append(f"σ = {sigma:g}")
+    if not parts:
+        return "No finite decay exponent was fitted."
+    verdict = ("all within ±" + f"{RATE_TOLERANCE:g} of the predicted −1/2" if not off
+               else f"NOT the predicted −1/2 (off by more than {RATE_TOLERANCE:g}) at {', '.join(off)}")
+    return f"Fitted exponents of the relative error against n (mean over seeds): {'; '.join(parts)} — {verdict}."

@@ -46,6 +46,26 @@ def use_style() -> None:
     )
 
 
+def readable_log_ticks(ax) -> None:
+    """Every log axis gets at least two labelled ticks, written as powers of ten ($10^{-3}$):
+    an axis spanning less than two decades also labels its minor ticks; longer ones label only the
+    decades (matplotlib's default labels minor ticks on short spans and they overlap)."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()), (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+        lo, hi = sorted(limits)
+        if scale != "log" or lo <= 0:
+            continue
+        decades = math.log10(hi / lo)
+        axis.set_major_locator(LogLocator(base=10, numticks=8))
+        axis.set_major_formatter(LogFormatterSciNotation(base=10))
+        if decades < 2:
+            axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0), numticks=12))
+            axis.set_minor_formatter(LogFormatterSciNotation(base=10, labelOnlyBase=False, minor_thresholds=(math.inf, math.inf)))
+        else:
+            axis.set_minor_formatter(NullFormatter())
+
+
 def reference(artist):
     """Mark a matplotlib artist (or the list `ax.plot` returns) as a theory/reference curve."""
     for a in artist if isinstance(artist, (list, tuple)) else [artist]:

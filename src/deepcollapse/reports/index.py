@@ -62,6 +62,10 @@ def build(
     body = [f"<h1>{esc(title)}</h1>"]
     body.append('<p class="sub">Reproduction of Tirer &amp; Bruna, <i>Extended Unconstrained Features Model '
                 "for Exploring Deep Neural Collapse</i> (ICML 2022). Each page states the provenance of its data.</p>")
+    math_page = out.parent / "math.html"  # docs/math.md rendered by the workflow (reports.text)
+    if math_page.is_file():
+        body.append(f'<p>Definitions, closed forms, metrics and what is verified: <a href="{rel(math_page)}">'
+                    "the math document (docs/math.md)</a>.</p>")
     toc = []
     sections = []
     for page in map(Path, pages):

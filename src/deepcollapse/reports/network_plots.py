@@ -51,19 +51,60 @@ def _layers(ds) -> list[str]:
     return [str(v) for v in ds["layer"].values]
 
 
-def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str):
-    """NC metrics against epoch for every layer (colour = depth), one column per loss."""
+def duplicate_layers(ds) -> dict[str, str]:
+    """{layer: later layer} for layers whose every metric equals a later one's at every epoch
+    (ResNet18's penultimate features are the pooled stage-4 output): drawn once, under the later
+    name (the classifier's layer, which also has NC3), labelled with both."""
+    keys = [k for k in ("NC1", "NC2_ETF", "NC2_OF") if k in ds]
+    layers = _layers(ds)
+    values = lambda k, layer: np.asarray(ds[k].sel(layer=layer).values, dtype=float)
+    out: dict[str, str] = {}
+    for i, layer in enumerate(layers):
+        for later in layers[i + 1:]:
+            if keys and all(np.allclose(values(k, layer), values(k, later), rtol=1e-9, atol=0, equal_nan=True) for k in keys):
+                out[layer] = later
+                break
+    return out
+
+
+def _drawn_layers(ds) -> tuple[list[str], dict[str, str]]:
+    dup = duplicate_layers(ds)
+    return [layer for layer in _layers(ds) if layer not in dup], dup
+
+
+def _layer_label(layer: str, dup: Mapping[str, str]) -> str:
+    same = [d for d, kept in dup.items() if kept == layer]
+    return f"{' = '.join(same)} = {layer}" if same else layer
+
+
+def _epoch_axis(ax, epochs) -> None:
+    """A linear epoch axis with every checkpoint inside it (no marker clipped at the edge)."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = float(np.min(epochs)), float(np.max(epochs))
+    pad = 0.03 * max(hi - lo, 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+
+
+def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = ""):
+    """NC metrics against epoch for every layer (colour = depth), one column per loss; layers with
+    identical metrics (stage4 = penultimate) drawn once and labelled with both names."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from .figures import readable_log_ticks
 
     losses = list(by_loss)
     fig, axes = plt.subplots(
-        len(EPOCH_PANELS) + 1, len(losses), figsize=(4.2 * len(losses), 2.6 * (len(EPOCH_PANELS) + 1)),
+        len(EPOCH_PANELS) + 1, len(losses), figsize=(4.2 * len(losses), 2.6 * (len(EPOCH_PANELS) + 1) + 0.6),
         squeeze=False, constrained_layout=True, sharex="col",
     )
+    handles = {}
     for col, loss in enumerate(losses):
         ds = by_loss[loss]
-        layers = _layers(ds)
-        colors = _layer_colors(layers)
+        layers, dup = _drawn_layers(ds)
+        colors = _layer_colors(_layers(ds))
         epochs = np.asarray(ds["epoch"].values, dtype=float)
         for row, (keys, title) in enumerate(EPOCH_PANELS):
             ax = axes[row, col]
@@ -74,12 +115,13 @@ def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str):
                     y = np.asarray(ds[key].sel(layer=layer).values, dtype=float)
                     if not np.isfinite(y).any():
                         continue
-                    ax.plot(epochs, y, _STYLE.get(key, "-"), color=colors[layer], marker=".", ms=3,
-                            label=layer if key == keys[0] else None)
+                    ax.plot(epochs, y, _STYLE.get(key, "-"), color=colors[layer], marker=".", ms=4,
+                            label=f"{key} {_layer_label(layer, dup)}")
+                    handles.setdefault(_layer_label(layer, dup), Line2D([], [], color=colors[layer], marker=".", label=_layer_label(layer, dup)))
             ax.set_yscale("log")
             ax.set_title(f"{dataset}, {loss.upper()}: {title}", fontsize="small")
-            if row == 0 and col == len(losses) - 1:
-                ax.legend(fontsize="x-small")
+            _epoch_axis(ax, epochs)
+            readable_log_ticks(ax)
         ax = axes[-1, col]
         for name in ("accuracy", "test_accuracy"):
             if name in ds:
@@ -90,34 +132,86 @@ def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str):
         ax.set_ylim(0, 1.02)
         ax.set_title(f"{dataset}, {loss.upper()}: accuracy", fontsize="small")
         ax.set_xlabel("epoch")
-        ax.legend(fontsize="x-small")
-    for ax in axes.ravel():
-        ax.set_xscale("symlog", linthresh=1.0)
+        _epoch_axis(ax, epochs)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="x-small", loc="lower right")
+    styles = [Line2D([], [], color="k", ls="-", label=r"NC2$_{ETF}$ (centred means)"),
+              Line2D([], [], color="k", ls="--", label=r"NC2$_{OF}$ (uncentred means)")]
+    fig.legend(handles=list(handles.values()) + styles, loc="outside lower center", ncol=4, fontsize="x-small")
+    if title_note:
+        fig.suptitle(title_note, fontsize="small")
     return fig
 
 
-def depth_figure(by_loss: Mapping[str, Any], *, dataset: str):
-    """Final-epoch NC1 and NC2 against depth (stage1 … penultimate), MSE vs CE."""
+def depth_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = ""):
+    """Final-epoch NC1 and NC2 against depth (stage1 … penultimate), MSE vs CE.  NC3 needs the
+    classifier, so it exists for the last layer only: it is in the table and the text, not drawn."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), constrained_layout=True)
+    from .figures import readable_log_ticks
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
     for i, (loss, ds) in enumerate(by_loss.items()):
         final = ds.isel(epoch=-1)
-        layers = _layers(ds)
+        layers, dup = _drawn_layers(ds)
         x = np.arange(len(layers))
         color = f"C{i}"
-        for ax, key, style in ((axes[0], "NC1", "-"), (axes[1], "NC2_ETF", "-"), (axes[1], "NC2_OF", "--"), (axes[2], "NC3_OF", "-")):
+        for ax, key, style in ((axes[0], "NC1", "-"), (axes[1], "NC2_ETF", "-"), (axes[1], "NC2_OF", "--")):
             if key in final:
-                y = np.asarray(final[key].values, dtype=float)
+                y = np.asarray(final[key].sel(layer=layers).values, dtype=float)
                 ax.plot(x, y, style, color=color, marker="o", label=f"{loss.upper()} {key}")
         for ax in axes:
-            ax.set_xticks(x, layers, rotation=30, fontsize="small")
+            ax.set_xticks(x, [_layer_label(layer, dup) for layer in layers], rotation=30, fontsize="small")
     epoch = int(ds["epoch"].values[-1])
-    for ax, title in zip(axes, ("NC1 by depth", "NC2 by depth: ETF (solid), OF (dashed)", "NC3 by depth")):
+    for ax, title in zip(axes, ("NC1 by depth", "NC2 by depth: ETF (solid), OF (dashed)")):
         ax.set_yscale("log")
         ax.set_title(f"{dataset}, epoch {epoch}: {title}", fontsize="small")
-        ax.legend(fontsize="x-small")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        readable_log_ticks(ax)
+    if title_note:
+        fig.suptitle(title_note, fontsize="small")
     return fig
+
+
+#: What the UFM predicts for the last layer's class means per loss (docs/math.md): MSE without a
+#: classifier bias, an orthogonal frame (Theorem 3.1); CE with a bias, a simplex ETF.
+PREDICTED = {"mse": "orthogonal frame", "ce": "simplex ETF"}
+
+
+def run_sentences(runs: Mapping[str, Any]) -> list[str]:
+    """Per run, what its last checkpoint shows, built from the data (no claim the data do not make)."""
+    from . import claims
+
+    out = []
+    for name, ds in runs.items():
+        _, loss = split_run(name)
+        final = ds.isel(epoch=-1)
+        layers, dup = _drawn_layers(ds)
+        last = layers[-1]
+        K = int(ds.attrs.get("num_classes", 0)) or 10
+        get = lambda key, layer=last: float(final[key].sel(layer=layer)) if key in final else float("nan")
+        frame = claims.frame_of(get("NC2_ETF"), get("NC2_OF"), K=K)
+        collapsed = claims.collapsed(get("NC1"))
+        text = (f"**{name}**, epoch {int(final['epoch'])}, layer {_layer_label(last, dup)}: "
+                f"{'collapsed' if collapsed else 'not collapsed'} (NC1 = {claims.fmt(get('NC1'))}); class means "
+                + {"orthogonal frame": "an orthogonal frame", "simplex ETF": "a simplex ETF"}.get(frame, "neither an ETF nor an OF")
+                + f" (NC2_ETF = {claims.fmt(get('NC2_ETF'))}, NC2_OF = {claims.fmt(get('NC2_OF'))}; an exact ETF has "
+                f"NC2_OF = {claims.etf_of_distance(K):.3f})")
+        if "NC3_OF" in final:
+            text += f"; NC3 = {claims.fmt(get('NC3_OF'))}"
+        expected = PREDICTED.get(loss)
+        if expected:
+            text += (f". The UFM predicts a {expected} for {loss.upper()}: " +
+                     ("the data show it." if frame == expected else "the data do not show it at this checkpoint."))
+        nc1 = [get("NC1", layer) for layer in layers]
+        if len(nc1) > 1 and all(np.isfinite(nc1)):
+            falls = all(b < a for a, b in zip(nc1, nc1[1:]))
+            text += (" NC1 falls with depth at every stage." if falls else
+                     " NC1 does not fall monotonically with depth (" + ", ".join(f"{l}: {claims.fmt(v)}" for l, v in zip(layers, nc1)) + ").")
+        if dup:
+            text += " " + "; ".join(f"{d} has the same metrics as {k} (the same features): drawn once, as {d} = {k}" for d, k in dup.items()) + "."
+        out.append(text)
+    return out
 
 
 def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -14,23 +14,35 @@ from typing import Any
 
 import numpy as np
 
-from .figures import reference
+from .figures import readable_log_ticks, reference
 
 #: Colour per feature level, shared by every page (H of the plain UFM; H1, pre-ReLU Z, H2).
 LEVEL_COLORS = {"H": "C0", "H1": "C0", "Z": "C1", "H2": "C2"}
+#: Colour per outcome of a run against its closed form (seed sweeps are coloured by outcome).
+OUTCOME_COLORS = {"agrees": "C2", "above the closed form": "C1", "below the closed form": "C3", "no closed form": "C7"}
+#: Line style per NC2 frame: the two are told apart by style and named in every legend.
+FRAME_STYLES = {"NC2_ETF": "-", "NC2_OF": "--"}
 #: The NC panels: title -> [(metric key, line style)]; NC2 shows the distance to both frames.
 NC_PANELS = {
-    "NC1 (within-class variability)": [("NC1", "-")],
-    "NC2: simplex ETF (solid), orthogonal frame (dashed)": [("NC2_ETF", "-"), ("NC2_OF", "--")],
-    "NC3: classifier vs uncentered means": [("NC3_OF", "-")],
+    "NC1: within-class variability": [("NC1", "-")],
+    "NC2: distance to a simplex ETF (centred means, solid) and to an OF (uncentred means, dashed)": [("NC2_ETF", "-"), ("NC2_OF", "--")],
+    "NC3: classifier against the uncentred means": [("NC3_OF", "-")],
 }
+#: Matplotlib mathtext for the swept dimensions and parameters a figure names.
+TEX = {"lambda": r"$\lambda$", "lambda_b": r"$\lambda_b$", "lambda_W": r"$\lambda_W$", "lambda_H": r"$\lambda_H$",
+       "seed": "seed", "K_rho": r"$K\rho$", "c": r"$c$"}
+
+
+def tex(name: str) -> str:
+    """A parameter name as mathtext (λ, not "lambda")."""
+    return TEX.get(name, name)
 
 
 def sweep_dims(ds) -> list[str]:
     return [d for d in ds["objective"].dims if d != "iteration"]
 
 
-def _members(ds):
+def members(ds):
     """(label, dataset restricted to one sweep point) for every point of a sweep (one for a run)."""
     dims = sweep_dims(ds)
     if not dims:
@@ -43,6 +55,9 @@ def _members(ds):
         yield label, point
 
 
+_members = members  # the former private name
+
+
 def _positive_iterations(point, name: str):
     it = point["iteration"].values
     y = np.asarray(point[name].values, dtype=float)
@@ -50,34 +65,60 @@ def _positive_iterations(point, name: str):
     return it[keep], y[keep]
 
 
-def trajectory_figure(ds, *, title: str):
-    """Objective gap and NC1/NC2/NC3 against iteration, per feature level (and per sweep point)."""
+def trajectory_figure(ds, *, title: str, outcomes=None):
+    """Objective gap and NC1/NC2/NC3 against iteration.
+
+    A single run: every feature level (colour) and both NC2 frames (style).  A sweep (e.g. seeds):
+    the last feature level only, one line per point coloured by its outcome against the closed form
+    (`outcomes`: from `claims.outcomes(ds)`), so that a reader sees which seeds converged.
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from . import claims
 
     levels = list(ds.attrs.get("levels", ["H"]))
-    fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.4), constrained_layout=True)
+    pts = list(members(ds))
+    many = len(pts) > 1
+    outcomes = outcomes if outcomes is not None else claims.outcomes(ds)
+    status = {o.label: o.status for o in outcomes}
+    if many:
+        levels = levels[-1:]
+    fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.8), constrained_layout=True)
     axes = axes.ravel()
-    members = list(_members(ds))
-    alpha = 1.0 if len(members) == 1 else max(0.25, 1.0 / math.sqrt(len(members)))
-    _objective_panel(axes[0], members)
+    _objective_panel(axes[0], pts, status)
+    K = int(ds.attrs.get("config", {}).get("K", 0))
     for ax, (panel, series) in zip(axes[1:], NC_PANELS.items()):
         for (key, style), level in itertools.product(series, levels):
             name = f"{key}_{level}"
             if name not in ds:
                 continue
-            for i, (label, point) in enumerate(members):
+            for label, point in pts:
                 x, y = _positive_iterations(point, name)
                 if not np.isfinite(y).any():
                     continue
-                tag = f"{key} {level}" if len(levels) > 1 or len(series) > 1 else key
-                ax.loglog(x, y, style, color=LEVEL_COLORS.get(level), alpha=alpha, label=tag if i == 0 else None)
-        ax.set_title(panel, fontsize="small")
+                color = OUTCOME_COLORS[status.get(label, "no closed form")] if many else LEVEL_COLORS.get(level)
+                ax.loglog(x, y, style, color=color, alpha=0.8 if many else 1.0, label=f"{key} {level} {label}".strip())
+        if key.startswith("NC2") and K:
+            reference(ax.axhline(claims.etf_of_distance(K), color="0.4", lw=0.8, ls=":",
+                                 label=f"NC2_OF of an exact ETF ({claims.etf_of_distance(K):.4f})"))
+        ax.set_title(panel if not panel.startswith("NC2") else "NC2: ETF (solid) and OF (dashed) distances", fontsize="small")
         ax.set_xlabel("iteration")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="lower left")
+    handles = []
+    if many:
+        seen = [s for s in OUTCOME_COLORS if s in status.values()]
+        handles += [Line2D([], [], color=OUTCOME_COLORS[s], label=f"{s} ({sum(v == s for v in status.values())} of {len(pts)})") for s in seen]
+        handles += [Line2D([], [], color="k", ls="", label=f"level {levels[-1]} only")]
+    else:
+        handles += [Line2D([], [], color=LEVEL_COLORS.get(lv), label=f"level {lv}") for lv in levels if f"NC1_{lv}" in ds]
+    handles += [Line2D([], [], color="k", ls="-", label=r"NC2$_{ETF}$ (centred means $M$)"),
+                Line2D([], [], color="k", ls="--", label=r"NC2$_{OF}$ (uncentred means $\bar H$)")]
+    if K:
+        handles.append(Line2D([], [], color="0.4", ls=":", label=rf"NC2$_{{OF}}$ of an exact ETF, $\sqrt{{2-2\sqrt{{(K-1)/K}}}}$ = {claims.etf_of_distance(K):.4f}"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize="x-small")
     for ax in axes:
-        quiet_minor_ticks(ax)
-    fig.suptitle(title)
+        readable_log_ticks(ax)
+    fig.suptitle(title, fontsize="medium")
     return fig
 
 
@@ -87,49 +128,47 @@ GAP_FLOOR = 1e-16
 BELOW_TOLERANCE = 1e-12
 
 
-def _objective_panel(ax, members) -> None:
-    """|L − L*|/L* per run (one colour per sweep point), floored at GAP_FLOOR; points where GD ends
-    *below* the closed form (which would refute it, or flag an unverified one) are marked in red.
-    Without a closed form (the gap is NaN throughout) the objective itself is drawn."""
+def _objective_panel(ax, members, status=None) -> None:
+    """|L − L*|/L* per run (a sweep's points coloured by outcome), floored at GAP_FLOOR; points where
+    GD ends *below* the closed form (which refutes it) are marked in red.  Without a closed form
+    (the gap is NaN throughout) the objective itself is drawn."""
+    status = status or {}
     has_theory = any(np.isfinite(_positive_iterations(p, "objective_gap")[1]).any() for _, p in members)
     below_labelled = False
-    for i, (label, point) in enumerate(members):
-        color = "k" if len(members) == 1 else f"C{i % 10}"
+    for label, point in members:
+        color = "k" if len(members) == 1 else OUTCOME_COLORS[status.get(label, "no closed form")]
         if not has_theory:
             x, y = _positive_iterations(point, "objective")
             ax.semilogx(x, y, color=color, label=label or "objective")
             continue
         x, gap = _positive_iterations(point, "objective_gap")
-        ax.loglog(x, np.maximum(np.abs(gap), GAP_FLOOR), color=color, label=label or "|L − L*| / L*")
+        ax.loglog(x, np.maximum(np.abs(gap), GAP_FLOOR), color=color, alpha=0.8,
+                  label=f"{label}: {status.get(label, '')}".strip(": ") or "|L − L*| / L*")
         below = gap < -BELOW_TOLERANCE
         if below.any():
             ax.loglog(x[below], np.abs(gap[below]), "v", color="r", ms=3,
                       label=None if below_labelled else "GD below the closed form")
             below_labelled = True
-    ax.set_title("objective gap to the closed form" if has_theory else "objective (no closed form known)")
+    ax.set_title(r"objective gap $|\mathcal{L}-\mathcal{L}^*|/\mathcal{L}^*$" if has_theory else "objective (no closed form known)",
+                 fontsize="small")
     ax.set_xlabel("iteration")
     if len(members) > 1 or below_labelled:
-        ax.legend(loc="lower left", fontsize="x-small", ncol=2 if len(members) > 5 else 1)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="xx-small")
 
 
-def quiet_minor_ticks(ax) -> None:
-    """No labels on the minor ticks of a log axis spanning more than a decade (matplotlib labels
-    them when the span is short, and at 2–3 decades they overlap); short axes keep them."""
-    from matplotlib.ticker import NullFormatter
-
-    for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()), (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
-        lo, hi = sorted(limits)
-        if scale == "log" and lo > 0 and hi / lo > 10:
-            axis.set_minor_formatter(NullFormatter())
+quiet_minor_ticks = readable_log_ticks  # the former name
 
 
 def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per run (and sweep point): the closed form, the GD endpoint, and the NC metrics there."""
+    """One row per run (and sweep point): the closed form, the GD endpoint, its outcome, and the NC
+    metrics of every feature level there (H1, Z and H2 of the extended model, not only the last)."""
+    from . import claims
+
     rows = []
     for name, ds in runs.items():
         levels = list(ds.attrs.get("levels", ["H"]))
-        last = levels[-1]
-        for label, point in _members(ds):
+        status = {o.label: o.status for o in claims.outcomes(ds)}
+        for label, point in members(ds):
             final = point.isel(iteration=-1)
             row = {
                 "run": name + (f" [{label}]" if label else ""),
@@ -138,10 +177,12 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "closed-form L*": float(point["theory_objective"]),
                 "GD objective": float(final["objective"]),
                 "relative gap": float(final["objective_gap"]),
+                "outcome": status.get(label, ""),
             }
-            for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF"):
-                if f"{key}_{last}" in final:
-                    row[f"{key} ({last})"] = float(final[f"{key}_{last}"])
+            for level in levels:
+                for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF"):
+                    if f"{key}_{level}" in final:
+                        row[f"{key} ({level})"] = float(final[f"{key}_{level}"])
             rows.append(row)
     return rows
 
@@ -158,10 +199,10 @@ def _config_along(base_config: Mapping[str, Any], fields: tuple[str, ...]):
 
 
 #: What changes at the threshold of a swept dimension: (description, predicate on theory.minimizer).
-#: λ sweeps cross into the zero solution; a λ_b sweep crosses c/(1−c), where the class means stop
-#: being a simplex ETF (SPEC §1.3: p > 0).
+#: λ sweeps cross into the zero solution; a λ_b sweep crosses c/(1−c), where the *uncentred* class
+#: means stop being a simplex ETF (p > 0; the centred means stay one: docs/math.md#ufm-regularized-bias).
 REGIMES = {
-    "lambda_b": ("p > 0 above: neither ETF nor OF", lambda info: info.get("p", 0.0) > 0),
+    "lambda_b": ("above: uncentred means neither ETF nor OF (p > 0)", lambda info: info.get("p", 0.0) > 0),
 }
 ZERO_REGIME = ("zero solution above", lambda info: bool(info["zero"]))
 
@@ -207,16 +248,23 @@ def closed_form_curve(base_config: Mapping[str, Any], *, fields: tuple[str, ...]
     return x, np.array([float(theory.minimizer(at(v))["objective"]) for v in x])
 
 
-def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=None, threshold_label: str = "threshold"):
+def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=None, threshold_label: str = "threshold",
+                 outcomes=None):
     """Along a sweep: the final objective (GD) against the closed form, the final feature norm,
-    and NC2 of the last feature level (ETF solid, OF dashed), with the threshold drawn.
+    and NC2 of the last feature level (ETF of the centred means solid, OF of the uncentred means
+    dashed), with the threshold drawn.
 
+    Points where GD ended above the closed form (`outcomes`, from `claims.outcomes(ds)`) are circled
+    in red on every panel: below an extended model's threshold they are local minima (the origin,
+    rank-r points), and a jump of NC2 there is GD stopping early, not a phase transition.
     `curve` (values, objective) draws the closed form on a fine grid; without it, at the swept points.
     Other sweep dimensions (e.g. seeds) give one series each.
     """
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 3.5), constrained_layout=True)
+    from . import claims
+
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 4.2), constrained_layout=True)
     final = ds.isel(iteration=-1)
     x = np.asarray(ds[dim].values, dtype=float)
     other = [d for d in sweep_dims(ds) if d != dim]
@@ -224,29 +272,57 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     if other:
         theory_obj = theory_obj.isel({d: 0 for d in other})
     cx, cy = curve if curve is not None else (x, np.asarray(theory_obj.values, dtype=float))
-    reference(ax1.semilogx(cx, cy, "k-", label="closed form L*"))
+    reference(ax1.semilogx(cx, cy, "k-", label=r"closed form $\mathcal{L}^*$"))
     level = list(ds.attrs.get("levels", ["H"]))[-1]
+    outcomes = outcomes if outcomes is not None else claims.outcomes(ds)
+    status = {frozenset(o.label.split(", ")): o.status for o in outcomes}  # sweep dims in any order
     series = list(_by(final, other))
+    stuck_labelled = False
     for i, (label, point) in enumerate(series):
         tag = f"GD {label}".strip()
-        ax1.semilogx(x, np.asarray(point["objective"].values, dtype=float), "o", mfc="none", color=f"C{i}", label=tag)
+        # the status of each swept point of this series, in the order of x
+        keys = [frozenset([f"{dim}={v:g}", *(label.split(", ") if label else [])]) for v in x]
+        stuck = np.array([status.get(k) in (claims.ABOVE, claims.BELOW) for k in keys])
+        y_obj = np.asarray(point["objective"].values, dtype=float)
+        ax1.semilogx(x, y_obj, "o", mfc="none", color=f"C{i}", label=tag)
+        panels = [(ax1, y_obj)]
         if f"norm_{level}" in point:
-            ax2.semilogx(x, np.asarray(point[f"norm_{level}"].values, dtype=float), "o-", ms=4, color=f"C{i}", label=tag)
+            y_norm = np.asarray(point[f"norm_{level}"].values, dtype=float)
+            ax2.semilogx(x, y_norm, "o-", ms=4, color=f"C{i}", label=tag)
+            panels.append((ax2, y_norm))
         for key, style in (("NC2_ETF", "-"), ("NC2_OF", "--")):
             if f"{key}_{level}" in point:
-                ax3.loglog(x, np.asarray(point[f"{key}_{level}"].values, dtype=float), style, marker="o", ms=3,
-                           color=f"C{i}", label=f"{key} {label}".strip() if i == 0 or len(series) < 4 else None)
+                y = np.asarray(point[f"{key}_{level}"].values, dtype=float)
+                what = "centred means" if key == "NC2_ETF" else "uncentred means"
+                ax3.loglog(x, y, style, marker="o", ms=3, color=f"C{i}",
+                           label=f"{key} ({what}) {label}".strip() if i == 0 or len(series) < 4 else None)
+                panels.append((ax3, y))
+        if stuck.any():
+            for ax, y in panels:
+                # an annotation of points already plotted, not more data: tagged like a reference curve
+                reference(ax.plot(x[stuck], y[stuck], "o", ms=9, mfc="none", mec="r", mew=1.2,
+                                  label=None if stuck_labelled else "GD stopped above the closed form (local minimum or not converged)"))
+                stuck_labelled = True
+    K = int(ds.attrs.get("config", {}).get("K", 0))
+    if K:
+        reference(ax3.axhline(claims.etf_of_distance(K), color="0.4", lw=0.8, ls=":",
+                              label=f"NC2_OF of an exact ETF ({claims.etf_of_distance(K):.4f})"))
     for ax in (ax1, ax2, ax3):
         if threshold is not None:
             reference(ax.axvline(threshold, color="r", ls=":", label=f"{threshold_label}: {threshold:.4g}"))
-        ax.set_xlabel(dim)
-        ax.legend(fontsize="x-small")
-    for ax in (ax1, ax2, ax3):
-        quiet_minor_ticks(ax)
+        ax.set_xlabel(tex(dim))
+        readable_log_ticks(ax)
     ax1.set_title("final objective", fontsize="small")
-    ax2.set_title(f"final ‖{level}‖_F (0: the zero solution)", fontsize="small")
-    ax3.set_title(f"final NC2 of {level}: ETF (solid), OF (dashed)", fontsize="small")
-    fig.suptitle(title)
+    ax2.set_title(f"final $\\|{level}\\|_F$ (0: the zero solution)", fontsize="small")
+    ax3.set_title(f"final NC2 of {level}", fontsize="small")
+    handles, labels = [], []
+    for ax in (ax1, ax2, ax3):
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize="x-small")
+    fig.suptitle(title, fontsize="medium")
     return fig
 
 

@@ -1,0 +1,237 @@
+"""What a report page may say about a result: verdicts computed from the data by explicit thresholds.
+
+Every sentence a page prints about a run ("collapses", "an orthogonal frame", "agrees with the closed
+form", "ends above it") comes from here, so that it is true of the data it describes; what a page
+states independently of the data (a theorem's prediction, a tick of a figure) is checked with `check`,
+which fails the render (`ClaimError`) when the data contradict it.  The thresholds are documented in
+docs/math.md#structure-claims; change them there and here together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Where the project's math document lives, relative to the repository root; pages link its anchors.
+MATH_DOC = "docs/math.md"
+
+OF = "orthogonal frame"
+ETF = "simplex ETF"
+NEITHER = "neither ETF nor OF"
+ZERO = "zero solution"
+
+AGREES = "agrees"
+ABOVE = "above the closed form"
+BELOW = "below the closed form"
+NO_CLOSED_FORM = "no closed form"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The explicit thresholds behind every verdict (docs/math.md#structure-claims)."""
+
+    collapse: float = 1e-3  # NC1 at or below: collapsed
+    frame: float = 1e-3  # NC2 at or below: at that frame
+    etf_of_tolerance: float = 1e-2  # |NC2_OF − √(2−2√((K−1)/K))| at or below, with NC2_ETF small: an ETF
+    agree: float = 1e-6  # |gap| at or below: agrees with the closed form
+    below: float = 1e-12  # gap below −this: GD under the closed form (refutes it)
+    zero_norm: float = 1e-6  # ‖H‖_F at or below: the zero solution
+
+
+DEFAULT = Thresholds()
+
+
+class ClaimError(AssertionError):
+    """A page's statement is contradicted by the data it describes: the render must fail."""
+
+
+def check(condition: bool, claim: str, evidence: str) -> None:
+    """Fail the page when `claim` is false of the data; `evidence` names the numbers that refute it."""
+    if not condition:
+        raise ClaimError(f"the page would claim {claim!r}, but the data say: {evidence}")
+
+
+def etf_of_distance(K: int) -> float:
+    """NC2_OF of an exact simplex ETF: √(2 − 2√((K−1)/K)) (0.5176 for K = 4; docs/math.md#nc-metrics)."""
+    return math.sqrt(2.0 - 2.0 * math.sqrt((K - 1) / K))
+
+
+def fmt(value: float) -> str:
+    """A number as a page prints it (3 significant digits; NaN as 'undefined')."""
+    if value is None or not np.isfinite(value):
+        return "undefined"
+    return f"{value:.3g}"
+
+
+def frame_of(nc2_etf: float, nc2_of: float, *, K: int, norm: float | None = None, t: Thresholds = DEFAULT) -> str:
+    """The structure of the class means from their two NC2 distances (and the feature norm)."""
+    if (norm is not None and np.isfinite(norm) and norm <= t.zero_norm) or not (np.isfinite(nc2_etf) and np.isfinite(nc2_of)):
+        return ZERO
+    if nc2_of <= t.frame:
+        return OF
+    if nc2_etf <= t.frame and abs(nc2_of - etf_of_distance(K)) <= t.etf_of_tolerance:
+        return ETF
+    return NEITHER
+
+
+def collapsed(nc1: float, t: Thresholds = DEFAULT) -> bool | None:
+    """NC1 at or below the threshold; None when undefined (the zero solution)."""
+    return None if not np.isfinite(nc1) else bool(nc1 <= t.collapse)
+
+
+def objective_status(gap: float, t: Thresholds = DEFAULT) -> str:
+    """The final relative gap (L_GD − L*)/L* against the closed form."""
+    if gap is None or not np.isfinite(gap):
+        return NO_CLOSED_FORM
+    if abs(gap) <= t.agree:
+        return AGREES
+    if gap < -t.below:
+        return BELOW
+    return ABOVE if gap > 0 else AGREES  # −1e-12 < gap < −1e-6 cannot happen; kept total
+
+
+@dataclass(frozen=True)
+class Level:
+    """The verdict on one feature level at the final iterate."""
+
+    level: str
+    nc1: float
+    nc2_etf: float
+    nc2_of: float
+    nc3: float
+    norm: float
+    K: int
+    frame: str
+    collapsed: bool | None
+
+    def sentence(self) -> str:
+        if self.frame == ZERO:
+            return f"{self.level}: the zero solution (‖{self.level}‖ = {fmt(self.norm)}; the NC metrics are undefined)"
+        state = "collapsed" if self.collapsed else "not collapsed"
+        text = f"{self.level}: {state} (NC1 = {fmt(self.nc1)}); class means "
+        if self.frame == OF:
+            text += (f"an orthogonal frame (NC2_OF = {fmt(self.nc2_of)}; NC2_ETF = {fmt(self.nc2_etf)} is small too, "
+                     "because centred OF means are a simplex ETF)")
+        elif self.frame == ETF:
+            text += (f"a simplex ETF (NC2_ETF = {fmt(self.nc2_etf)}; NC2_OF = {fmt(self.nc2_of)} ≈ "
+                     f"{etf_of_distance(self.K):.4f}, the distance of an ETF to an OF)")
+        elif np.isfinite(self.nc2_etf) and self.nc2_etf <= DEFAULT.frame:
+            text = (f"{self.level}: {state} (NC1 = {fmt(self.nc1)}); the uncentred class means are neither an ETF nor an OF "
+                    f"(NC2_OF = {fmt(self.nc2_of)}, between an OF's 0 and an ETF's {etf_of_distance(self.K):.4f}), "
+                    f"while the centred means are a simplex ETF (NC2_ETF = {fmt(self.nc2_etf)})")
+        else:
+            text += f"neither an ETF nor an OF (NC2_ETF = {fmt(self.nc2_etf)}, NC2_OF = {fmt(self.nc2_of)})"
+        if np.isfinite(self.nc3):
+            text += f"; NC3 = {fmt(self.nc3)}"
+        return text
+
+
+def _value(point, name: str) -> float:
+    return float(point[name].values) if name in point else math.nan
+
+
+def level_verdict(point, level: str, *, K: int, t: Thresholds = DEFAULT) -> Level:
+    """The verdict on `level` of one run (a dataset without sweep dims) at its final iterate."""
+    final = point.isel(iteration=-1) if "iteration" in point.dims else point
+    nc1, etf, of = (_value(final, f"{k}_{level}") for k in ("NC1", "NC2_ETF", "NC2_OF"))
+    nc3, norm = _value(final, f"NC3_OF_{level}"), _value(final, f"norm_{level}")
+    return Level(level, nc1, etf, of, nc3, norm, K, frame_of(etf, of, K=K, norm=norm, t=t), collapsed(nc1, t))
+
+
+def predicted_frames(config: Mapping[str, Any], theory_info: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """{level: frame} that the closed form predicts for a UFM config (docs/math.md), {} where the
+    package has no verified structure (extended CE, deep models): nothing is then claimed."""
+    info = theory_info
+    if info is None:
+        from ..config import from_mapping
+        from ..ufm import Config, theory
+
+        try:
+            info = theory.minimizer(from_mapping(Config, {k: v for k, v in config.items() if k != "sweep"}, source="stored config"))
+        except Exception:  # a config this package version cannot read: claim nothing
+            return {}
+    if not info.get("available", True) or not info.get("verified", False):
+        return {}
+    model, loss = config.get("model", "plain"), config.get("loss", "mse")
+    if info.get("zero"):
+        return {"H": ZERO} if model == "plain" else {"H2": ZERO}
+    if model == "plain":
+        if loss == "ce" or config.get("bias") == "unregularized":
+            return {"H": ETF}
+        if config.get("bias") == "regularized":
+            return {"H": ETF if info.get("p", 0.0) == 0.0 else NEITHER}
+        return {"H": OF}
+    if model == "extended" and loss == "mse":
+        return {"H1": OF, "H2": OF} if config.get("activation", "linear") == "linear" else {"H2": OF}
+    return {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One run (or sweep point) at its final iterate."""
+
+    label: str
+    iterations: int
+    gap: float
+    status: str
+    levels: tuple[Level, ...]
+    predicted: Mapping[str, str]
+
+    def structure_matches(self) -> bool:
+        return all(lv.frame == self.predicted[lv.level] for lv in self.levels if lv.level in self.predicted)
+
+    def sentence(self) -> str:
+        head = f"after {self.iterations:,} iterations "
+        if self.status == NO_CLOSED_FORM:
+            head += "(no closed form to compare with)"
+        elif self.status == AGREES:
+            head += f"GD agrees with the closed form (relative gap {fmt(self.gap)})"
+        elif self.status == BELOW:
+            head += f"GD ends BELOW the closed form (relative gap {fmt(self.gap)}): that closed form is not the minimum"
+        else:
+            head += f"GD is still above the closed form (relative gap {fmt(self.gap)})"
+        parts = [head] + [lv.sentence() for lv in self.levels]
+        if self.predicted and self.status == AGREES:
+            predicted = ", ".join(f"{lv}: {fr}" for lv, fr in self.predicted.items())
+            parts.append(("as predicted" if self.structure_matches() else "NOT the predicted structure")
+                         + f" ({predicted})")
+        return "; ".join(parts) + "."
+
+
+def outcomes(ds, *, t: Thresholds = DEFAULT, theory_info=None) -> list[Outcome]:
+    """Outcome of every point of a UFM result dataset (one for a single run)."""
+    from .ufm_plots import members
+
+    config = dict(ds.attrs.get("config", {}))
+    K = int(config.get("K", 0)) or int(ds.attrs.get("K", 0))
+    levels = list(ds.attrs.get("levels", ["H"]))
+    sweep = ds.attrs.get("sweep") or {}
+    out = []
+    for label, point in members(ds):
+        # the closed form of this point: the stored config with the swept fields at the point's values
+        at = dict(config)
+        for dim, spec in sweep.items():
+            if dim in point.coords:
+                at.update({field: point[dim].item() for field in spec.get("fields", [dim])})
+        predicted = predicted_frames(at, theory_info if not sweep else None)
+        final = point.isel(iteration=-1)
+        gap = float(final["objective_gap"].values) if "objective_gap" in final else math.nan
+        lv = tuple(level_verdict(point, level, K=K, t=t) for level in levels if f"NC1_{level}" in point)
+        out.append(Outcome(label, int(final["iteration"].values), gap, objective_status(gap, t), lv, predicted))
+    return out
+
+
+def count_sentence(items: list[Outcome]) -> str:
+    """'3 of 5 agree with the closed form (seed=0, seed=1, seed=3); 2 are above it (seed=2, seed=4).'"""
+    by: dict[str, list[str]] = {}
+    for o in items:
+        by.setdefault(o.status, []).append(o.label or "the run")
+    order = [AGREES, ABOVE, BELOW, NO_CLOSED_FORM]
+    words = {AGREES: "agree with the closed form", ABOVE: "end above it (not converged, a local minimum or a dead sample; see the theory page)",
+             BELOW: "end BELOW it (the closed form is refuted)", NO_CLOSED_FORM: "have no closed form"}
+    parts = [f"{len(by[s])} of {len(items)} {words[s]} ({', '.join(by[s])})" for s in order if s in by]
+    return "; ".join(parts) + "."

@@ -1,0 +1,77 @@
+"""What every report page says before its figures: which settings made it, and the links to the math.
+
+`banner(overrides)` is the first thing a page shows: when the pipeline ran with overrides of
+params.yaml (the CPU demo, `--configfile workflow/demo.yaml`) it lists every setting of this page
+that differs from params.yaml, as computed by workflow/rules/reports.smk from the resolved config.
+`demo_note(name, overrides)` is the suffix of a figure title whose run is not at the paper's setting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from . import text
+
+_SOURCE_ANCHOR = re.compile(r"docs/math\.md#([a-z0-9-]+)")
+#: Sections of the specification the project was written from -> the anchors of docs/math.md that
+#: now hold them, so that results stored before the move still link to the right place.
+LEGACY_SECTIONS = {
+    "0": "notation", "1": "ufm-plain", "1.1": "ufm-bias-free", "1.2": "ufm-unregularized-bias",
+    "1.3": "ufm-regularized-bias", "1.4": "ufm-cross-entropy", "2": "extended-linear", "2.1": "extended-linear",
+    "2.2": "extended-relu", "3": "critical-point-identities", "4": "theorem-5-1", "5": "nc-metrics",
+    "5.1": "nc-metrics", "6": "gd-protocol", "7": "extended-ce", "8": "deep-ufm",
+}
+_LEGACY = re.compile("SPEC" r"(?:-math)? §(\d+(?:\.\d+)?)(?:[–-]\d+(?:\.\d+)?)?")
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 1e4:
+        return f"{v:,}"
+    return str(v)
+
+
+def changes_of(name: str, overrides: Mapping[str, Any]) -> list[dict]:
+    """The overrides of one UFM run (experiment or sweep `name`)."""
+    prefixes = (f"ufm.experiments.{name}.", f"ufm.sweeps.{name}.")
+    return [c for c in overrides.get("changes", []) if c["key"].startswith(prefixes)]
+
+
+def banner_markdown(overrides: Mapping[str, Any] | None) -> str:
+    """The demo notice (Markdown), or the statement that the page uses params.yaml as is."""
+    overrides = overrides or {}
+    changes, total = list(overrides.get("changes", [])), int(overrides.get("total", 0))
+    if not total:
+        return "*Settings: params.yaml as committed (no overrides).*"
+    lines = [f"> **Not the paper's settings.** This pipeline ran with overrides of params.yaml "
+             f"(e.g. `--configfile workflow/demo.yaml`, the CPU demo): {total} setting(s) differ."]
+    if changes:
+        lines.append("> This page's data were made with:")
+        lines.append(">")
+        for c in changes:
+            lines.append(f"> * `{c['key']}`: {_value(c['here'])} here, {_value(c['params'])} in params.yaml")
+        lines.append(">")
+        lines.append("> Figures of these runs are titled *demo*; what they show is not what the paper's setting gives.")
+    else:
+        lines.append("> None of them concerns this page's data.")
+    return "\n".join(lines)
+
+
+def banner(overrides: Mapping[str, Any] | None) -> None:
+    text.show(banner_markdown(overrides))
+
+
+def demo_note(name: str, overrides: Mapping[str, Any] | None) -> str:
+    """' — demo: iters 200,000 (params.yaml: 2,000,000)' for a run the overrides changed, else ''."""
+    changes = changes_of(name, overrides or {})
+    if not changes:
+        return ""
+    what = "; ".join(f"{c['key'].split('.', 3)[-1]} {_value(c['here'])} (params.yaml: {_value(c['params'])})" for c in changes)
+    return f" — DEMO: {what}"
+
+
+def source_link(source: str) -> str:
+    """A closed form's source ("docs/math.md#ufm-bias-free (Theorem 3.1)") as a Markdown link."""
+    source = _LEGACY.sub(lambda m: f"docs/math.md#{LEGACY_SECTIONS.get(m.group(1), 'notation')}", source or "")
+    return _SOURCE_ANCHOR.sub(lambda m: f"[docs/math.md#{m.group(1)}]({text.MATH_PAGE_FROM_PAGES}#{m.group(1)})", source or "")
