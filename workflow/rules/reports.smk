@@ -6,8 +6,9 @@
 REPORTS = config["reports"]
 # The nbconvert template of the pages (JupyterLab's, without CDN scripts: pages work offline) and
 # the project's math document, rendered beside the index; every page links its anchors.
-NBCONVERT_TEMPLATE = sorted(glob.glob("workflow/nbconvert/offline/*"))
-MATH_DOC = "docs/math.md"
+NBCONVERT_DIR = project_file("workflow/nbconvert")
+NBCONVERT_TEMPLATE = sorted(glob.glob(f"{NBCONVERT_DIR}/offline/*"))
+MATH_DOC = project_file("docs/math.md")
 # The pages' plotting code: a change reruns the (cheap) pages, as a template change does.  The science
 # jobs do not depend on the package's source this way: see README, "When code changes".
 REPORT_CODE = sorted(glob.glob(project_file("src/deepcollapse/reports/*.py")) + glob.glob(project_file("src/deepcollapse/compare/*.py")))
@@ -176,14 +177,14 @@ rule report_page:
         "mkdir -p {output.figures} {output.data} && "
         "{PY} -m papermill --kernel {params.kernel} --cwd . --no-progress-bar --execution-timeout {params.timeout}"
         " {input.template} {output.notebook} -y {params.nb:q} > {log} 2>&1 && "
-        "{PY} -m nbconvert --to html --no-input --TemplateExporter.extra_template_basedirs=workflow/nbconvert --template offline"
+        "{PY} -m nbconvert --to html --no-input --TemplateExporter.extra_template_basedirs={NBCONVERT_DIR} --template offline"
         " --output-dir reports/pages --output {wildcards.page} {output.notebook} >> {log} 2>&1"
 
 
 rule report_math:
     input:
         doc=MATH_DOC,
-        code="src/deepcollapse/reports/text.py",
+        code=project_file("src/deepcollapse/reports/text.py"),
     output:
         "reports/math.html",
     log:
