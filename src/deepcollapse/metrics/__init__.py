@@ -1,4 +1,4 @@
-"""Exact neural-collapse metrics in float64 (SPEC-math §5, §5.1).
+"""Exact neural-collapse metrics in float64 (docs/math.md, the NC metrics section).
 
 * `nc(H, y, *, W=None, b=None)`: every metric for features in memory (or any sliceable array:
   a Zarr array, a numpy memmap), streamed in row chunks so that no d×d matrix and no float64
