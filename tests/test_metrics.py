@@ -334,3 +334,97 @@ def test_accumulator_bad_batches():
         metrics.Accumulator(1, 4)
     with pytest.raises(InputError, match="class 1 has no samples"):
         metrics.Accumulator(3, 4).update(np.ones((2, 4)), np.array([0, 2])).result()
+
+
+# ----------------------------------------------------------------------------- the metric table
+def _toy_entries():
+    """Three toy metrics: one from the class means, one from a new per-sample sum, one of the classifier."""
+    from deepcollapse.metrics import Metric, SampleSum, core
+
+    return (
+        SampleSum("toy_squared_norms", lambda rows, s: rows.square().sum(dim=(-2, -1))),
+        Metric("TOY_MEAN_NORM", lambda s: core.frobenius(s.means) / math.sqrt(s.K)),
+        Metric("TOY_SQNORM", lambda s: s.sums["toy_squared_norms"] / s.N, sums=("toy_squared_norms",)),
+        Metric("TOY_W_NORM", lambda s: core.frobenius(s.W), classifier=True),
+    )
+
+
+def _toy_expected(H, y, W=None):
+    K = int(y.max()) + 1
+    means = np.stack([H[y == k].mean(axis=0) for k in range(K)])
+    out = {"TOY_MEAN_NORM": np.linalg.norm(means) / math.sqrt(K), "TOY_SQNORM": float(np.mean(np.sum(H * H, axis=1)))}
+    if W is not None:
+        out["TOY_W_NORM"] = np.linalg.norm(W)
+    return out
+
+
+def test_a_metric_registered_in_the_table_reaches_every_path():
+    from deepcollapse import ufm
+
+    H, y, W, b = random_problem(15, K=3, d=6)
+    before = tuple(metrics.KEYS)
+    with metrics.registered(*_toy_entries()):
+        assert tuple(metrics.KEYS) == before + ("TOY_MEAN_NORM", "TOY_SQNORM", "TOY_W_NORM")
+        assert "TOY_W_NORM" in metrics.CLASSIFIER_KEYS and "TOY_SQNORM" in metrics.FEATURE_KEYS
+        # the exact path, with and without a classifier
+        got = metrics.nc(H, y, W=W, b=b)
+        want = _toy_expected(H, y, W)
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, rel=1e-12), key
+        assert "TOY_W_NORM" not in metrics.nc(H, y) and "TOY_SQNORM" in metrics.nc(H, y)
+        # the streaming path: a new per-sample sum with no scatter form forces the second pass
+        acc = metrics.Accumulator(3, 6)
+        for lo in range(0, len(y), 7):
+            acc.update(H[lo : lo + 7], y[lo : lo + 7])
+        assert acc.needs_second_pass()
+        with pytest.raises(SecondPassRequired, match="TOY_SQNORM needs a second pass"):
+            acc.result()
+        acc.begin_second_pass(W=W, b=b)
+        for lo in range(0, len(y), 5):
+            acc.update(H[lo : lo + 5], y[lo : lo + 5])
+        assert_metrics_close(acc.result(), got)
+        # the batched UFM path: B balanced class-major problems at once
+        K, n, p = 3, 4, 5
+        X = torch.randn(2, p, K * n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        Wb = torch.randn(2, K, p, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+        yb = np.repeat(np.arange(K), n)
+        batch = batched_metrics.nc(X, K=K, W=Wb)
+        assert tuple(batch) == tuple(metrics.KEYS)
+        for i in range(2):
+            for key, value in _toy_expected(X[i].T.numpy(), yb, Wb[i].numpy()).items():
+                assert float(batch[key][i]) == pytest.approx(value, rel=1e-12), key
+        assert torch.isnan(batched_metrics.nc(X, K=K)["TOY_W_NORM"]).all()
+        # ufm.solve: a variable per level, through both the reference and the batched measurement
+        config = ufm.Config(model="plain", bias="none", K=3, n=4, d=5, iters=30, log_every=10)
+        for mode in ("reference", "batched"):
+            ds = ufm.solve(config, metrics=mode)
+            assert "TOY_MEAN_NORM" in ds.attrs["metric_keys"]
+            final = _toy_expected(ds["H"].values, ds["label"].values, ds["W"].values)
+            for key, value in final.items():
+                assert float(ds[f"{key}_H"].isel(iteration=-1)) == pytest.approx(value, rel=1e-10), (mode, key)
+    assert tuple(metrics.KEYS) == before and "TOY_SQNORM" not in metrics.nc(H, y)
+
+
+def test_the_table_refuses_duplicates_and_unknown_sums():
+    from deepcollapse.metrics import Metric, SampleSum
+
+    with pytest.raises(ValueError, match="already registered"):
+        metrics.register(Metric("NC1", lambda s: s.N))
+    with pytest.raises(ValueError, match="unregistered sample sum 'nothing'"):
+        metrics.register(Metric("TOY", lambda s: s.N, sums=("nothing",)))
+    with pytest.raises(ValueError, match="not flagged classifier=True"):
+        metrics.register(Metric("TOY", lambda s: s.N, sums=("decision_disagreements",)))
+    with pytest.raises(KeyError):
+        metrics.unregister("TOY")
+    assert tuple(metrics.KEYS) == metrics.FEATURE_KEYS + metrics.CLASSIFIER_KEYS
+    assert "TOY" not in metrics.KEYS and SampleSum  # nothing was half-registered
+
+
+def test_results_do_not_depend_on_the_row_blocks(monkeypatch):
+    from deepcollapse.metrics import blocks
+
+    H, y, W, b = random_problem(16, K=4, d=9)
+    whole = metrics.nc(H, y, W=W, b=b)
+    assert list(blocks.row_blocks(10, 3, block_elements=7)) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", 9 * 5)  # blocks of 5 rows
+    assert_metrics_close(metrics.nc(H, y, W=W, b=b), whole, rtol=1e-12)

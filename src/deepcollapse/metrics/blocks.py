@@ -14,9 +14,11 @@ from typing import Any
 BLOCK_ELEMENTS = 1 << 23
 
 
-def row_blocks(n_rows: int, row_size: int, *, block_elements: int = BLOCK_ELEMENTS) -> Iterator[tuple[int, int]]:
-    """(start, stop) of consecutive row blocks of at most `block_elements` elements (≥ 1 row each)."""
-    rows = max(1, block_elements // max(int(row_size), 1))
+def row_blocks(n_rows: int, row_size: int, *, block_elements: int | None = None) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive row blocks of at most `block_elements` (default BLOCK_ELEMENTS,
+    read at call time) elements each, at least one row per block."""
+    budget = BLOCK_ELEMENTS if block_elements is None else block_elements
+    rows = max(1, budget // max(int(row_size), 1))
     for start in range(0, n_rows, rows):
         yield start, min(n_rows, start + rows)
 
@@ -29,7 +31,7 @@ def measure(
     *,
     W: Any = None,
     b: Any = None,
-    block_elements: int = BLOCK_ELEMENTS,
+    block_elements: int | None = None,
 ) -> dict[str, float]:
     """Feed rows `read(start, stop)` with `labels[start:stop]` to the Accumulator `acc`, block by
     block, with the second pass only where the metrics need it; its `result()`."""

@@ -1,4 +1,4 @@
-"""The geometry behind the neural-collapse metrics (SPEC-math §5), batched over a leading dimension.
+"""The geometry behind the neural-collapse metrics, batched over a leading dimension.
 
 Every function takes float64 torch tensors with one leading batch dimension (B problems; a single
 problem is B = 1) and returns one value per problem.  The metric table (`table.py`) builds each
@@ -23,7 +23,7 @@ import torch
 # on that rounding noise would be meaningless numbers rather than NaN.
 DEGENERATE_RTOL = 1e-12
 
-# Eigenvalues of Σ_B below PINV_RTOL × λ_max are dropped from the pseudo-inverse (SPEC §5);
+# Eigenvalues of Σ_B below PINV_RTOL × λ_max are dropped from the pseudo-inverse;
 # for singular values of the centered means that is sqrt(PINV_RTOL).
 PINV_RTOL = 1e-10
 
@@ -38,10 +38,9 @@ def frobenius(X: torch.Tensor) -> torch.Tensor:
 def degenerate(X: torch.Tensor, reference: torch.Tensor | None = None, *, norm: torch.Tensor | None = None) -> torch.Tensor:
     """Per problem: X is zero, non-finite, or ‖X‖ ≤ DEGENERATE_RTOL · reference (the NaN rule)."""
     norm = frobenius(X) if norm is None else norm
-    bad = (norm == 0) | ~torch.isfinite(norm)
-    if reference is not None:
-        bad |= norm <= DEGENERATE_RTOL * reference
-    return bad
+    # one comparison covers zero and NaN (NaN > t is false); isfinite covers inf
+    floor = 0.0 if reference is None else DEGENERATE_RTOL * reference
+    return ~(torch.isfinite(norm) & (norm > floor))
 
 
 def masked(values: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
@@ -86,25 +85,32 @@ def of_distance(vectors: torch.Tensor, reference: torch.Tensor | None = None) ->
     return gram_distance(vectors, orthogonal_frame(vectors.shape[-2], device=vectors.device), degenerate(vectors, reference))
 
 
-def alignment(W: torch.Tensor, means: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
-    """NC3: ‖W/‖W‖_F − means/‖means‖_F‖_F per problem; NaN where `bad`."""
-    W, means = _safe(W, bad), _safe(means, bad)
-    diff = W / frobenius(W)[:, None, None] - means / frobenius(means)[:, None, None]
+def alignment(
+    W: torch.Tensor, means: torch.Tensor, bad: torch.Tensor, *, W_norm: torch.Tensor | None = None, means_norm: torch.Tensor | None = None
+) -> torch.Tensor:
+    """NC3: ‖W/‖W‖_F − means/‖means‖_F‖_F per problem; NaN where `bad` (norms may be given)."""
+    if bool(bad.any()):
+        W, means, W_norm, means_norm = _safe(W, bad), _safe(means, bad), None, None
+    W_norm = frobenius(W) if W_norm is None else W_norm
+    means_norm = frobenius(means) if means_norm is None else means_norm
+    diff = W / W_norm[:, None, None] - means / means_norm[:, None, None]
     return masked(frobenius(diff), bad)
 
 
 def nc1_projector(centered: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
-    """P (B, r, d) with NC1 = (1/N) Σ_i ‖P (h_i − h̄_{y_i})‖² (SPEC §5.1); zero where `bad`.
+    """P (B, r, d) with NC1 = (1/N) Σ_i ‖P (h_i − h̄_{y_i})‖²; zero where `bad`.
 
     From the thin SVD M = U S Vᵀ of the K×d centered means: Σ_B = MᵀM/K, so
     (1/K) tr(Σ_W Σ_B^†) = (1/N) Σ_i ‖S⁻¹Vᵀ r_i‖², keeping singular values with
-    s² > PINV_RTOL · s_max² (the dropped rows of P are zero).  No d×d matrix is ever formed.
+    s² > PINV_RTOL · s_max² (rows dropped in some problems of the batch are zero in those; rows
+    dropped in all are not formed).  No d×d matrix is ever formed.
     """
     M = torch.where(bad[:, None, None], torch.zeros_like(centered), centered) if bool(bad.any()) else centered
     _, S, Vh = torch.linalg.svd(M, full_matrices=False)
     keep = S * S > PINV_RTOL * S[:, :1] * S[:, :1]
     inv = torch.where(keep, 1.0 / torch.where(keep, S, torch.ones_like(S)), torch.zeros_like(S))
-    return Vh * inv[:, :, None]
+    rank = max(1, int(keep.sum(dim=-1).max()))  # S is sorted: the kept rows come first; drop the rest
+    return Vh[:, :rank] * inv[:, :rank, None]
 
 
 def decision_disagreements(

@@ -60,7 +60,21 @@ class ClassStatistics:
     @cached_property
     def centered_degenerate(self) -> torch.Tensor:
         """All class means equal (to rounding): NC1, NC2_ETF, NC3_ETF and NC4 are undefined, (B,) bool."""
-        return core.degenerate(self.centered, self.means_norm)
+        return core.degenerate(self.centered, self.means_norm, norm=self.centered_norm)
+
+    @cached_property
+    def centered_norm(self) -> torch.Tensor:
+        return core.frobenius(self.centered)
+
+    @cached_property
+    def etf_target(self) -> torch.Tensor:
+        """The normalized Gram matrix of a K-class simplex ETF (`core.simplex_etf`)."""
+        return core.simplex_etf(self.K, device=self.means.device)
+
+    @cached_property
+    def of_target(self) -> torch.Tensor:
+        """The normalized Gram matrix of a K-class orthogonal frame (`core.orthogonal_frame`)."""
+        return core.orthogonal_frame(self.K, device=self.means.device)
 
     @cached_property
     def W_norm(self) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The metric table: every NC metric key defined once (SPEC-math §5.1).
+"""The metric table: every NC metric key defined once (the keys of docs/math.md).
 
 One `Metric` entry per key says which class statistics it needs and holds the one function that
 computes it, batched over B problems, from a `ClassStatistics`.  A metric that needs more than
@@ -181,7 +181,8 @@ def _nc4_block(H: torch.Tensor, s: ClassStatistics) -> torch.Tensor:
 
 
 def _nc2_w_etf(s: ClassStatistics) -> torch.Tensor:
-    return core.etf_distance(s.W - s.W.mean(dim=-2, keepdim=True), s.W_norm)
+    Wc = s.W - s.W.mean(dim=-2, keepdim=True)
+    return core.gram_distance(Wc, s.etf_target, core.degenerate(Wc, s.W_norm))
 
 
 register(
@@ -194,19 +195,19 @@ register(
         sums=("projected_within_scatter",),
         formula="(1/K) tr(Σ_W Σ_B^†) = (1/N) Σ_i ‖S⁻¹Vᵀ(h_i − h̄_{y_i})‖², M = U S Vᵀ",
     ),
-    Metric("NC2_ETF", lambda s: core.etf_distance(s.centered, s.means_norm), formula="NC2 (ETF) on M"),
-    Metric("NC2_OF", lambda s: core.of_distance(s.means), formula="NC2 (OF) on the uncentered means"),
+    Metric("NC2_ETF", lambda s: core.gram_distance(s.centered, s.etf_target, s.centered_degenerate), formula="NC2 (ETF) on M"),
+    Metric("NC2_OF", lambda s: core.gram_distance(s.means, s.of_target, s.means_degenerate), formula="NC2 (OF) on the uncentered means"),
     Metric("NC2_W_ETF", _nc2_w_etf, classifier=True, formula="NC2 (ETF) on the centered rows of W"),
-    Metric("NC2_W_OF", lambda s: core.of_distance(s.W), classifier=True, formula="NC2 (OF) on the rows of W"),
+    Metric("NC2_W_OF", lambda s: core.gram_distance(s.W, s.of_target, s.W_degenerate), classifier=True, formula="NC2 (OF) on the rows of W"),
     Metric(
         "NC3_ETF",
-        lambda s: core.alignment(s.W, s.centered, s.W_degenerate | s.centered_degenerate),
+        lambda s: core.alignment(s.W, s.centered, s.W_degenerate | s.centered_degenerate, W_norm=s.W_norm, means_norm=s.centered_norm),
         classifier=True,
         formula="‖W/‖W‖ − M/‖M‖‖_F",
     ),
     Metric(
         "NC3_OF",
-        lambda s: core.alignment(s.W, s.means, s.W_degenerate | s.means_degenerate),
+        lambda s: core.alignment(s.W, s.means, s.W_degenerate | s.means_degenerate, W_norm=s.W_norm, means_norm=s.means_norm),
         classifier=True,
         formula="‖W/‖W‖ − H̄ᵀ/‖H̄‖‖_F",
     ),
