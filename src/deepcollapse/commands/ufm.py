@@ -9,8 +9,10 @@ from ._options import add_out, add_progress
 HELP = "solve a UFM experiment (or a sweep) by gradient descent; store it with its closed form"
 
 EPILOG = """\
-The config is a mapping of ufm.Config fields (model, activation, bias, loss, K, n, d, d1, d2,
-lambda_*, lr, iters, log_every, log_spaced, init_scale, init_scale_features, seed, dtype, device).
+The config is a mapping of ufm.Config fields (model: plain | extended | deep, activation, bias,
+loss, K, n, depth, d, d1, d2, lambda_*, lr, iters, log_every, log_spaced, init_scale,
+init_scale_features, seed, reinit_dead, dtype, device); deep: d and lambda_W one value or a list
+per layer.  A run that diverges (non-finite parameters or objective) exits 2 naming the iteration.
 An optional `sweep:` entry solves a grid of configs as one batch, one result dimension per entry:
   sweep:
     seed: [0, 1, 2]                                   # dimension "seed"

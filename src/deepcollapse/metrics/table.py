@@ -168,7 +168,7 @@ def evaluate(stats: ClassStatistics) -> dict[str, torch.Tensor]:
 
 # ----------------------------------------------------------------------------- the NC metrics
 def _nc1_block(R: torch.Tensor, s: ClassStatistics) -> torch.Tensor:
-    return (R @ s.nc1_projector.mT).square().sum(dim=(-2, -1))
+    return core.batch_matmul(R, s.nc1_projector.mT).square().sum(dim=(-2, -1))
 
 
 def _nc1_from_scatter(scatter: torch.Tensor, s: ClassStatistics) -> torch.Tensor:

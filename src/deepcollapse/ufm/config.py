@@ -123,7 +123,7 @@ class Config:
                 raise InputError(f"lr={self.lr} with {name}={value} diverges: GD needs lr*{name} < 2")
         if self.has_bias and self.loss == "mse" and self.lr * (1 + self.lambda_b) >= 2:
             raise InputError(
-                f"lr={self.lr} with lambda_b={self.lambda_b} diverges: the bias needs lr*(1+lambda_b) < 2 (SPEC §6)"
+                f"lr={self.lr} with lambda_b={self.lambda_b} diverges: the bias needs lr*(1+lambda_b) < 2"
             )
 
     # ------------------------------------------------------------------ derived quantities

@@ -388,7 +388,7 @@ def to_dataset(
     ds["objective_gap"].attrs["description"] = "(objective − theory_objective)/|theory_objective|"
     ds.attrs.update(
         {
-            "description": f"{base.label}: full-batch gradient descent (SPEC-math §6)",
+            "description": f"{base.label}: full-batch gradient descent (docs/math.md, GD protocol)",
             "config": base.resolved(),
             "levels": list(model.level_names(base)),
             "metric_keys": list(nc_metrics.KEYS),
