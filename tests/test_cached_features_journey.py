@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -88,10 +89,16 @@ class Shell:
         # where the line left the shell (cd) and what it exported (activate) carry over to the next
         script = f'set -eo pipefail\n{command}\npwd > "{self.state}/cwd"\nexport -p > "{self.state}/env"'
         start = time.perf_counter()
-        proc = subprocess.run(["bash", "-c", script], cwd=self.cwd, env=self.env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+        # its own process group: on a timeout the whole tree goes (make -> dvc -> snakemake -> jobs)
+        proc = subprocess.Popen(["bash", "-c", script], cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            out, _ = proc.communicate()
+            raise AssertionError(f"README line timed out after {timeout} s: {line}\n{out[-4000:]}") from None
         self.seconds[line] = time.perf_counter() - start
-        out = proc.stdout + proc.stderr
         assert proc.returncode == 0, f"README line failed ({proc.returncode}) in {self.cwd}: {line}\n{out[-4000:]}"
         self.cwd = Path((self.state / "cwd").read_text().strip())
         self.env = _exported((self.state / "env").read_text())
@@ -166,14 +173,13 @@ def test_readme_dvc_journey_share_clone_pull_analyse(tmp_path):
     assert plots.returncode == 0 and "snakemake_timestamp" not in plots.stdout + plots.stderr, plots.stdout + plots.stderr
     assert (tmp_path / "plots/index.html").is_file()
 
-    for line in analyse:
-        outputs[line] = shell.run(line)
+    analysed = [(line, shell.run(line)) for line in analyse]  # (a line may repeat one of the first block)
     clone = home / "deepcollapse"
     assert shell.cwd == clone
     features = f"demo/results/features/{RUN}.zarr"
     assert digests(clone / features) == digests(origin / features)
-    assert "Nothing to be done" in next(out for line, out in outputs.items() if " -n " in line)
-    assert "Data and pipelines are up to date" in list(outputs.values())[-1]
+    assert "Nothing to be done" in next(out for line, out in analysed if " -n " in line)
+    assert analysed[-1][0].startswith("dvc status") and "Data and pipelines are up to date" in analysed[-1][1]
 
     # a metric recomputed from the pulled store with deepcollapse.metrics equals the stored one
     sys.path.insert(0, str(clone / "src"))

@@ -29,7 +29,13 @@ def networks(summary: dict) -> dict:
 
 
 def theory(agreement: dict) -> dict:
-    return dict(agreement["summary"], tolerance=agreement.get("tolerance"))
+    """The numbers of the table's summary (counts per verdict, largest gap) and its tolerance; the
+    per-problem rows stay in the table."""
+    summary = agreement.get("summary", agreement)
+    out = {key: value for key, value in summary.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    if isinstance(agreement.get("tolerance"), (int, float)):
+        out["tolerance"] = agreement["tolerance"]
+    return out
 
 
 def main(argv) -> int:
