@@ -142,3 +142,25 @@ def test_bad_inputs_are_refused():
     net = _model("net", np.arange(11), NET_LEVELS, [-1, -2, -3, -4])
     with pytest.raises(InputError, match="no level 'H2'"):
         compare(net, _model("u", np.arange(11), ("H1", "Z"), [-1, -2]))
+
+
+def test_params_compare_names_one_relu_and_one_linear_extended_ufm_per_loss():
+    # the comparison page needs, per compared loss, a single (not swept) ReLU and linear extended
+    # UFM of that loss; the schema refuses an entry without both
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    experiments = params["ufm"]["experiments"]
+    for loss, refs in params["networks"]["compare"].items():
+        for kind, activation in (("relu", "relu"), ("linear", "linear")):
+            ufm = experiments[refs[kind]]
+            assert (ufm["model"], ufm["activation"], ufm["loss"]) == ("extended", activation, loss)
+    schema = yaml.safe_load((root / "workflow/schemas/networks.schema.yaml").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert list(validator.iter_errors(params["networks"])) == []
+    params["networks"]["compare"]["mse"] = {"relu": "fig9d"}
+    assert any("linear" in e.message for e in validator.iter_errors(params["networks"]))
