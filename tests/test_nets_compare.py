@@ -164,3 +164,13 @@ def test_params_compare_names_one_relu_and_one_linear_extended_ufm_per_loss():
     assert list(validator.iter_errors(params["networks"])) == []
     params["networks"]["compare"]["mse"] = {"relu": "fig9d"}
     assert any("linear" in e.message for e in validator.iter_errors(params["networks"]))
+
+
+def test_ordering_uses_the_time_average_when_final_values_tie():
+    # both levels end at the floor (a converged UFM): the final values tie, the history does not
+    time = np.arange(0, 101, dtype=float)
+    shallow = np.maximum(10.0 ** (-0.2 * time), 1e-14)
+    deep = np.maximum(10.0 ** (-0.4 * time), 1e-14)
+    ufm = LevelTrajectories("u", time, ("H1", "H2"), {"NC1": np.stack([shallow, deep], axis=1)})
+    assert np.isnan(depth_ordering(ufm)) or depth_ordering(ufm) == 0.0
+    assert depth_ordering(ufm, grid=common_grid(ufm)) == -1.0
