@@ -42,7 +42,8 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
     assert jobs["train"] == jobs["features"] == jobs["metrics"] == runs
     assert jobs["data"] == len(params["networks"]["datasets"])
     assert jobs["report_index"] == 1 and jobs["theory"] == 1 and jobs["asymptotic"] == 1
-    assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + (runs > 0)
+    # + the networks page, and the comparison page when networks.compare names references
+    assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + (runs > 0) * (1 + bool(params["networks"].get("compare")))
     # every job receives its resolved parameters as JSON on stdin, through the package's CLI
     assert "-m deepcollapse ufm --config - --out results/ufm/" in proc.stdout
 
