@@ -142,3 +142,71 @@ def test_bad_inputs_are_refused():
     net = _model("net", np.arange(11), NET_LEVELS, [-1, -2, -3, -4])
     with pytest.raises(InputError, match="no level 'H2'"):
         compare(net, _model("u", np.arange(11), ("H1", "Z"), [-1, -2]))
+
+
+def test_params_compare_names_one_relu_and_one_linear_extended_ufm_per_loss():
+    # the comparison page needs, per compared loss, a single (not swept) ReLU and linear extended
+    # UFM of that loss; the schema refuses an entry without both
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    experiments = params["ufm"]["experiments"]
+    for loss, refs in params["networks"]["compare"].items():
+        for kind, activation in (("relu", "relu"), ("linear", "linear")):
+            ufm = experiments[refs[kind]]
+            assert (ufm["model"], ufm["activation"], ufm["loss"]) == ("extended", activation, loss)
+    schema = yaml.safe_load((root / "workflow/schemas/networks.schema.yaml").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert list(validator.iter_errors(params["networks"])) == []
+    params["networks"]["compare"]["mse"] = {"relu": "fig9d"}
+    assert any("linear" in e.message for e in validator.iter_errors(params["networks"]))
+
+
+def test_ordering_uses_the_time_average_when_final_values_tie():
+    # both levels end at the floor (a converged UFM): the final values tie, the history does not
+    time = np.arange(0, 101, dtype=float)
+    shallow = np.maximum(10.0 ** (-0.2 * time), 1e-14)
+    deep = np.maximum(10.0 ** (-0.4 * time), 1e-14)
+    ufm = LevelTrajectories("u", time, ("H1", "H2"), {"NC1": np.stack([shallow, deep], axis=1)})
+    assert np.isnan(depth_ordering(ufm)) or depth_ordering(ufm) == 0.0
+    assert depth_ordering(ufm, grid=common_grid(ufm)) == -1.0
+
+
+def test_report_loaders_read_a_ufm_run_and_a_metrics_dataset():
+    import xarray as xr
+
+    from deepcollapse.config import from_mapping
+    from deepcollapse.reports import comparison
+    from deepcollapse.ufm import Config, solve
+
+    cfg = from_mapping(Config, {
+        "model": "extended", "activation": "relu", "loss": "mse", "K": 3, "n": 4, "d1": 6, "d2": 6,
+        "lambda_W1": 0.005, "lambda_W2": 0.005, "lambda_H1": 0.005, "lr": 0.1, "iters": 40, "log_every": 10, "seed": 0,
+    })
+    ds = solve(cfg)
+    ufm = comparison.ufm_trajectories(ds, "tiny")
+    assert ufm.levels == ("H1", "Z", "H2")
+    assert np.array_equal(ufm.curve("NC2_OF", "Z"), ds["NC2_OF_Z"].values, equal_nan=True)
+    assert np.array_equal(ufm.time, ds["iteration"].values)
+
+    layers = ["stage1", "stage2", "stage3", "stage4", "penultimate"]
+    epochs = np.array([0, 1, 2, 4])
+    rng = np.random.default_rng(1)
+    keys = ("NC1", "NC2_OF", "NC2_ETF", "NC3_OF", "NC3_ETF")
+    metrics = xr.Dataset({k: (("epoch", "layer"), rng.uniform(0.1, 1, (4, 5))) for k in keys},
+                         coords={"epoch": epochs, "layer": np.array(layers, dtype=object)})
+    net = comparison.network_trajectories(metrics, "net")
+    # stage4 (= the penultimate features in ResNet18) is left out, the order is by depth
+    assert net.levels == ("stage1", "stage2", "stage3", "penultimate")
+    assert np.array_equal(net.curve("NC1", "penultimate"), metrics["NC1"].sel(layer="penultimate").values)
+    agreements, result = comparison.compare_run(net, {"ReLU": ufm, "linear": ufm})
+    assert result.closer_to == "undecided"
+    assert len(comparison.criteria_rows("net", agreements, result)) == 4
+
+    swept = ds.expand_dims(seed=[0, 1])
+    with pytest.raises(InputError, match="sweep"):
+        comparison.ufm_trajectories(swept, "sweep")

@@ -6,8 +6,10 @@ strongest in the deepest level, and only the deepest level reaches the orthogona
 without bias).  This module turns that visual claim into four measured criteria, each of which
 says which of two reference models the network is closer to:
 
-1. **NC1 ordering across depth** -- Kendall's tau between depth and the final log NC1 of each
-   model's levels (-1: strictly decreasing with depth).  Distance: |tau_net - tau_model|.
+1. **NC1 ordering across depth** -- Kendall's tau between depth and each level's log NC1 averaged
+   over the common grid of the fraction of training (-1: strictly decreasing with depth).  The
+   time average, not the final value: a UFM's levels all end at the floating-point floor, where
+   the final values tie.  Distance: |tau_net - tau_model|.
 2. **Final structure per matched level** -- "OF", "ETF" or "neither" by the same threshold for
    both models (`structure`).  Distance: the number of matched levels whose labels differ.
 3. **Collapse rate per level** -- least-squares slope of log10 NC1 against the fraction of
@@ -155,11 +157,19 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     return float(s / (n * (n - 1) / 2))
 
 
-def depth_ordering(model: LevelTrajectories, key: str = "NC1", levels: Sequence[str] | None = None) -> float:
-    """Kendall's tau between depth (level index) and the final log metric: -1 = falls strictly with depth."""
+def depth_ordering(
+    model: LevelTrajectories, key: str = "NC1", levels: Sequence[str] | None = None, *, grid: np.ndarray | None = None
+) -> float:
+    """Kendall's tau between depth (level index) and the log metric: -1 = falls strictly with depth.
+
+    With `grid`, the log metric averaged over the grid (see `on_grid`); without, its final value.
+    """
     levels = list(levels if levels is not None else model.levels)
-    finals = [log_metric(model.final(key, level)) for level in levels]
-    return kendall_tau(range(len(levels)), finals)
+    if grid is None:
+        values = [log_metric(model.final(key, level)) for level in levels]
+    else:
+        values = [float(np.mean(on_grid(model, key, level, grid))) for level in levels]
+    return kendall_tau(range(len(levels)), values)
 
 
 def common_grid(*models: LevelTrajectories, points: int = 64) -> np.ndarray:
@@ -188,7 +198,7 @@ class Agreement:
 
     network: str
     reference: str
-    ordering_network: float  # Kendall tau (depth, final log NC1) of the network
+    ordering_network: float  # Kendall tau (depth, time-averaged log NC1) of the network
     ordering_reference: float
     structures: tuple[tuple[str, str, str, str], ...]  # (net level, ufm level, net label, ufm label)
     rates: tuple[tuple[str, str, float, float], ...]  # (net level, ufm level, net rate, ufm rate)
@@ -270,8 +280,8 @@ def compare(
     return Agreement(
         network=network.name,
         reference=reference.name,
-        ordering_network=depth_ordering(network, levels=network_levels),
-        ordering_reference=depth_ordering(reference),
+        ordering_network=depth_ordering(network, levels=network_levels, grid=grid),
+        ordering_reference=depth_ordering(reference, grid=grid),
         structures=structures,
         rates=rates,
         similarity=similarity,

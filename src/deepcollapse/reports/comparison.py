@@ -54,7 +54,7 @@ def criteria_rows(run: str, agreements: Mapping[str, Agreement], result: Verdict
     labels = list(agreements)
     first = agreements[labels[0]]
     rows.append({
-        "run": run, "criterion": "ordering (Kendall tau of final log NC1 vs depth)",
+        "run": run, "criterion": "ordering (Kendall tau of time-averaged log NC1 vs depth)",
         "network": first.ordering_network, **{label: a.ordering_reference for label, a in agreements.items()},
         "closer": result.per_criterion["ordering"],
     })
