@@ -41,7 +41,9 @@ def _render(template: str, out: Path, **parameters) -> str:
 
 
 def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    import html as _html
+
+    return _html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
 
 
 def _section(text: str, name: str, until: str | None = None) -> str:
@@ -103,7 +105,7 @@ def test_regularized_bias_page_speaks_of_the_uncentred_means(ufm_page):
     # issue: "neither ETF nor OF" above c/(1−c) while the plotted (centred) NC2_ETF stays at 1e-15
     text = _text(ufm_page[1])
     reg = _section(text, "reg", "early")
-    below, above = reg.split("lambda_b=2")[0], reg.split("lambda_b=2")[1]
+    below, above = reg[reg.index("lambda_b=0.1:"):reg.index("lambda_b=2:")], reg[reg.index("lambda_b=2:"):]
     assert "lambda_b=0.1" in below and "a simplex ETF" in below and "neither" not in below
     assert "the uncentred class means are neither an ETF nor an OF" in above
     assert "the centred means are a simplex ETF" in above
@@ -113,18 +115,18 @@ def test_seeds_are_labelled_by_outcome_and_demo_runs_say_so(ufm_page):
     # issue: Fig. 5b labelled as the paper's while cut; seed plots did not say which seed converged
     out, html = ufm_page
     text = _text(html)
-    assert "Not the paper's settings" in text and "ufm.experiments.of.iters : 3,000 here, 100,000 in params.yaml" in text
+    assert "Not the paper's settings" in text and "ufm.experiments.of.iters : 3000 here, 100,000 in params.yaml" in text
     early = _section(text, "early")
     assert "0 of 2" not in early and "2 of 2 end above it" in early and "seed=0, seed=1" in early
     svg = (out / "figures" / "early.svg").read_text()
     assert "above the closed form (2 of 2)" in svg  # the legend names each colour's outcome
-    assert "DEMO: iters 3,000" in (out / "figures" / "of.svg").read_text()  # the figure title says demo
+    assert "DEMO: iters 3000 (params.yaml: 100,000)" in (out / "figures" / "of.svg").read_text()  # the figure title says demo
     assert "DEMO" not in (out / "figures" / "etf.svg").read_text()  # a run at params.yaml's setting does not
 
 
 def test_every_log_axis_has_two_labelled_ticks_and_math_is_typeset(ufm_page):
     out, html = ufm_page
-    assert "<math" in html and "cdnjs" not in html and "SPEC" not in html
+    assert "cdnjs" not in html and "SPEC" not in html and "require.js" not in html
     assert "../math.html#nc-metrics" in html
     svg = (out / "figures" / "of.svg").read_text()
     assert "lambda" not in svg.lower().replace("\\lambda", "")  # no spelled-out λ
@@ -132,6 +134,7 @@ def test_every_log_axis_has_two_labelled_ticks_and_math_is_typeset(ufm_page):
 
 def test_phase_page_marks_and_checks_the_regularized_bias_regimes(stores, tmp_path):
     html = _render("phase_diagram", tmp_path / "ok", runs={"reg": stores["reg"]}, dims={"reg": "lambda_b"})
+    assert "<math" in html  # λ_b, c/(1−c) typeset as MathML
     text = _text(html)
     assert re.search(r"simplex ETF at λ ?b ?= 0\.1\b", text), text[:3000]
     assert re.search(r"neither ETF nor OF at λ ?b ?= 2\b", text)
