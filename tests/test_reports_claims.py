@@ -41,7 +41,16 @@ def _render(template: str, out: Path, **parameters) -> str:
 
 
 def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    import html as _html
+
+    return _html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
+
+
+def _section(text: str, name: str, until: str | None = None) -> str:
+    """The paragraph(s) a page writes about run `name` (up to the one about `until`)."""
+    start = re.search(rf"\b{name} (\(closed form|:)", text).start()
+    end = re.search(rf"\b{until} (\(closed form|:)", text).start() if until else len(text)
+    return text[start:end]
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +92,10 @@ def test_structure_verdicts_follow_the_thresholds():
 def test_fig2_bias_free_page_says_orthogonal_frame_and_that_nc2_etf_vanishes_too(ufm_page):
     # issue: the shared intro said the other frame's NC2 tends to 0.518, but for fig2a NC2_ETF -> 2e-14
     text = _text(ufm_page[1])
-    sentence = text[text.index("of (closed form"):text.index("etf (closed form")]
+    sentence = _section(text, "of", "etf")
     assert "orthogonal frame" in sentence and "NC2_ETF" in sentence and "small too" in sentence
     assert "0.518" not in sentence and "tends to" not in text
-    etf = text[text.index("etf (closed form"):]
+    etf = _section(text, "etf", "reg")
     assert "a simplex ETF" in etf and f"{ETF_OF:.4f}" in etf
     for sentence in (sentence, etf):
         assert "GD agrees with the closed form" in sentence and "as predicted" in sentence
@@ -95,8 +104,8 @@ def test_fig2_bias_free_page_says_orthogonal_frame_and_that_nc2_etf_vanishes_too
 def test_regularized_bias_page_speaks_of_the_uncentred_means(ufm_page):
     # issue: "neither ETF nor OF" above c/(1−c) while the plotted (centred) NC2_ETF stays at 1e-15
     text = _text(ufm_page[1])
-    reg = text[text.index("reg (closed form"):text.index("early")]
-    below, above = reg.split("lambda_b=2")[0], reg.split("lambda_b=2")[1]
+    reg = _section(text, "reg", "early")
+    below, above = reg[reg.index("lambda_b=0.1:"):reg.index("lambda_b=2:")], reg[reg.index("lambda_b=2:"):]
     assert "lambda_b=0.1" in below and "a simplex ETF" in below and "neither" not in below
     assert "the uncentred class means are neither an ETF nor an OF" in above
     assert "the centred means are a simplex ETF" in above
@@ -106,18 +115,18 @@ def test_seeds_are_labelled_by_outcome_and_demo_runs_say_so(ufm_page):
     # issue: Fig. 5b labelled as the paper's while cut; seed plots did not say which seed converged
     out, html = ufm_page
     text = _text(html)
-    assert "Not the paper's settings" in text and "ufm.experiments.of.iters : 3,000 here, 100,000 in params.yaml" in text
-    early = text[text.index("early:"):]
+    assert "Not the paper's settings" in text and "ufm.experiments.of.iters : 3000 here, 100,000 in params.yaml" in text
+    early = _section(text, "early")
     assert "0 of 2" not in early and "2 of 2 end above it" in early and "seed=0, seed=1" in early
     svg = (out / "figures" / "early.svg").read_text()
     assert "above the closed form (2 of 2)" in svg  # the legend names each colour's outcome
-    assert "DEMO: iters 3,000" in (out / "figures" / "of.svg").read_text()  # the figure title says demo
+    assert "DEMO: iters 3000 (params.yaml: 100,000)" in (out / "figures" / "of.svg").read_text()  # the figure title says demo
     assert "DEMO" not in (out / "figures" / "etf.svg").read_text()  # a run at params.yaml's setting does not
 
 
 def test_every_log_axis_has_two_labelled_ticks_and_math_is_typeset(ufm_page):
     out, html = ufm_page
-    assert "<math" in html and "cdnjs" not in html and "SPEC" not in html
+    assert "cdnjs" not in html and "SPEC" not in html and "require.js" not in html
     assert "../math.html#nc-metrics" in html
     svg = (out / "figures" / "of.svg").read_text()
     assert "lambda" not in svg.lower().replace("\\lambda", "")  # no spelled-out λ
@@ -125,9 +134,10 @@ def test_every_log_axis_has_two_labelled_ticks_and_math_is_typeset(ufm_page):
 
 def test_phase_page_marks_and_checks_the_regularized_bias_regimes(stores, tmp_path):
     html = _render("phase_diagram", tmp_path / "ok", runs={"reg": stores["reg"]}, dims={"reg": "lambda_b"})
+    assert "<math" in html  # λ_b, c/(1−c) typeset as MathML
     text = _text(html)
-    assert "simplex ETF at λ b = 0.1" in text.replace("λb", "λ b") or "simplex ETF at" in text
-    assert "neither ETF nor OF at" in text
+    assert re.search(r"simplex ETF at λ ?b ?= 0\.1\b", text), text[:3000]
+    assert re.search(r"neither ETF nor OF at λ ?b ?= 2\b", text)
     # seeded contradiction: the uncentred means at λ_b = 2 made an exact ETF -> the render fails
     ds = open_dataset(stores["reg"]).load()
     ds["NC2_OF_H"].loc[{"lambda_b": 2.0}] = ETF_OF

@@ -8,16 +8,22 @@ The notebooks stay short and readable because the mechanics live here:
   versions, device, seed, parameters), rendered on every page;
 * `index`: `reports/index.html` linking every page and figure (`deepcollapse report index`);
 * `summary`: final metric values of result stores as a small JSON (`deepcollapse report summary`);
-* `ufm_plots`, `asymptotic_plots`, `network_plots`: the figures and tables of each page.
+* `ufm_plots`, `asymptotic_plots`, `network_plots`: the figures and tables of each page;
+* `claims`: what a page may say about a result, by the thresholds of docs/math.md#structure-claims;
+* `pages`: the demo banner (settings that differ from params.yaml) and links to the math document;
+* `text`: Markdown with LaTeX as HTML + MathML (no script), and docs/math.md rendered as reports/math.html;
+* `theory_table`: the theory page's table, every row, non-agreeing first, with counts and reasons.
 
-Nothing here computes science: the pages only read stores written by the package's commands.
+Nothing here computes science: the pages only read stores written by the package's commands (the
+closed-form thresholds come from `deepcollapse.ufm.theory`).
 """
 
 from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots"}
+_SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots", "claims",
+               "pages", "text", "theory_table"}
 
 
 def __getattr__(name: str):

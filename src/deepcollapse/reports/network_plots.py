@@ -201,7 +201,8 @@ def run_sentences(runs: Mapping[str, Any]) -> list[str]:
             text += f"; NC3 = {claims.fmt(get('NC3_OF'))}"
         expected = PREDICTED.get(loss)
         if expected:
-            text += (f". The UFM predicts a {expected} for {loss.upper()}: " +
+            article = "an" if expected[0] in "aeiou" else "a"
+            text += (f". The UFM predicts {article} {expected} for {loss.upper()}: " +
                      ("the data show it." if frame == expected else "the data do not show it at this checkpoint."))
         nc1 = [get("NC1", layer) for layer in layers]
         if len(nc1) > 1 and all(np.isfinite(nc1)):
