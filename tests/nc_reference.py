@@ -1,4 +1,4 @@
-"""An independent, deliberately naive float64 reference for the NC metrics (SPEC-math §5).
+"""An independent, deliberately naive float64 reference for the NC metrics (docs/math.md#nc-metrics).
 
 It forms Σ_W and Σ_B as d×d matrices and takes the pseudo-inverse by eigen-decomposition,
 exactly as the formulas read — only usable for small d, which is the point: it shares no code

@@ -1,4 +1,4 @@
-"""`asymptotic.classifier`: the exact minimizer for fixed features (SPEC §4)."""
+"""`asymptotic.classifier`: the exact minimizer for fixed features (docs/math.md#theorem-5-1)."""
 
 import numpy as np
 import pytest

@@ -26,7 +26,7 @@ def _random_cell(seed, N=30, K=3, d1=6, d2=5):
 
 
 def test_moment_form_matches_spec_objective_and_gradients():
-    """SPEC §2.1 with H1 fixed (columns there, rows here): R = (W2W1H1 − Y)/N, G = W2ᵀR."""
+    """docs/math.md#extended-linear with H1 fixed (columns there, rows here): R = (W2W1H1 − Y)/N, G = W2ᵀR."""
     H1, Y, W2, W1, G, C = _random_cell(0)
     N = H1.shape[0]
     R = (W2 @ W1 @ H1.T - Y.T) / N
@@ -55,9 +55,9 @@ def test_fused_gd_step_is_the_plain_simultaneous_update():
 
 
 def test_noise_free_features_reproduce_theorem_4_1():
-    """With H1 = H1*: the convex reference and GD both return (W2W1)*, at SPEC §2.1's objective.
+    """With H1 = H1*: the convex reference and GD both return (W2W1)*, at docs/math.md#extended-linear's objective.
 
-    The extended objective at the minimizer is 0.107735715648647 (SPEC §2.1) including the H1
+    The extended objective at the minimizer is 0.107735715648647 (docs/math.md#extended-linear) including the H1
     regularizer (λ̃_H1/2)·K c1², which is a constant once H1 is frozen.
     """
     K, d1, d2 = 4, 20, 20

@@ -55,7 +55,7 @@ def test_error_decays_like_n_to_the_minus_half(rate_study, sigma):
     assert (np.diff(ds.relative_error.sel(sigma=sigma).mean("seed").values) < 0).all()
 
 
-# SPEC §4's measured seed-mean relative errors (K=4, d=20, λ_W=5e-3, λ̃_H=0.25), printed to 2 digits
+# docs/math.md#theorem-5-1's measured seed-mean relative errors (K=4, d=20, λ_W=5e-3, λ̃_H=0.25), printed to 2 digits
 SPEC4_TABLE = {(0.1, 100): "0.18", (0.1, 1000): "0.058", (0.1, 10000): "0.018",
                (0.5, 100): "0.70", (0.5, 1000): "0.21", (0.5, 10000): "0.067"}
 

@@ -1,4 +1,4 @@
-"""Closed forms of the Theorem 5.1 study: the limit, the collapsed minimizers (SPEC §1.1, §2.1, §4)."""
+"""Closed forms of the Theorem 5.1 study: the limit, the collapsed minimizers (docs/math.md#ufm-bias-free, #extended-linear, #theorem-5-1)."""
 
 import math
 
@@ -8,7 +8,7 @@ import pytest
 from deepcollapse.asymptotic import extended_limit, extended_minimizer, limit, plain_minimizer
 from deepcollapse.errors import InputError
 
-# SPEC §4's parameters and attenuation factors.
+# docs/math.md#theorem-5-1's parameters and attenuation factors.
 SPEC4 = dict(K=4, lambda_W=5e-3, lambda_H_tilde=0.25)
 
 
@@ -37,7 +37,7 @@ def test_limit_is_zero_above_the_threshold():
 
 
 def test_plain_minimizer_is_theorem_3_1_with_lambda_H_tilde():
-    """SPEC §1.1 reference (K=4, n=50, λ_W = λ_H = 5e-3, i.e. λ̃_H = 0.25)."""
+    """docs/math.md#ufm-bias-free reference (K=4, n=50, λ_W = λ_H = 5e-3, i.e. λ̃_H = 0.25)."""
     m = plain_minimizer(K=4, d=20, **{k: SPEC4[k] for k in ("lambda_W", "lambda_H_tilde")})
     assert m.c == pytest.approx(0.1414213562, abs=1e-10)
     assert m.kappa == pytest.approx(7.0710678119, abs=1e-10)
@@ -48,7 +48,7 @@ def test_plain_minimizer_is_theorem_3_1_with_lambda_H_tilde():
 
 
 def test_extended_minimizer_reference_values():
-    """SPEC §2.1 (K=4, n=50, all three λ = 5e-3, i.e. λ̃_H1 = 0.25)."""
+    """docs/math.md#extended-linear (K=4, n=50, all three λ = 5e-3, i.e. λ̃_H1 = 0.25)."""
     m = extended_minimizer(K=4, d1=20, lambda_W1=5e-3, lambda_W2=5e-3, lambda_H1_tilde=0.25)
     assert 4 * m.rho == pytest.approx(0.0736806300, abs=1e-10)
     assert m.t == pytest.approx(0.974123562681, abs=1e-12)

@@ -98,7 +98,7 @@ def test_collapsed_simplex_etf(K):
 
 
 def test_bias_free_ufm_minimizer_nc3_variants():
-    # SPEC §1.1 reference: K=4, n=50, λ_W=λ_H=5e-3 → H̄ᵀH̄ = 0.1214213562 I, W = κ H̄ᵀ with κ = 7.0710678119
+    # docs/math.md#ufm-bias-free reference: K=4, n=50, λ_W=λ_H=5e-3 → H̄ᵀH̄ = 0.1214213562 I, W = κ H̄ᵀ with κ = 7.0710678119
     K, n, d, lam = 4, 50, 20, 5e-3
     c = K * math.sqrt(n * lam * lam)
     kappa = math.sqrt(n * lam / lam)

@@ -28,7 +28,7 @@ def test_extended_threshold_is_where_K_rho_reaches_two_to_the_minus_four_thirds(
 
 
 def test_regularized_bias_regime_changes_at_c_over_one_minus_c():
-    # SPEC §1.3: the simplex ETF of Theorem 3.2 for λ_b <= c/(1-c) = 0.164716 at the paper's defaults
+    # docs/math.md#ufm-regularized-bias: the simplex ETF of Theorem 3.2 for λ_b <= c/(1-c) = 0.164716 at the paper's defaults
     base = {"model": "plain", "bias": "regularized", "lambda_b": 0.5, "K": 4, "n": 50}
     label, regime = ufm_plots.regime_of("lambda_b")
     found = ufm_plots.threshold_of(base, fields=("lambda_b",), lo=1e-3, hi=10.0, regime=regime)

@@ -98,9 +98,9 @@ def test_every_params_yaml_entry_is_a_valid_config():
         configs = [config] if sweep is None else batched.configs_of(config, sweep)
         lambda_bs |= {c.lambda_b for c in configs if c.bias == "regularized" and c.loss == "mse"}
         if config.activation == "relu" and config.loss == "mse":
-            assert config.iters >= 2_000_000, name  # SPEC §6: the ReLU model needs >= 2e6 iterations
+            assert config.iters >= 2_000_000, name  # docs/math.md#gd-protocol: the ReLU model needs >= 2e6 iterations
         if config.model == "extended" and sweep is None:
-            assert config.weight_scale <= 0.3, name  # SPEC §6: N(0,1) init diverges
+            assert config.weight_scale <= 0.3, name  # docs/math.md#gd-protocol: N(0,1) init diverges
     assert {0.005, 0.5, 1.0} <= lambda_bs
     phase = batched.from_mapping(section["sweeps"]["phase_plain"])
     controls = [theory.minimizer(c)["control"] for c in batched.configs_of(*phase)]

@@ -93,7 +93,7 @@ def test_direct_construction_accepts_numpy_scalars_and_none():
 
 def test_stable_step_sizes_are_accepted():
     Config(bias="unregularized", lr=1.9)  # (1 + 0) * 1.9 < 2
-    Config(bias="regularized", lambda_b=10.0, lr=0.1)  # SPEC §1.3 table reaches λ_b = 10
+    Config(bias="regularized", lambda_b=10.0, lr=0.1)  # docs/math.md#ufm-regularized-bias table reaches λ_b = 10
     Config(loss="ce", bias="regularized", lambda_b=2.0, lr=0.9)  # CE's bias block is at most (1/2 + λ_b)
 
 

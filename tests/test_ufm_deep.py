@@ -1,4 +1,4 @@
-"""The deep UFM (SPEC-math §8): GD on the deep linear MSE model lands on its closed form at L = 3, 4.
+"""The deep UFM (docs/math.md#deep-ufm): GD on the deep linear MSE model lands on its closed form at L = 3, 4.
 
 The oracle is computed here from the spec's scalar equation (not from `ufm.deep_theory`): with
 m = L + 1 and ρ_L = (nλ_H Π λ_Wl)^{1/m}, the minimizer is Z = W_L⋯W_1 H̄1 = s* I_K with s* the
@@ -35,7 +35,7 @@ def class_means(H, K):
     return H.T.reshape(H.shape[1], K, -1).mean(axis=-1)
 
 
-# seed 6 at L = 4: seeds 0-5 stop at the rank-2 stationary point L_2 (SPEC §8: init-sensitive)
+# seed 6 at L = 4: seeds 0-5 stop at the rank-2 stationary point L_2 (docs/math.md#deep-ufm: init-sensitive)
 @pytest.mark.parametrize("depth, widths, seed", [(3, 8, 0), (4, [6, 7, 8, 5], 6)])
 def test_deep_linear_mse_gd_lands_on_the_closed_form(depth, widths, seed):
     lam_W = [0.01, 0.012, 0.008, 0.01][:depth]
@@ -55,7 +55,7 @@ def test_deep_linear_mse_gd_lands_on_the_closed_form(depth, widths, seed):
         assert float(final[f"NC2_OF_{level}"]) <= 1e-6, level
         assert float(final[f"NC3_OF_{level}"]) <= 1e-6, level
     assert ds.attrs["levels"] == [f"H{l}" for l in range(1, depth + 1)]
-    # balance: every factor's nonzero squared singular values are ρ_L s*^{2/m} / λ (SPEC §8)
+    # balance: every factor's nonzero squared singular values are ρ_L s*^{2/m} / λ (docs/math.md#deep-ufm)
     rho = (8 * 0.01 * np.prod(lam_W)) ** (1 / (depth + 1))
     for l, (w, lam) in enumerate(zip(W, lam_W), start=1):
         top = np.linalg.svd(w, compute_uv=False)[:3] ** 2
@@ -63,7 +63,7 @@ def test_deep_linear_mse_gd_lands_on_the_closed_form(depth, widths, seed):
 
 
 def test_spec_reference_value():
-    """SPEC §8: K=3, n=8, d=8, L=3, every λ = 2e-3, init 0.3, lr 0.1 -> 0.0201303427822."""
+    """docs/math.md#deep-ufm: K=3, n=8, d=8, L=3, every λ = 2e-3, init 0.3, lr 0.1 -> 0.0201303427822."""
     config = Config(model="deep", depth=3, K=3, n=8, d=8, lambda_W=2e-3, lambda_H=2e-3, init_scale=0.3, iters=75000, log_every=75000)
     value = float(solve(config, metrics="batched")["objective"][-1])
     assert value == pytest.approx(0.0201303427822, abs=5e-14)

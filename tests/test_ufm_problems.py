@@ -1,4 +1,4 @@
-"""Objectives and explicit gradients (SPEC-math §1, §1.4, §2): against autograd and direct formulas."""
+"""Objectives and explicit gradients (docs/math.md#ufm-plain, #ufm-cross-entropy, #extended-linear): against autograd and direct formulas."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Extended ReLU UFM (Theorem 4.2, SPEC-math §2.2): a converging seed reaches the linear optimum."""
+"""Extended ReLU UFM (Theorem 4.2, docs/math.md#extended-relu): a converging seed reaches the linear optimum."""
 
 import dataclasses
 
@@ -8,7 +8,7 @@ import pytest
 from deepcollapse.ufm import Config, solve, theory
 from deepcollapse.ufm.agreement import identity_residuals, structure_errors
 
-# GD on the ReLU model is slow and seed-dependent (SPEC §2.2); this small setting with seed 2
+# GD on the ReLU model is slow and seed-dependent (docs/math.md#extended-relu); this small setting with seed 2
 # reaches the global minimum within 4k iterations (most seeds sit on plateaus much longer).
 RELU = Config(
     model="extended", activation="relu", K=3, n=4, d1=10, d2=10,
@@ -32,7 +32,7 @@ def test_converging_seed_reaches_the_linear_optimum(result):
     for key in ("NC1_H2", "NC2_OF_H2", "NC2_ETF_H2", "NC3_OF_H2", "NC1_H1"):
         assert float(final[key]) <= 1e-3, key
     assert float(final["NC4_H2"]) == 0.0
-    # SPEC §3, ReLU: the W1/H1 balance holds as matrices, the W2/W1 balance only per hidden unit
+    # docs/math.md#critical-point-identities, ReLU: the W1/H1 balance holds as matrices, the W2/W1 balance only per hidden unit
     assert max(identity_residuals(RELU, params).values()) <= 1e-6
 
 
@@ -50,7 +50,7 @@ def test_premise_and_levels(result):
     assert np.isnan(final["NC3_OF_Z"]) and np.isnan(final["NC3_OF_H1"])
 
 
-# ---------------------------------------------------------------------------- dead samples (SPEC §2.2)
+# ---------------------------------------------------------------------------- dead samples (docs/math.md#extended-relu)
 NARROW = Config(
     model="extended", activation="relu", K=3, n=4, d1=4, d2=4,
     lambda_W1=0.02, lambda_W2=0.02, lambda_H1=0.02, init_scale=0.3, iters=3000, log_every=1000,

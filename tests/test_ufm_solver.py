@@ -1,4 +1,4 @@
-"""Gradient descent reaches every closed form (SPEC-math §1–3, §6), and the result dataset's contract."""
+"""Gradient descent reaches every closed form (docs/math.md#ufm-plain, #gd-protocol), and the result dataset's contract."""
 
 import math
 
@@ -12,7 +12,7 @@ from deepcollapse.ufm.agreement import identity_residuals, rows, structure_error
 
 SMALL = dict(K=3, n=4, d=5, lambda_W=0.05, lambda_H=0.05, log_every=500)  # c = 0.3
 EXT = dict(model="extended", K=3, n=4, d1=5, d2=5, lambda_W1=0.02, lambda_W2=0.02, lambda_H1=0.02, init_scale=0.3, log_every=500)
-ETF_OF_DISTANCE = math.sqrt(2 - 2 * math.sqrt(2 / 3))  # NC2_OF of an exact simplex ETF, K = 3 (SPEC §5)
+ETF_OF_DISTANCE = math.sqrt(2 - 2 * math.sqrt(2 / 3))  # NC2_OF of an exact simplex ETF, K = 3 (docs/math.md#nc-metrics)
 
 OF = ["NC1_H", "NC2_OF_H", "NC2_ETF_H", "NC2_W_OF_H", "NC3_OF_H"]
 ETF = ["NC1_H", "NC2_ETF_H", "NC2_W_ETF_H", "NC3_OF_H", "NC3_ETF_H"]
@@ -49,7 +49,7 @@ def test_gd_reaches_the_closed_form(name):
     errors = structure_errors(config, final_params(ds))
     assert set(errors) >= {"WWt", "Hbar_gram", "W_Hbar", "W_vs_kappa_Hbar"} or set(errors) >= {"W2W2t", "H2bar_gram", "W2_vs_kappa2_H2bar"}
     assert max(errors.values()) <= 1e-3, errors
-    # SPEC §3: identities of every critical point
+    # docs/math.md#critical-point-identities: identities of every critical point
     assert max(identity_residuals(config, final_params(ds)).values()) <= 1e-6
 
 
@@ -137,7 +137,7 @@ def _first_nonfinite(config):
 
 
 def test_divergence_names_the_iteration():
-    config = Config(model="extended", K=4, n=50, d1=20, d2=20, init_scale=1.0, iters=3000)  # SPEC §6: init 1.0 diverges
+    config = Config(model="extended", K=4, n=50, d1=20, d2=20, init_scale=1.0, iters=3000)  # docs/math.md#gd-protocol: init 1.0 diverges
     expected = _first_nonfinite(config)
     assert expected is not None and expected % solver.FINITE_CHECK_EVERY != 0
     with pytest.raises(NonFiniteError, match=f"iteration {expected} ") as err:

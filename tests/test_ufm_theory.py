@@ -1,4 +1,4 @@
-"""Closed forms of SPEC-math §1–2 and §7: the spec's reference values, thresholds, self-consistency."""
+"""Closed forms of docs/math.md (#ufm-plain, #extended-linear, #extended-ce): reference values, thresholds, self-consistency."""
 
 import math
 

@@ -34,6 +34,8 @@ RULE_ENTRIES: dict[str, tuple[str, ...]] = {
     "network_summary": (*CLI, f"{PACKAGE}.commands.report"),
     "asymptotic": (*CLI, f"{PACKAGE}.commands.asymptotic"),
     "report_index": (*CLI, f"{PACKAGE}.commands.report"),
+    "lowrank": (*CLI, f"{PACKAGE}.commands.lowrank"),
+    "report_math": (f"{PACKAGE}.reports.text",),
     "report_page": ("notebooks:workflow/notebooks",),  # papermill runs every template of the folder
 }
 

@@ -51,6 +51,7 @@ STAGES = {
     "theory": stage(["theory", "dvc_metrics_theory"], ["theory"], ["theory.smk", "dvc_metrics.smk"], ["ufm"],
                     ["results/theory"], after=["results/ufm"], metrics=["results/dvc-metrics/theory.json"],
                     extra_deps=["workflow/scripts/dvc_metrics.py"]),
+    "lowrank": stage(["lowrank"], ["lowrank"], ["theory.smk"], ["ufm"], ["results/lowrank"]),
     "train": stage(["train_all"], ["data", "train"], ["data.smk", "train.smk"], ["networks"], ["data", "results/runs"]),
     "features": stage(["features_all"], ["features"], ["features.smk"], ["networks"], ["results/features"],
                       after=["results/runs"]),
@@ -59,10 +60,12 @@ STAGES = {
                      after=["results/features"], metrics=["results/dvc-metrics/networks.json"],
                      extra_deps=["workflow/scripts/dvc_metrics.py"]),
     "asymptotic": stage(["asymptotic"], ["asymptotic"], ["asymptotic.smk"], ["asymptotic"], ["results/asymptotic"]),
-    "reports": stage(["all"], ["report_page", "report_index"], ["reports.smk"], ["reports"],
-                     ["reports/index.html", "reports/pages", "reports/figures", "reports/data", "reports/notebooks"],
-                     after=["results/ufm", "results/theory", "results/summary", "results/metrics", "results/asymptotic"],
-                     extra_deps=["workflow/notebooks"]),
+    "reports": stage(["all"], ["report_page", "report_index", "report_math"], ["reports.smk"], ["reports"],
+                     ["reports/index.html", "reports/math.html", "reports/pages", "reports/figures", "reports/data",
+                      "reports/notebooks"],
+                     after=["results/ufm", "results/theory", "results/lowrank", "results/summary", "results/metrics",
+                            "results/asymptotic"],
+                     extra_deps=["workflow/notebooks", "workflow/nbconvert", "docs/math.md"]),
 }  # fmt: skip
 
 

@@ -2,7 +2,7 @@
 
 `structure_errors(config, params)` compares the gauge-invariant quantities of a GD endpoint with
 `theory.structure(config)`; `identity_residuals(config, params)` evaluates the identities that
-hold at every critical point (SPEC-math §3); `rows(dataset)` turns a result of `ufm.solve` or
+hold at every critical point (docs/math.md#critical-point-identities); `rows(dataset)` turns a result of `ufm.solve` or
 `ufm.solve_sweep` into one table row per problem, which `deepcollapse theory` writes out.
 Parameters are in the public layout of `ufm.solve` (H sample-major), as numpy float64.
 """
@@ -133,7 +133,7 @@ def _balance(left: np.ndarray, right: np.ndarray) -> float:
 
 
 def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
-    """Relative residuals of the SPEC-math §3 identities (0 at every critical point)."""
+    """Relative residuals of the docs/math.md#critical-point-identities identities (0 at every critical point)."""
     if config.model == "deep":
         return _deep_identities(config, params)
     if config.model == "plain":

@@ -1,4 +1,4 @@
-"""`ufm.Config`: the parameters of one UFM experiment, validated when built (SPEC-math §1-2, §6, §8).
+"""`ufm.Config`: the parameters of one UFM experiment, validated when built (docs/math.md#ufm-plain, #gd-protocol, #deep-ufm).
 
 Field names follow DESIGN.md.  Defaults are the paper's Fig. 2 / Fig. 5 setting (K=4, n=50,
 d=20, every λ = 5e-3, step 0.1, 1e5 iterations, metrics every 5e3).  Which fields a model reads,
@@ -40,7 +40,7 @@ class Config:
     ``iters``.  Deep model: ``depth`` L, ``d`` and ``lambda_W`` one number or a list of L (per
     layer, bottom first).  ``reinit_dead`` (ReLU models only, off by default) re-draws the free
     features of a sample whose pre-activations are all <= 0 at some level: a departure from plain
-    GD, which cannot leave that state (SPEC §2.2).
+    GD, which cannot leave that state (docs/math.md#extended-relu).
     """
 
     model: str = "plain"
@@ -110,7 +110,7 @@ class Config:
                 raise InputError(f"{name} must be a positive number, got {value}")
 
     def _check_step_size(self) -> None:
-        """Refuse a step with which GD provably cannot converge (SPEC §6).
+        """Refuse a step with which GD provably cannot converge (docs/math.md#gd-protocol).
 
         The Hessian's largest eigenvalue is at least that of any diagonal block: λ·I for each
         regularized factor, and exactly (1+λ_b)·I for the bias under MSE.  GD is unstable at any

@@ -1,4 +1,4 @@
-"""The UFM objectives and their explicit gradients (SPEC-math §1, §1.4, §2.1, §2.2), batched.
+"""The UFM objectives and their explicit gradients (docs/math.md#ufm-plain, #ufm-cross-entropy, #extended-linear, #extended-relu), batched.
 
 Every tensor carries a leading batch dimension B (B problems of equal shapes solved at once) and
 uses the spec's column layout: features are d × N with columns ordered class-major, classifiers
@@ -117,7 +117,7 @@ class Problem:
 
 
 class LayeredProblem(Problem):
-    """logits = W_L σ(⋯σ(W_1 H_1)) (+ b1ᵀ), MSE or CE, with explicit backpropagation (SPEC §1, §2, §8).
+    """logits = W_L σ(⋯σ(W_1 H_1)) (+ b1ᵀ), MSE or CE, with explicit backpropagation (docs/math.md#ufm-plain, #extended-linear, #deep-ufm).
 
     The plain UFM is depth 1 (W, H, b), the extended UFM depth 2 (W2, W1, H1), the deep UFM any
     depth (W_L … W_1, H1).  The operations per step are exactly those of the per-model code this
@@ -199,7 +199,7 @@ class LayeredProblem(Problem):
         """Per ReLU level H_l (l >= 2): (B, N) mask of the samples whose pre-activations are all <= 0.
 
         Such a sample's column of H_l is 0, no loss gradient reaches its features below, and only
-        weight decay acts on them (SPEC §2.2: plain GD cannot leave this state).
+        weight decay acts on them (docs/math.md#extended-relu: plain GD cannot leave this state).
         """
         if not self.relu:
             return {}

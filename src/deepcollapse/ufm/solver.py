@@ -1,4 +1,4 @@
-"""Full-batch gradient descent on UFMs, logged against the closed form (SPEC-math §6).
+"""Full-batch gradient descent on UFMs, logged against the closed form (docs/math.md#gd-protocol).
 
 `solve(config)` runs one experiment; `ufm.batched.solve_sweep` runs many configs of equal shapes
 as one batched computation.  Both go through `run`: plain GD with simultaneous updates,
@@ -60,7 +60,7 @@ def log_iterations(*, iters: int, log_every: int, log_spaced: int = 0) -> np.nda
 
 
 def init_scales(configs: Sequence[Config]) -> dict[str, list[float]]:
-    """Per-parameter init scale of each problem (SPEC §6: weights and b by init_scale, features by init_scale_features)."""
+    """Per-parameter init scale of each problem (docs/math.md#gd-protocol: weights and b by init_scale, features by init_scale_features)."""
     return models.of(configs[0]).init_scales(configs)
 
 
@@ -144,7 +144,7 @@ def _all_finite(params: problems.Params) -> torch.Tensor:
 
 
 class DeadSamples:
-    """Per problem and ReLU level: samples whose pre-activations are all <= 0 (SPEC §2.2).
+    """Per problem and ReLU level: samples whose pre-activations are all <= 0 (docs/math.md#extended-relu).
 
     Checked at every finite check (every FINITE_CHECK_EVERY iterations, every log point and the
     final iterate): `count` at the last check, `first` the first checked iteration with a dead

@@ -1,4 +1,4 @@
-"""Closed-form global minimizers of the UFMs (SPEC-math §1.1–1.4, §2.1–2.2, §7, §8).
+"""Closed-form global minimizers of the UFMs (docs/math.md#ufm-bias-free, #extended-linear–2.2, §7, §8).
 
 Where no closed form exists (linear UFMs with cross-entropy and two or more weight layers) the
 value is the certified optimum of the reduced K × K problem (`ufm.reduced`); the deep linear UFM
@@ -54,7 +54,7 @@ def quartic_largest_root(q: float) -> float | None:
 
 
 def _ce_extended_scalar(K: int, rho: float) -> tuple[float, float]:
-    """argmin and min over x ≥ 0 of g(x) = log(1 + (K−1)e^{−x}) + (3/2)(K−1)ρ x^{2/3} (SPEC §7).
+    """argmin and min over x ≥ 0 of g(x) = log(1 + (K−1)e^{−x}) + (3/2)(K−1)ρ x^{2/3} (docs/math.md#extended-ce).
 
     g'(x) → +∞ as x → 0+, so g rises first; its interior minimum (if any) is bracketed on a
     log-spaced grid of sign changes of g' and polished by bisection; x = 0 (g = log K) competes.
@@ -134,12 +134,12 @@ def _plain_mse(config: Config) -> dict[str, Any]:
     centered = (K - 1) / K * (c - c * c / 2) if not zero else (K - 1) / (2 * K)
     out: dict[str, Any] = {**sc, "control_name": "c", "control": c, "threshold": 1.0, "zero": zero, "x_star": x}
     if config.bias == "none":  # Theorem 3.1: W H̄ = (1−c) I
-        out.update(source="SPEC-math §1.1 (Theorem 3.1)", verified=True, p=x / K, beta=0.0)
+        out.update(source="docs/math.md#ufm-bias-free (Theorem 3.1)", verified=True, p=x / K, beta=0.0)
         out["objective"] = 0.5 if zero else c - c * c / 2
     elif config.bias == "unregularized":  # Theorem 3.2: W H̄ = (1−c) P_K, b = 1/K
-        out.update(source="SPEC-math §1.2 (Theorem 3.2)", verified=True, p=0.0, beta=1.0 / K, objective=centered)
-    else:  # regularized bias, SPEC §1.3
-        out.update(source="SPEC-math §1.3 (regularized bias)", verified=True)
+        out.update(source="docs/math.md#ufm-unregularized-bias (Theorem 3.2)", verified=True, p=0.0, beta=1.0 / K, objective=centered)
+    else:  # regularized bias, docs/math.md#ufm-regularized-bias
+        out.update(source="docs/math.md#ufm-regularized-bias (regularized bias)", verified=True)
         out["lambda_b_threshold"] = c / (1 - c) if c < 1 else math.inf
         if zero:
             p, beta = 0.0, 1.0 / (K * (1 + lb))
@@ -167,7 +167,7 @@ def _plain_ce(config: Config) -> dict[str, Any]:
     objective = math.log(K) if zero else math.log1p((K - 1) * math.exp(-x)) + (K - 1) * s * x
     return {
         **sc,
-        "source": "SPEC-math §1.4 (cross-entropy plain UFM)",
+        "source": "docs/math.md#ufm-cross-entropy (cross-entropy plain UFM)",
         "verified": True,
         "control_name": "c",
         "control": c,
@@ -190,7 +190,7 @@ def _extended_mse(config: Config) -> dict[str, Any]:
     q = K * rho
     t = quartic_largest_root(q)
     out: dict[str, Any] = {
-        "source": "SPEC-math §2.1 (Theorem 4.1)" if config.activation == "linear" else "SPEC-math §2.2 (Theorem 4.2)",
+        "source": "docs/math.md#extended-linear (Theorem 4.1)" if config.activation == "linear" else "docs/math.md#extended-relu (Theorem 4.2)",
         "verified": True,
         "control_name": "K_rho",
         "control": q,
@@ -510,7 +510,7 @@ def optimal_product(config: Config) -> np.ndarray:
 
 
 def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
-    """A global minimizer of a layered config built from Z by balanced factors (SPEC §8 balance).
+    """A global minimizer of a layered config built from Z by balanced factors (docs/math.md#deep-ufm balance).
 
     With Z = U diag(σ) Vᵀ (rank r) and a_i the penalty of factor i (nλ_H1, λ_W1, …, λ_WL), each
     factor's singular values are √(ρ_L σ^{2/m}/a_i); the inner bases are random orthonormal.  ReLU

@@ -187,7 +187,7 @@ class Model:
     parameter_constraints: ClassVar[dict[str, Any]] = {}
     #: fields a sweep may vary within one batch (beyond seed, lr and the init scales)
     batchable: ClassVar[tuple[str, ...]] = ()
-    #: init scale of the weights when `init_scale` is not given (SPEC §6)
+    #: init scale of the weights when `init_scale` is not given (docs/math.md#gd-protocol)
     default_init_scale: ClassVar[float] = 1.0
     #: the theory hooks (an instance of TheoryHooks); replaced per model by the theory side
     theory: ClassVar[TheoryHooks] = TheoryHooks()
@@ -258,7 +258,7 @@ class Model:
 
     @classmethod
     def relu_levels(cls, config: "Config") -> tuple[str, ...]:
-        """Feature levels computed through a ReLU (where samples can die, SPEC §2.2)."""
+        """Feature levels computed through a ReLU (where samples can die, docs/math.md#extended-relu)."""
         return ()
 
     @classmethod

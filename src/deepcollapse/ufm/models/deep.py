@@ -1,4 +1,4 @@
-"""The deep UFM (SPEC-math §8): free features H1 and L weight layers, σ = identity or ReLU between them.
+"""The deep UFM (docs/math.md#deep-ufm): free features H1 and L weight layers, σ = identity or ReLU between them.
 
     (1/2N)‖W_L H_L − Y‖² (or CE) + Σ_l λ_Wl/2 ‖W_l‖² + λ_H/2 ‖H_1‖²,   H_{l+1} = σ(W_l H_l), no bias
 
@@ -16,7 +16,7 @@ from ...errors import InputError
 from .base import NONNEGATIVE, POSITIVE_INT, Interval, PerLayer, TheoryHooks, check_constraints
 from .layered import Layers, LayeredModel
 
-#: Deeper factorisations are not studied and would only make GD slower (SPEC §8 uses L <= 5).
+#: Deeper factorisations are not studied and would only make GD slower (docs/math.md#deep-ufm uses L <= 5).
 MAX_DEPTH = 16
 
 
@@ -41,7 +41,7 @@ class DeepUFM(LayeredModel):
         "lambda_H": NONNEGATIVE,
     }
     batchable = ("lambda_W", "lambda_H")
-    default_init_scale = 0.3  # SPEC §8: 0.1 sends most L >= 3 runs to the origin, 0.3 reaches the optimum
+    default_init_scale = 0.3  # docs/math.md#deep-ufm: 0.1 sends most L >= 3 runs to the origin, 0.3 reaches the optimum
     theory = DeepTheory()
 
     @classmethod

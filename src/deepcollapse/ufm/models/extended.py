@@ -1,4 +1,4 @@
-"""The extended UFM of the paper (SPEC-math §2): (1/2N)‖W2 σ(W1H1) − Y‖² + Σ λ/2‖·‖², or CE.
+"""The extended UFM of the paper (docs/math.md#extended-linear): (1/2N)‖W2 σ(W1H1) − Y‖² + Σ λ/2‖·‖², or CE.
 
 Depth 2 of the layered family with the paper's names (W2, W1, H1; widths d1, d2); its levels are
 H1, the pre-activation "Z" (ReLU only) and H2.
@@ -21,7 +21,7 @@ class ExtendedUFM(LayeredModel):
         "lambda_H1": NONNEGATIVE,
     }
     batchable = ("lambda_W1", "lambda_W2", "lambda_H1")
-    default_init_scale = 0.1  # SPEC §6: N(0,1) diverges at step 0.1
+    default_init_scale = 0.1  # docs/math.md#gd-protocol: N(0,1) diverges at step 0.1
 
     @classmethod
     def label(cls, config) -> str:

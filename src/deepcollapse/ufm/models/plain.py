@@ -1,4 +1,4 @@
-"""The plain UFM (SPEC-math §1): (1/2N)‖WH + b1ᵀ − Y‖² + λ_W/2‖W‖² + λ_H/2‖H‖² (+ λ_b/2‖b‖²), or CE.
+"""The plain UFM (docs/math.md#ufm-plain): (1/2N)‖WH + b1ᵀ − Y‖² + λ_W/2‖W‖² + λ_H/2‖H‖² (+ λ_b/2‖b‖²), or CE.
 
 Depth 1 of the layered family, with the paper's names (W, H, b) and an optional bias.
 """
