@@ -1,4 +1,4 @@
-"""Closed-form global minimizers of the UFMs (docs/math.md#ufm-bias-free, #extended-linear–2.2, §7, §8).
+"""Closed-form global minimizers of the UFMs (docs/math.md: #ufm-plain, #extended-linear, #extended-relu, #extended-ce, #deep-ufm).
 
 Where no closed form exists (linear UFMs with cross-entropy and two or more weight layers) the
 value is the certified optimum of the reduced K × K problem (`ufm.reduced`); the deep linear UFM
