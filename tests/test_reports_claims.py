@@ -161,37 +161,50 @@ def test_phase_figure_circles_points_stuck_above_the_closed_form(stores, tmp_pat
     assert "GD stopped above the closed form" in (tmp_path / "phase.svg").read_text()
 
 
-def test_theory_page_shows_every_row_non_agreeing_first_with_counts(tmp_path):
-    # issue: the table was cut to 10 of 87 rows; the GD-below row (ce_extended) was not explained
-    agreement = ROOT / "results" / "theory" / "agreement.json"
-    doc = json.loads(agreement.read_text())
-    html = _render("theory", tmp_path, agreement=str(agreement))
+@pytest.fixture(scope="module")
+def agreement_table(stores, tmp_path_factory):
+    """`deepcollapse theory` over the real runs: agreeing ones and the seeds stopped early."""
+    out = tmp_path_factory.mktemp("theory") / "agreement.json"
+    subprocess.run([sys.executable, "-m", "deepcollapse", "theory", "--runs", *stores.values(), "--out", str(out),
+                    "--csv", str(theory_table.rows_path(out))], check=True, capture_output=True)
+    return out
+
+
+def test_theory_page_shows_every_row_non_agreeing_first_with_counts(agreement_table, tmp_path):
+    # issue: the table was cut to 10 of 87 rows; the non-agreeing rows were invisible
+    import pandas as pd
+
+    rows = pd.read_csv(theory_table.rows_path(agreement_table))
+    html = _render("theory", tmp_path, agreement=str(agreement_table))
     body = html[html.index("Every row"):]
-    rows = re.findall(r"<tr>\s*<th[^>]*>", body)
-    assert len(rows) >= len(doc["rows"])  # pandas prints one <tr> per row (+ header rows)
-    table = theory_table.ordered(doc)
-    assert (table["status"] != "agrees").sum() > 0 and list(table["status"][: (table["status"] != "agrees").sum()]).count("agrees") == 0
+    assert len(re.findall(r"<tr>\s*<th[^>]*>", body)) >= len(rows)  # pandas prints one <tr> per row (+ header rows)
+    table = theory_table.ordered(rows)
+    not_agreeing = int((table["status"] != "agrees").sum())
+    assert not_agreeing >= 2  # the two seeds stopped after 200 iterations
+    assert set(table["status"][:not_agreeing]).isdisjoint({"agrees"}) and set(table["status"][not_agreeing:]) == {"agrees"}
     text = _text(html)
     for status, count in table["status"].value_counts().items():
         assert f"{status} : {count}" in text
-    below = table[table["status"] == theory_table.BELOW]
-    for run in below["run"]:
-        assert run in text[: text.index("Every row")]
-    if "reason" not in table:
-        assert "no reason column" in text
+    # the solver's reason for the early-stopped seeds, counted on the page
+    reasons = table.loc[table["status"] != "agrees", "reason"].value_counts()
+    assert "not converged in the iterations given" in reasons
+    for reason, count in reasons.items():
+        assert f"{reason} : {count}" in text
 
 
 def test_theory_page_counts_reasons_when_the_solver_gives_them():
-    doc = {"tolerance": 1e-6, "rows": {
-        "a": {"run": "a", "point": "", "status": "agrees", "reason": "agrees", "objective_rel_gap": 0.0},
-        "b": {"run": "b", "point": "seed=0", "status": "GD above closed form", "reason": "ReLU dead sample", "objective_rel_gap": 2e-2},
-        "c": {"run": "b", "point": "seed=1", "status": "GD above closed form", "reason": "ReLU dead sample", "objective_rel_gap": 2e-2},
-        "d": {"run": "c", "point": "", "status": "GD BELOW closed form", "reason": "closed form refuted", "model": "extended",
-              "loss": "ce", "objective_rel_gap": -5e-3, "objective_gd": 0.2573, "objective_theory": 0.2587, "theory_source": "x"},
-    }}
-    table = theory_table.ordered(doc)
+    import pandas as pd
+
+    rows = pd.DataFrame([
+        {"run": "a", "point": "", "status": "agrees", "reason": "agrees", "objective_rel_gap": 0.0},
+        {"run": "b", "point": "seed=0", "status": "GD above closed form", "reason": "ReLU dead sample", "objective_rel_gap": 2e-2},
+        {"run": "b", "point": "seed=1", "status": "GD above closed form", "reason": "ReLU dead sample", "objective_rel_gap": 2e-2},
+        {"run": "c", "point": "", "status": "GD BELOW closed form", "reason": "closed form refuted", "model": "extended",
+         "loss": "ce", "objective_rel_gap": -5e-3, "objective_gd": 0.2573, "objective_theory": 0.2587, "theory_source": "x"},
+    ])  # fmt: skip
+    table = theory_table.ordered(rows)
     assert list(table["run"]) == ["c", "b", "b", "a"]
-    text = theory_table.summary_markdown(doc, table)
+    text = theory_table.summary_markdown({"tolerance": 1e-6}, table)
     assert "**ReLU dead sample**: 2" in text and "**closed form refuted**: 1" in text
     assert "#extended-ce" in text and "no `reason` column" not in text
 

@@ -22,14 +22,17 @@ LEAD_COLUMNS = ["run", "point", "status", "reason", "model", "activation", "bias
                 "objective_gd", "objective_rel_gap", "theory_zero", "max_structure_error", "max_identity_residual", "theory_source"]
 
 
-def ordered(doc: Mapping[str, Any]):
-    """Every row as a DataFrame: not agreeing first (below, above, no closed form), then by run."""
-    import pandas as pd
+def rows_path(agreement_json: str) -> str:
+    """The full rows live in the CSV beside the (small, DVC-metric) agreement JSON."""
+    return str(agreement_json).removesuffix(".json") + ".csv"
 
-    table = pd.DataFrame(list(doc["rows"].values()))
+
+def ordered(rows):
+    """Every row (a DataFrame read from the agreement CSV), not agreeing first (below, above, no
+    closed form), then by run."""
     rank = {BELOW: 0, "GD above closed form": 1, "no closed form": 2, AGREES: 3}
-    key = table["status"].map(lambda s: rank.get(s, 1))
-    return table.assign(_rank=key).sort_values(["_rank", "run"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+    key = rows["status"].map(lambda s: rank.get(s, 1))
+    return rows.assign(_rank=key).sort_values(["_rank", "run"], kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
 def columns(table) -> list[str]:
