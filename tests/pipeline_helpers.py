@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("params.yaml", "dvc.yaml", "workflow")  # the Snakefile is workflow/Snakefile
+WORKFLOW_FILES = ("params.yaml", "dvc.yaml", "workflow", "docs")  # the Snakefile is workflow/Snakefile; docs/math.md is a page
 
 
 def copy_workflow(dest: Path, *, extra: tuple[str, ...] = ()) -> Path:

@@ -23,6 +23,10 @@ def reduced_params(path: str | Path) -> dict:
         exp["log_every"] = UFM_ITERS // 4
         if "log_spaced" in exp:
             exp["log_spaced"] = min(exp["log_spaced"], 10)
+    lowrank = (out["ufm"].get("studies") or {}).get("lowrank")
+    if lowrank:  # one tiny sweep: the study's job and page, not its science
+        lowrank.update(depths=[2], sizes=[{"K": 3, "n": 4, "d": 6}], lambda_ratios=[0.5], activations=["linear"],
+                       losses=["mse"], seeds=[0], iters=UFM_ITERS, log_every=UFM_ITERS // 4)
     asym = out["asymptotic"]
     asym.update(n=[10, 100, 1000], sigma=[0.0, 0.1, 0.5], seeds=3, rate_fit_n_min=10)
     asym["extended"] = {**asym.get("extended", {}), "iters": 200}
@@ -33,3 +37,16 @@ def reduced_params(path: str | Path) -> dict:
     net["threads"] = 1
     out["resources"]["gpu"]["gpu"] = 0
     return out
+
+
+def keep_two_experiments(params: dict) -> list[str]:
+    """Only the first two UFM experiments, the sweeps the phase-diagram page needs and no UFM page
+    (the network-comparison page names experiments that are gone, so it goes too): the DVC tests'
+    cheap pipeline.  Returns the two names."""
+    ufm = params["ufm"]
+    names = list(ufm["experiments"])[:2]
+    ufm["experiments"] = {name: ufm["experiments"][name] for name in names}
+    ufm["sweeps"] = {name: ufm["sweeps"][name] for name in params["reports"]["phase_diagram"]}
+    params["reports"]["ufm_pages"] = {}
+    params["networks"].pop("compare", None)
+    return names

@@ -35,6 +35,11 @@ def art(tmp_path_factory):
     return build(tmp_path_factory.mktemp("shared"))
 
 
+# a valid, tiny low-rank study (its output is refused before any GD runs)
+LOWRANK = {"depths": [2], "sizes": [{"K": 3, "n": 2, "d": 4}], "lambda_ratios": [0.5], "activations": ["linear"],
+           "losses": ["mse"], "seeds": [0], "iters": 10, "log_every": 5}
+
+
 @dataclass
 class Case:
     id: str
@@ -95,6 +100,10 @@ CASES = [
          lambda a, d: _foreign_dir(d, "out"), says="did not write"),
     Case("ufm-out-regular-file", lambda a, d: ["ufm", "--config", a["ufm.yaml"], "--out", d / "f"], 2,
          lambda a, d: _write(d, "f", "x"), says="regular file"),
+    Case("lowrank-out-foreign-directory", lambda a, d: ["lowrank", "--config", d / "lowrank.yaml", "--out", d / "out"], 2,
+         lambda a, d: (_foreign_dir(d, "out"), _write(d, "lowrank.yaml", yaml.safe_dump(LOWRANK))), says="did not write"),
+    Case("lowrank-config-a-ufm-experiment", lambda a, d: ["lowrank", "--config", a["ufm.yaml"], "--out", d / "s.zarr"], 2,
+         says="ufm.yaml"),
     Case("data-out-regular-file", lambda a, d: ["data", "--dataset", "digits", "--train-per-class", "2", "--out", d / "f"], 2,
          lambda a, d: _write(d, "f", "x"), says="regular file"),
     Case("features-out-regular-file", lambda a, d: ["features", "--run", a["run"], "--out", d / "f"], 2,

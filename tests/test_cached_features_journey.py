@@ -34,7 +34,7 @@ import yaml
 
 from helpers_dvc import ENV, files_under
 from pipeline_helpers import ROOT
-from reduced_config import reduced_params
+from reduced_config import keep_two_experiments, reduced_params
 
 pytestmark = pytest.mark.slow
 
@@ -57,10 +57,7 @@ def reduced_demo() -> dict:
     """The demo shrunk like the end-to-end tests: two UFM experiments + the sweeps the report's phase
     diagram needs, short; a tiny network on `digits`."""
     params = reduced_params(ROOT / "params.yaml")
-    ufm = params["ufm"]
-    ufm["experiments"] = {name: ufm["experiments"][name] for name in list(ufm["experiments"])[:2]}
-    ufm["sweeps"] = {name: ufm["sweeps"][name] for name in params["reports"]["phase_diagram"]}
-    params["reports"]["ufm_pages"] = {}
+    keep_two_experiments(params)
     params["networks"]["losses"] = ["mse"]
     return params
 

@@ -96,7 +96,7 @@ def test_direct_construction_is_type_checked_for_every_config():
         TrainConfig(epochs=2.5)
     with pytest.raises(InputError, match="noise='cauchy' is not one of"):
         AsymptoticConfig(noise="cauchy")
-    with pytest.raises(InputError, match="lambda_W must be a number"):
+    with pytest.raises(InputError, match="lambda_W must be a (non-negative )?number"):
         UFMConfig(lambda_W="0.1")
     check_field_types(Toy(K=np.int64(3), lr=np.float32(0.5)))  # numpy scalars are numbers
     check_field_types(UFMConfig(init_scale=None))  # `float | None` accepts None

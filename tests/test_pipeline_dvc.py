@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pipeline_helpers import ROOT, copy_workflow, environment
-from reduced_config import UFM_ITERS
+from reduced_config import UFM_ITERS, keep_two_experiments
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +34,10 @@ def repo(tmp_path):
     shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     params = yaml.safe_load((work / "params.yaml").read_text())
     # two cheap experiments of the real section, plus the sweeps the report pages need
+    names = keep_two_experiments(params)
     ufm = params["ufm"]
-    names = list(ufm["experiments"])[:2]
-    ufm["experiments"] = {name: ufm["experiments"][name] for name in names}
-    ufm["sweeps"] = {name: ufm["sweeps"][name] for name in params["reports"]["phase_diagram"]}
     for exp in [*ufm["experiments"].values(), *ufm["sweeps"].values()]:
         exp.update(iters=UFM_ITERS, log_every=UFM_ITERS // 4)
-    params["reports"]["ufm_pages"] = {}
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = environment()
     env["PYTHONPATH"] = str(work / "src")

@@ -41,6 +41,7 @@ MARKER = "deepcollapse_artifact"
 #: naming a features store when writing metrics is refused even though both are Zarr.
 KINDS: dict[str, str] = {
     "ufm": "zarr",
+    "lowrank": "zarr",
     "asymptotic": "zarr",
     "data": "zarr",
     "features": "zarr",

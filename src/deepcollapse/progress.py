@@ -9,3 +9,10 @@ def bar(*, total: int, desc: str, unit: str, progress: bool | None):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=None if progress is None else not progress)
+
+
+def wanted(progress: bool | None) -> bool:
+    """Whether progress is shown: as asked, else only when stderr is a terminal (the bars' rule)."""
+    import sys
+
+    return sys.stderr.isatty() if progress is None else progress

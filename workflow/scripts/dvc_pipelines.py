@@ -51,7 +51,7 @@ STAGES = {
     "theory": stage(["theory", "dvc_metrics_theory"], ["theory"], ["theory.smk", "dvc_metrics.smk"], ["ufm"],
                     ["results/theory"], after=["results/ufm"], metrics=["results/dvc-metrics/theory.json"],
                     extra_deps=["workflow/scripts/dvc_metrics.py"]),
-    "lowrank": stage(["lowrank"], ["lowrank"], ["theory.smk"], ["ufm"], ["results/lowrank"]),
+    "lowrank": stage(["lowrank"], ["lowrank"], ["lowrank.smk"], ["ufm"], ["results/lowrank"]),
     "train": stage(["train_all"], ["data", "train"], ["data.smk", "train.smk"], ["networks"], ["data", "results/runs"]),
     "features": stage(["features_all"], ["features"], ["features.smk"], ["networks"], ["results/features"],
                       after=["results/runs"]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_out, add_progress
+
 HELP = "run the low-rank-bias study of the deep UFM (GD's objective against the deep-neural-collapse value)"
 
 EPILOG = """\
@@ -20,7 +22,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML/JSON study config ('-' reads standard input)")
     parser.add_argument("--key", default=None, help="dotted path of the study inside FILE, e.g. ufm.studies.lowrank")
-    parser.add_argument("--out", required=True, metavar="STUDY.zarr", help="result store (written atomically)")
+    add_out(parser, metavar="STUDY.zarr", help="result store (written atomically)")
+    add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,14 +31,19 @@ def run(args: argparse.Namespace) -> int:
 
     from ..config import load_yaml
     from ..provenance import collect
+    from ..outputs import reserve
+    from ..progress import wanted
     from ..store import write_dataset
     from ..ufm import lowrank
 
     source = "<stdin>" if args.config == "-" else str(args.config)
     study = lowrank.Study.from_mapping(load_yaml(args.config, key=args.key), source=source + (f" [{args.key}]" if args.key else ""))
-    ds = lowrank.run(study, progress=lambda line: print(line, file=sys.stderr, flush=True))
-    ds.attrs["provenance"] = collect(params=ds.attrs["study"], device=study.device)
-    write_dataset(ds, args.out)
+    with reserve(args.out, "lowrank", force=args.force):
+        # one line per batched sweep (a handful of them), on stderr when progress is wanted
+        say = (lambda line: print(line, file=sys.stderr, flush=True)) if wanted(args.progress) else None
+        ds = lowrank.run(study, progress=say)
+        ds.attrs["provenance"] = collect(params=ds.attrs["study"], device=study.device)
+        write_dataset(ds, args.out, kind="lowrank")
     below = int(ds["below_dnc"].sum())
     print(f"low-rank study: {int(ds['objective'].size)} GD runs, {below} below the deep-neural-collapse value -> {args.out}")
     return 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 
 _SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots", "claims",
-               "pages", "text", "theory_table"}
+               "pages", "text", "theory_table", "comparison", "lowrank_plots"}
 
 
 def __getattr__(name: str):
