@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import yaml
 
 from deepcollapse.reports import claims, figures, network_plots, pages, theory_table, ufm_plots
 from deepcollapse.store import open_dataset, write_dataset
@@ -254,13 +255,28 @@ def test_the_math_document_typesets_every_formula(tmp_path):
         assert f'id="{anchor}"' in html
 
 
-def test_demo_overrides_reach_the_pages_as_parameters(tmp_path):
-    """The resolved config diffed against params.yaml by reports.smk (a real Snakemake dry run)."""
+@pytest.mark.parametrize("how", ["configfile", "demo-root"])
+def test_demo_overrides_reach_the_pages_as_parameters(tmp_path, how):
+    """The resolved config diffed against the project's params.yaml by reports.smk (a real Snakemake
+    dry run): with --configfile, and as `make run` runs the demo, under demo/ with the merged
+    demo/params.yaml (which must not be mistaken for the paper's)."""
     from pipeline_helpers import copy_workflow, environment
 
     work = copy_workflow(tmp_path / "wf")
-    cmd = [sys.executable, "-m", "snakemake", "reports/pages/fig5.html", "-n", "-p", "--cores", "1", "--configfile", "workflow/demo.yaml"]
-    run = subprocess.run(cmd, cwd=work, env=environment(), capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-m", "snakemake", "reports/pages/fig5.html", "-n", "-p", "--cores", "1"]
+    if how == "configfile":
+        cmd += ["--configfile", "workflow/demo.yaml"]
+        cwd = work
+    else:
+        sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+        from dvc_pipelines import merged
+
+        load = lambda path: yaml.safe_load(path.read_text())  # noqa: E731
+        cwd = work / "demo"
+        cwd.mkdir()
+        (cwd / "params.yaml").write_text(yaml.safe_dump(merged(load(work / "params.yaml"), load(work / "workflow/demo.yaml"))))
+        cmd += ["-s", "../workflow/Snakefile"]
+    run = subprocess.run(cmd, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     (params,) = re.findall(r"-y '(\{.*?\})'", run.stdout)[-1:]
     overrides = json.loads(params)["overrides"]

@@ -123,7 +123,7 @@ def _paper_params():
     """params.yaml alone, with the schema's defaults filled in exactly as for the resolved config."""
     import yaml
 
-    paper = yaml.safe_load(open("params.yaml"))
+    paper = yaml.safe_load(open(project_file("params.yaml")))  # the paper run's, also when the demo runs under demo/
     validate(paper, "../schemas/params.schema.yaml")  # relative to this file, as Snakemake resolves it
     return paper
 
