@@ -188,7 +188,7 @@ def test_readme_dvc_journey_share_clone_pull_analyse(tmp_path):
     nc = metrics.nc(last["penultimate"].values, last["label"].values, W=last["W"].values, b=last["b"].values)
     np.testing.assert_allclose(nc["NC1"], float(stored["NC1"].sel(epoch=int(last["epoch"]), layer="penultimate")), rtol=1e-9)
     executed = json.loads((clone / "demo/reports/cached_features.ipynb").read_text())
-    assert executed["metadata"]["papermill"]["exception"] is False
+    assert not executed["metadata"]["papermill"]["exception"]  # papermill: None when no cell raised
 
     timings = {key: round(sec, 1) for key, sec in shell.seconds.items() if key.split()[0] in ("make", "dvc", "papermill")}
     print("journey timings (s):", json.dumps(timings, indent=1))
