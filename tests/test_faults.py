@@ -31,7 +31,7 @@ def _mountable(tmp_path: Path) -> None:
     probe = tmp_path / "probe"
     probe.mkdir()
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(probe)], capture_output=True).returncode:
-        pytest.skip("needs root to mount a tmpfs")
+        pytest.skip(reason="needs root to mount a tmpfs (CI and make test run as root)")
     subprocess.run(["umount", str(probe)], check=True)
 
 

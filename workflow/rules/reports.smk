@@ -85,8 +85,8 @@ def comparison_references():
             if name not in experiments:
                 raise WorkflowError(f"params: networks.compare.{loss}.{kind} names {name!r}, which is not in ufm.experiments")
     return {
-        run: {"ReLU": compare[cfg["loss"]]["relu"], "linear": compare[cfg["loss"]]["linear"]}
-        for run, cfg in NET_RUNS.items()
+        network_run: {"ReLU": compare[cfg["loss"]]["relu"], "linear": compare[cfg["loss"]]["linear"]}
+        for network_run, cfg in NET_RUNS.items()
         if cfg["loss"] in compare
     }
 
