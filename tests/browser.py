@@ -114,9 +114,7 @@ class Browser:
         self._wait_for("Page.loadEventFired")
         time.sleep(0.2)  # late console messages and lazy images
         inspected = json.loads(self.call("Runtime.evaluate", expression=_INSPECT, returnByValue=True)["result"]["value"])
-        self.call("Runtime.evaluate", expression="window.scrollTo(0, document.body.scrollHeight)")  # lazy images load
-        time.sleep(0.2)
-        late = json.loads(self.call("Runtime.evaluate", expression=_INSPECT, returnByValue=True)["result"]["value"])
+        late = self._wait_for_images()
         visit = Visit(url, links=inspected["links"])
         for message in self._events:
             method, params = message.get("method"), message.get("params", {})
@@ -138,6 +136,24 @@ class Browser:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         return visit
+
+    def _wait_for_images(self) -> dict:
+        """The page inspected once every image has finished (loaded or failed).
+
+        The pages' images are loading="lazy": a headless window loads only those near the
+        viewport, so a check right after load would call the lower ones missing (and a screenshot
+        would show them blank). They are switched to eager loading and awaited; an image that is
+        truly missing finishes too (complete, but with no natural width) and is reported.
+        """
+        self.call("Runtime.evaluate", expression="document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            pending = self.call("Runtime.evaluate", expression="[...document.images].filter(i => !i.complete).length",
+                                returnByValue=True)["result"]["value"]
+            if pending == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        return json.loads(self.call("Runtime.evaluate", expression=_INSPECT, returnByValue=True)["result"]["value"])
 
     def close(self) -> None:
         try:

@@ -89,6 +89,21 @@ def test_the_checker_sees_a_missing_image_a_broken_link_and_a_console_error(brow
     assert "console error: boom" in problems
 
 
+def test_lazy_images_below_the_fold_are_awaited_not_called_missing(browser, tmp_path):
+    """The pages' images are loading="lazy"; far below the first screen a headless window would not
+    load them before the check (the index once reported four present figures as missing): the
+    checker waits for every image, and still reports one that is truly absent."""
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "present.png")
+    page = tmp_path / "tall.html"
+    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body>"
+                    "<div style='height:20000px'></div><img src='present.png' alt='p' loading='lazy'>"
+                    "<div style='height:20000px'></div><img src='absent.png' alt='a' loading='lazy'></body></html>")
+    problems = browser.visit(page.as_uri()).problems
+    assert [p for p in problems if "image did not load" in p] == [f"image did not load: {(tmp_path / 'absent.png').as_uri()}"], problems
+
+
 def test_the_demo_reports_if_given(browser):
     """Only with DEEPCOLLAPSE_REPORTS: the demo's (or a full run's) report tree passes the same checks."""
     given = os.environ.get("DEEPCOLLAPSE_REPORTS")
