@@ -145,6 +145,27 @@ def test_nc4_survives_a_large_common_offset(offset):
     assert float(batched_metrics.nc(X, K=K, W=torch.as_tensor(W[None]))["NC4"][0]) == want
 
 
+# ----------------------------------------------------------------------------- the global-mean ratio
+def test_global_mean_ratio_is_one_at_an_of_zero_at_a_centred_etf_and_splits_nc2_of():
+    """GM_RATIO = K(K−1)‖h̄_G‖²/‖M‖² is 1 for any orthogonal frame (any scale and rotation) and 0
+    for means centred at the origin; a centred ETF shifted by a global mean of the OF's length,
+    orthogonal to it, is an OF (NC2_OF = 0), and by a longer one is not (the MSE network's case)."""
+    K, d = 5, 9
+    rng = np.random.default_rng(7)
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    y = np.arange(K)
+    of = 3.7 * Q[:K]  # rows: K orthogonal class means of equal length
+    out = metrics.nc(of, y)
+    assert out["GM_RATIO"] == pytest.approx(1.0, rel=1e-12) and out["NC2_OF"] < 1e-7
+    etf = of - of.mean(axis=0)  # a centred OF is a simplex ETF with h̄_G = 0
+    assert metrics.nc(etf, y)["GM_RATIO"] < 1e-25
+    u = Q[K] * 3.7 / np.sqrt(K)  # orthogonal to the ETF's span, the OF's global-mean length
+    shifted = metrics.nc(etf + u, y)
+    assert shifted["GM_RATIO"] == pytest.approx(1.0, rel=1e-12) and shifted["NC2_OF"] < 1e-7
+    longer = metrics.nc(etf + np.sqrt(2) * u, y)
+    assert longer["GM_RATIO"] == pytest.approx(2.0, rel=1e-12) and longer["NC2_ETF"] < 1e-7 and longer["NC2_OF"] > 0.1
+
+
 # ----------------------------------------------------------------------------- degenerate geometry
 def test_all_class_means_equal_gives_nan_not_error():
     rng = np.random.default_rng(2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import io
 import os
 import re
 import subprocess
@@ -208,6 +209,9 @@ def test_theory_page_counts_reasons_when_the_solver_gives_them():
     text = theory_table.summary_markdown({"tolerance": 1e-6}, table)
     assert "**ReLU dead sample**: 2" in text and "**closed form refuted**: 1" in text
     assert "#extended-ce" in text and "no `reason` column" not in text
+    # a single run has no sweep point: shown blank, not "nan" (pandas reads the empty CSV cell as NaN)
+    shown = theory_table.display(pd.read_csv(io.StringIO(table.to_csv(index=False))))
+    assert ("a", "") in shown.index and "nan" not in {str(p).lower() for _, p in shown.index}
 
 
 def test_network_sentences_claim_no_frame_the_data_do_not_show():
@@ -217,9 +221,16 @@ def test_network_sentences_claim_no_frame_the_data_do_not_show():
     layers = ["stage1", "stage4", "penultimate"]
     nc = lambda *v: (("epoch", "layer"), np.array([v, v], dtype=float))
     ds = xr.Dataset({"NC1": nc(2.0, 0.5, 0.5), "NC2_ETF": nc(0.9, 0.7, 0.7), "NC2_OF": nc(1.0, 0.998, 0.998),
-                     "NC3_OF": nc(np.nan, np.nan, 1.10)}, coords={"epoch": [0, 10], "layer": layers}, attrs={"num_classes": 10})
+                     "NC3_OF": nc(np.nan, np.nan, 1.10), "NC3_ETF": nc(np.nan, np.nan, 0.12),
+                     "GM_RATIO": nc(5.0, 1.97, 1.97)}, coords={"epoch": [0, 10], "layer": layers}, attrs={"num_classes": 10})
     (sentence,) = network_plots.run_sentences({"digits-mse": ds})
-    assert "neither an ETF nor an OF" in sentence and "the data do not show it" in sentence and "NC3 = 1.1" in sentence
+    assert "neither an ETF nor an OF" in sentence and "the data do not show it" in sentence
+    # MSE predicts an OF: its NC3 variant (uncentred means) first; both are printed
+    assert "NC3_OF = 1.1, NC3_ETF = 0.12" in sentence
+    # the global mean, not the centred geometry, is named as what keeps NC2_OF up
+    assert "GM_RATIO = 1.97 times an OF's" in sentence and "even a perfect ETF" in sentence
+    (ce,) = network_plots.run_sentences({"digits-ce": ds})
+    assert "NC3_ETF = 0.12, NC3_OF = 1.1" in ce and "GM_RATIO" not in ce  # CE with bias: ETF predicted
     assert "layer stage4 = penultimate" in sentence and "stage4 has the same metrics as penultimate" in sentence
     assert network_plots.duplicate_layers(ds) == {"stage4": "penultimate"}
     fig = network_plots.epoch_figure({"mse": ds}, dataset="digits")

@@ -180,6 +180,12 @@ def _nc4_block(H: torch.Tensor, s: ClassStatistics) -> torch.Tensor:
     return core.decision_disagreements(H, centered=s.centered, global_mean=s.global_mean, W=s.W, b=s.b)
 
 
+def _global_mean_ratio(s: ClassStatistics) -> torch.Tensor:
+    # K(K−1)‖h̄_G‖²/‖M‖_F²: an orthogonal frame h̄_k = α e_k has ‖h̄_G‖² = α²/K and ‖M‖_F² = α²(K−1).
+    gm2 = s.global_mean.square().sum(dim=-1)
+    return core.masked(s.K * (s.K - 1) * gm2 / s.centered_norm.square(), s.centered_degenerate)
+
+
 def _nc2_w_etf(s: ClassStatistics) -> torch.Tensor:
     Wc = s.W - s.W.mean(dim=-2, keepdim=True)
     return core.gram_distance(Wc, s.etf_target, core.degenerate(Wc, s.W_norm))
@@ -197,6 +203,14 @@ register(
     ),
     Metric("NC2_ETF", lambda s: core.gram_distance(s.centered, s.etf_target, s.centered_degenerate), formula="NC2 (ETF) on M"),
     Metric("NC2_OF", lambda s: core.gram_distance(s.means, s.of_target, s.means_degenerate), formula="NC2 (OF) on the uncentered means"),
+    Metric(
+        "GM_RATIO",
+        # Not a distance: 1 at an orthogonal frame, 0 for class means centred at the origin. With
+        # NC2_ETF it splits NC2_OF: centred means an ETF and GM_RATIO ≠ 1 is an ETF shifted by a
+        # global mean of the wrong length (docs/math.md#nc-metrics).
+        _global_mean_ratio,
+        formula="K(K−1)‖h̄_G‖²/‖M‖_F²: the global mean's squared length relative to an orthogonal frame's",
+    ),
     Metric("NC2_W_ETF", _nc2_w_etf, classifier=True, formula="NC2 (ETF) on the centered rows of W"),
     Metric("NC2_W_OF", lambda s: core.gram_distance(s.W, s.of_target, s.W_degenerate), classifier=True, formula="NC2 (OF) on the rows of W"),
     Metric(

@@ -16,9 +16,9 @@ import numpy as np
 EPOCH_PANELS = (
     (("NC1",), "NC1"),
     (("NC2_ETF", "NC2_OF"), "NC2: ETF (solid), OF (dashed)"),
-    (("NC3_OF",), "NC3 (classifier vs uncentered means)"),
+    (("NC3_ETF", "NC3_OF"), "NC3: classifier vs centred (solid), uncentred (dashed) means"),
 )
-_STYLE = {"NC2_OF": "--"}
+_STYLE = {"NC2_OF": "--", "NC3_OF": "--"}
 
 
 def split_run(name: str) -> tuple[str, str]:
@@ -176,6 +176,8 @@ def depth_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
 #: What the UFM predicts for the last layer's class means per loss (docs/math.md): MSE without a
 #: classifier bias, an orthogonal frame (Theorem 3.1); CE with a bias, a simplex ETF.
 PREDICTED = {"mse": "orthogonal frame", "ce": "simplex ETF"}
+#: The NC3 variant of each predicted structure: W against the uncentred means (OF) or the centred ones (ETF).
+NC3_OF_FRAME = {"orthogonal frame": "NC3_OF", "simplex ETF": "NC3_ETF"}
 
 
 def run_sentences(runs: Mapping[str, Any]) -> list[str]:
@@ -197,13 +199,24 @@ def run_sentences(runs: Mapping[str, Any]) -> list[str]:
                 + {"orthogonal frame": "an orthogonal frame", "simplex ETF": "a simplex ETF"}.get(frame, "neither an ETF nor an OF")
                 + f" (NC2_ETF = {claims.fmt(get('NC2_ETF'))}, NC2_OF = {claims.fmt(get('NC2_OF'))}; an exact ETF has "
                 f"NC2_OF = {claims.etf_of_distance(K):.3f})")
-        if "NC3_OF" in final:
-            text += f"; NC3 = {claims.fmt(get('NC3_OF'))}"
         expected = PREDICTED.get(loss)
+        nc3_keys = [k for k in ("NC3_OF", "NC3_ETF") if k in final and np.isfinite(get(k))]
+        if expected in NC3_OF_FRAME and NC3_OF_FRAME[expected] in nc3_keys:
+            nc3_keys.remove(NC3_OF_FRAME[expected])
+            nc3_keys.insert(0, NC3_OF_FRAME[expected])  # the variant of the predicted structure first
+        if nc3_keys:
+            text += "; " + ", ".join(f"{k} = {claims.fmt(get(k))}" for k in nc3_keys)
         if expected:
             article = "an" if expected[0] in "aeiou" else "a"
             text += (f". The UFM predicts {article} {expected} for {loss.upper()}: " +
                      ("the data show it." if frame == expected else "the data do not show it at this checkpoint."))
+        gm = get("GM_RATIO")
+        if expected == "orthogonal frame" and frame != expected and np.isfinite(gm):
+            # NC2_OF mixes two things: the centred geometry (NC2_ETF) and the global mean's length
+            # (GM_RATIO = 1 at an OF); say which of the two keeps it from an OF
+            text += (f" The global mean's squared length is GM_RATIO = {claims.fmt(gm)} times an OF's (an OF has 1)"
+                     + (", so even a perfect ETF of centred means would not be an OF at this global mean."
+                        if abs(gm - 1) > 0.1 else "; what keeps it from an OF is the centred geometry (NC2_ETF)."))
         nc1 = [get("NC1", layer) for layer in layers]
         if len(nc1) > 1 and all(np.isfinite(nc1)):
             falls = all(b < a for a, b in zip(nc1, nc1[1:]))
@@ -222,7 +235,7 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
         final = ds.isel(epoch=-1)
         for layer in _layers(ds):
             row = {"run": name, "epoch": int(final["epoch"]), "layer": layer}
-            for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF", "NC4"):
+            for key in ("NC1", "NC2_ETF", "NC2_OF", "GM_RATIO", "NC3_ETF", "NC3_OF", "NC4"):
                 if key in final:
                     row[key] = float(final[key].sel(layer=layer))
             rows.append(row)

@@ -39,6 +39,16 @@ def columns(table) -> list[str]:
     return [c for c in LEAD_COLUMNS if c in table]
 
 
+def display(table):
+    """The rows as the page shows them: the lead columns, indexed by run and point; a missing text
+    value (the point of a single run, the bias of a model without one) blank, not "nan"."""
+    shown = table[columns(table)]
+    from pandas.api.types import is_string_dtype
+
+    text_columns = [c for c in shown.columns if is_string_dtype(shown[c]) or shown[c].dtype == object]
+    return shown.fillna({c: "" for c in text_columns}).set_index(["run", "point"])
+
+
 def summary_markdown(doc: Mapping[str, Any], table) -> str:
     """The counts (per status, and per reason when the file has reasons) and what each row below the
     closed form means, built from the rows."""
