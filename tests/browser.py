@@ -53,7 +53,8 @@ _INSPECT = """
   const images = [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id).concat([...document.querySelectorAll('a[name]')].map(e => e.name));
-  return JSON.stringify({images, links, ids});
+  const text = document.body ? document.body.innerText : '';
+  return JSON.stringify({images, links, ids, text});
 })()
 """
 
@@ -129,6 +130,7 @@ class Browser:
         for src in late["images"]:
             visit.problems.append(f"image did not load: {src}")
         visit.problems += [p for p in _broken_links(url, inspected["links"], set(inspected["ids"]))]
+        visit.problems += [f"raw TeX in the text: ...{m}..." for m in raw_tex(late["text"])]
         if screenshot is not None:
             metrics = self.call("Page.getLayoutMetrics")["cssContentSize"]
             shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
@@ -171,6 +173,15 @@ class Browser:
 
     def __exit__(self, *exc):
         self.close()
+
+
+#: LaTeX a reader should never see: math is typeset (MathML in the HTML, mathtext in figures).
+_RAW_TEX = re.compile(r"\^\{|_\{|\\(?:lambda|mathcal|frac|sqrt|tau|rho|sigma|top|bar|operatorname)\b|\$[^$\s][^$]{0,40}\$")
+
+
+def raw_tex(text: str) -> list[str]:
+    """Snippets of the visible text around raw TeX (at most five)."""
+    return [text[max(0, m.start() - 25):m.end() + 25].replace("\n", " ") for m in _RAW_TEX.finditer(text)][:5]
 
 
 def local_path(url: str) -> Path | None:

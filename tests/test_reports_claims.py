@@ -107,8 +107,8 @@ def test_regularized_bias_page_speaks_of_the_uncentred_means(ufm_page):
     # issue: "neither ETF nor OF" above c/(1−c) while the plotted (centred) NC2_ETF stays at 1e-15
     text = _text(ufm_page[1])
     reg = _section(text, "reg", "early")
-    below, above = reg[reg.index("lambda_b=0.1:"):reg.index("lambda_b=2:")], reg[reg.index("lambda_b=2:"):]
-    assert "lambda_b=0.1" in below and "a simplex ETF" in below and "neither" not in below
+    below, above = reg[reg.index("λ_b=0.1:"):reg.index("λ_b=2:")], reg[reg.index("λ_b=2:"):]
+    assert "λ_b=0.1" in below and "a simplex ETF" in below and "neither" not in below
     assert "the uncentred class means are neither an ETF nor an OF" in above
     assert "the centred means are a simplex ETF" in above
 
@@ -138,6 +138,9 @@ def test_phase_page_marks_and_checks_the_regularized_bias_regimes(stores, tmp_pa
     html = _render("phase_diagram", tmp_path / "ok", runs={"reg": stores["reg"]}, dims={"reg": "lambda_b"})
     assert "<math" in html  # λ_b, c/(1−c) typeset as MathML
     text = _text(html)
+    prose = text.split("Provenance")[0]  # the provenance JSON keeps the config's field names (lambda_b)
+    assert not re.search(r"\blambda", prose), re.findall(r".{40}\blambda.{40}", prose)  # λ, never spelled out
+    assert "λ_b swept" in text and "λ_b=" in text
     assert re.search(r"simplex ETF at λ ?b ?= 0\.1\b", text), text[:3000]
     assert re.search(r"neither ETF nor OF at λ ?b ?= 2\b", text)
     # seeded contradiction: the uncentred means at λ_b = 2 made an exact ETF -> the render fails

@@ -66,5 +66,5 @@ def test_trajectory_and_phase_figures_plot_the_run_data(tmp_path):
     assert finite >= 4  # the objective and ‖H‖ at both points; NC2 where the means are not zero
     assert figures.measured_points(tmp_path / "phase.csv") == finite
     table = ufm_plots.final_rows({"sweep": ds})
-    assert [r["run"] for r in table] == ["sweep [lambda=0.005]", "sweep [lambda=0.05]"]
+    assert [r["run"] for r in table] == ["sweep [λ=0.005]", "sweep [λ=0.05]"]
     assert table[1]["GD objective"] == pytest.approx(float(ds["objective"].isel(iteration=-1, **{"lambda": 1})))

@@ -46,7 +46,10 @@ def display(table):
     from pandas.api.types import is_string_dtype
 
     text_columns = [c for c in shown.columns if is_string_dtype(shown[c]) or shown[c].dtype == object]
-    return shown.fillna({c: "" for c in text_columns}).set_index(["run", "point"])
+    shown = shown.fillna({c: "" for c in text_columns})
+    # the sweep points as every page names them (λ=0.005, not lambda=0.005)
+    shown = shown.assign(point=shown["point"].str.replace(r"\blambda(?=[_=])", "λ", regex=True))
+    return shown.set_index(["run", "point"])
 
 
 def summary_markdown(doc: Mapping[str, Any], table) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +35,25 @@ TEX = {"lambda": r"$\lambda$", "lambda_b": r"$\lambda_b$", "lambda_W": r"$\lambd
 
 
 def tex(name: str) -> str:
-    """A parameter name as mathtext (λ, not "lambda")."""
-    return TEX.get(name, name)
+    """A parameter name as mathtext (λ, not "lambda"): lambda_W1 -> $\\lambda_{W1}$."""
+    if name in TEX:
+        return TEX[name]
+    match = re.fullmatch(r"lambda_(\w+)", name)
+    return rf"$\lambda_{{{match[1]}}}$" if match else name
+
+
+def text_name(name: str) -> str:
+    """A parameter name in plain text, where no math is typeset (tables, labels): lambda_W1 -> λ_W1."""
+    return re.sub(r"^lambda(?=_|$)", "λ", name)
+
+
+def point_label(dim: str, value) -> str:
+    """How every page names one value of a swept dimension: "λ=0.005", "seed=3"."""
+    return f"{text_name(dim)}={value:g}"
+
+
+def _point_labels(point, sel) -> str:
+    return ", ".join(point_label(d, point[d].item()) if d in point.coords else point_label(d, i) for d, i in sel.items())
 
 
 def sweep_dims(ds) -> list[str]:
@@ -51,8 +69,7 @@ def members(ds):
     for combo in itertools.product(*(range(ds.sizes[d]) for d in dims)):
         sel = dict(zip(dims, combo))
         point = ds.isel(sel)
-        label = ", ".join(f"{d}={point[d].item():g}" if d in point.coords else f"{d}={i}" for d, i in sel.items())
-        yield label, point
+        yield _point_labels(point, sel), point
 
 
 _members = members  # the former private name
@@ -281,7 +298,7 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     for i, (label, point) in enumerate(series):
         tag = f"GD {label}".strip()
         # the status of each swept point of this series, in the order of x
-        keys = [frozenset([f"{dim}={v:g}", *(label.split(", ") if label else [])]) for v in x]
+        keys = [frozenset([point_label(dim, v), *(label.split(", ") if label else [])]) for v in x]
         stuck = np.array([status.get(k) in (claims.ABOVE, claims.BELOW) for k in keys])
         y_obj = np.asarray(point["objective"].values, dtype=float)
         ax1.semilogx(x, y_obj, "o", mfc="none", color=f"C{i}", label=tag)
@@ -331,4 +348,4 @@ def _by(final, dims):
     for combo in itertools.product(*(range(final.sizes[d]) for d in dims)):
         sel = dict(zip(dims, combo))
         point = final.isel(sel)
-        yield ", ".join(f"{d}={point[d].item():g}" if d in point.coords else f"{d}={i}" for d, i in sel.items()), point
+        yield _point_labels(point, sel), point
