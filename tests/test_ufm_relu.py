@@ -118,3 +118,18 @@ def test_reinit_dead_departs_from_gd_only_where_a_sample_died():
 def test_models_without_relu_record_no_dead_samples():
     ds = solve(Config(model="extended", K=3, n=4, d1=4, d2=4, init_scale=0.3, iters=200, log_every=100))
     assert not [name for name in ds.data_vars if name.startswith("dead_")]
+
+
+def test_pages_name_the_seeds_that_end_on_a_dead_sample():
+    """The report's sentences and legends split "above the closed form" by the solver's dead-sample
+    record: a seed on a dead sample is named as such, with its level and first iteration."""
+    from deepcollapse.reports import claims
+    from deepcollapse.ufm import Sweep, solve_sweep
+
+    ds = solve_sweep(NARROW, Sweep.from_mapping({"seed": [1, 7]}))
+    outcomes = claims.outcomes(ds)
+    for o, seed in zip(outcomes, (1, 7)):
+        count, first = _dead_oracle(dataclasses.replace(NARROW, seed=seed))
+        assert o.status == claims.ABOVE and o.kind == claims.ABOVE_DEAD
+        assert f"{count} training sample(s) dead at H2 since iteration {first:,}" in o.sentence()
+    assert "of those above, 2 end on a ReLU dead sample (seed=1, seed=7) and 0 have none" in claims.count_sentence(outcomes)

@@ -9,12 +9,15 @@ docs/math.md#structure-claims; change them there and here together.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .text import math_link
 
 #: Where the project's math document lives, relative to the repository root; pages link its anchors.
 MATH_DOC = "docs/math.md"
@@ -28,6 +31,9 @@ AGREES = "agrees"
 ABOVE = "above the closed form"
 BELOW = "below the closed form"
 NO_CLOSED_FORM = "no closed form"
+#: An outcome above the closed form with a dead training sample at the end: told apart in legends
+#: and sentences from a run that is merely still descending (docs/math.md#relu-dead-sample).
+ABOVE_DEAD = "above: a ReLU dead sample"
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,12 @@ class Outcome:
     status: str
     levels: tuple[Level, ...]
     predicted: Mapping[str, str]
+    dead: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)  # level -> (samples, first iteration)
+
+    @property
+    def kind(self) -> str:
+        """The status, with "above" split by whether a training sample is dead at the end."""
+        return ABOVE_DEAD if self.status == ABOVE and any(n > 0 for n, _ in self.dead.values()) else self.status
 
     def structure_matches(self) -> bool:
         return all(lv.frame == self.predicted[lv.level] for lv in self.levels if lv.level in self.predicted)
@@ -194,12 +206,31 @@ class Outcome:
             head += f"GD ends BELOW the closed form (relative gap {fmt(self.gap)}): that closed form is not the minimum"
         else:
             head += f"GD is still above the closed form (relative gap {fmt(self.gap)})"
+            dead = {lv: (n, first) for lv, (n, first) in self.dead.items() if n > 0}
+            if dead:
+                head += (": " + ", ".join(f"{n} training sample(s) dead at {lv} since iteration {first:,}" for lv, (n, first) in dead.items())
+                         + f" (every pre-activation ≤ 0: its feature column only decays, {math_link('relu-dead-sample')})")
+            elif self.dead:
+                head += ", with no dead sample"
         parts = [head] + [lv.sentence() for lv in self.levels]
         if self.predicted and self.status == AGREES:
             predicted = ", ".join(f"{lv}: {fr}" for lv, fr in self.predicted.items())
             parts.append(("as predicted" if self.structure_matches() else "NOT the predicted structure")
                          + f" ({predicted})")
         return "; ".join(parts) + "."
+
+
+def _dead(final) -> dict[str, tuple[int, int]]:
+    """{ReLU level: (dead samples at the final iterate, first iteration one was seen)} from the
+    solver's dead_samples_<level> / dead_first_iteration_<level> (empty for a linear model)."""
+    out = {}
+    for name in final.data_vars:
+        if name.startswith("dead_samples_"):
+            level = name.removeprefix("dead_samples_")
+            first = final.get(f"dead_first_iteration_{level}")
+            out[level] = (int(np.asarray(final[name].values).sum()),
+                          int(np.asarray(first.values).min()) if first is not None else -1)
+    return out
 
 
 def outcomes(ds, *, t: Thresholds = DEFAULT, theory_info=None) -> list[Outcome]:
@@ -221,7 +252,7 @@ def outcomes(ds, *, t: Thresholds = DEFAULT, theory_info=None) -> list[Outcome]:
         final = point.isel(iteration=-1)
         gap = float(final["objective_gap"].values) if "objective_gap" in final else math.nan
         lv = tuple(level_verdict(point, level, K=K, t=t) for level in levels if f"NC1_{level}" in point)
-        out.append(Outcome(label, int(final["iteration"].values), gap, objective_status(gap, t), lv, predicted))
+        out.append(Outcome(label, int(final["iteration"].values), gap, objective_status(gap, t), lv, predicted, _dead(final)))
     return out
 
 
@@ -234,4 +265,8 @@ def count_sentence(items: list[Outcome]) -> str:
     words = {AGREES: "agree with the closed form", ABOVE: "end above it (not converged, a local minimum or a dead sample; see the theory page)",
              BELOW: "end BELOW it (the closed form is refuted)", NO_CLOSED_FORM: "have no closed form"}
     parts = [f"{len(by[s])} of {len(items)} {words[s]} ({', '.join(by[s])})" for s in order if s in by]
+    dead = [o.label or "the run" for o in items if o.kind == ABOVE_DEAD]
+    if dead:  # the solver says which of those above sit on a dead training sample
+        parts.append(f"of those above, {len(dead)} end on a ReLU dead sample ({', '.join(dead)}) and "
+                     f"{len(by[ABOVE]) - len(dead)} have none")
     return "; ".join(parts) + "."

@@ -20,7 +20,8 @@ from .figures import readable_log_ticks, reference
 #: Colour per feature level, shared by every page (H of the plain UFM; H1, pre-ReLU Z, H2).
 LEVEL_COLORS = {"H": "C0", "H1": "C0", "Z": "C1", "H2": "C2"}
 #: Colour per outcome of a run against its closed form (seed sweeps are coloured by outcome).
-OUTCOME_COLORS = {"agrees": "C2", "above the closed form": "C1", "below the closed form": "C3", "no closed form": "C7"}
+OUTCOME_COLORS = {"agrees": "C2", "above the closed form": "C1", "above: a ReLU dead sample": "C5", "below the closed form": "C3",
+                  "no closed form": "C7"}
 #: Line style per NC2 frame: the two are told apart by style and named in every legend.
 FRAME_STYLES = {"NC2_ETF": "-", "NC2_OF": "--"}
 #: The NC panels: title -> [(metric key, line style)]; NC2 shows the distance to both frames.
@@ -98,7 +99,7 @@ def trajectory_figure(ds, *, title: str, outcomes=None):
     pts = list(members(ds))
     many = len(pts) > 1
     outcomes = outcomes if outcomes is not None else claims.outcomes(ds)
-    status = {o.label: o.status for o in outcomes}
+    status = {o.label: o.kind for o in outcomes}
     if many:
         levels = levels[-1:]
     fig, axes = plt.subplots(2, 2, figsize=(9.0, 6.8), constrained_layout=True)
@@ -184,7 +185,7 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name, ds in runs.items():
         levels = list(ds.attrs.get("levels", ["H"]))
-        status = {o.label: o.status for o in claims.outcomes(ds)}
+        status = {o.label: o.kind for o in claims.outcomes(ds)}
         for label, point in members(ds):
             final = point.isel(iteration=-1)
             row = {
