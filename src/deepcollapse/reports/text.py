@@ -31,6 +31,7 @@ STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.5rem 0} td,th{border:1px solid #ccc;padding:.2rem .5rem;vertical-align:top}
 code{background:#f4f4f4;padding:0 .2rem} math[display=block]{margin:.6rem 0}
+math{font-family:"STIX Two Math","Latin Modern Math","Cambria Math","DejaVu Math TeX Gyre",math}
 """
 
 
