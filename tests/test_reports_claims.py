@@ -14,6 +14,7 @@ import math
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -298,3 +299,9 @@ def test_demo_overrides_reach_the_pages_as_parameters(tmp_path, how):
     assert keys["ufm.experiments.fig5b.iters"] == (2_000_000, 200_000)
     assert all(k.startswith(("ufm.experiments.fig5", "ufm.sweeps.fig5")) for k in keys)
     assert overrides["total"] > len(keys)  # the demo also changed other pages' settings
+    # the index says it first, for every page (a dry run plans the whole report, without running it)
+    index = subprocess.run([*cmd[:3], "reports/index.html", *cmd[4:]], cwd=cwd, env=environment(), capture_output=True, text=True, timeout=300)
+    assert index.returncode == 0, index.stderr[-2000:]
+    (line,) = [shlex.split(x) for x in index.stdout.splitlines() if " report index " in x]
+    note = line[line.index("--note") + 1]
+    assert note.startswith(f"Not the paper's settings: {overrides['total']} setting(s) of params.yaml were overridden"), note

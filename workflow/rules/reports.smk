@@ -195,6 +195,14 @@ rule report_math:
         "{PY} -m deepcollapse.reports.text {input.doc} {output} > {log} 2>&1"
 
 
+def index_note():
+    """What the index says first when --configfile overrides (the demo) changed the science."""
+    if not CONFIG_CHANGES:
+        return ""
+    return (f"Not the paper's settings: {len(CONFIG_CHANGES)} setting(s) of params.yaml were overridden (e.g. the CPU "
+            "demo, workflow/demo.yaml). Each page lists those that concern its data; figures of those runs are titled DEMO.")
+
+
 rule report_index:
     input:
         math="reports/math.html",
@@ -203,9 +211,12 @@ rule report_index:
         data=expand("reports/data/{page}", page=PAGES),
     output:
         "reports/index.html",
+    params:
+        note=index_note(),
     log:
         "results/logs/reports/index.log",
     resources:
         **res("cpu"),
     shell:
-        "{DC} report index --pages {input.pages} --figures reports/figures --data reports/data --out {output} > {log} 2>&1"
+        "{DC} report index --pages {input.pages} --figures reports/figures --data reports/data --note {params.note:q}"
+        " --out {output} > {log} 2>&1"

@@ -23,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     index.add_argument("--data", default=None, metavar="DIR", help="root of the figures' CSV data, one folder per page (default: OUT's folder/data)")
     index.add_argument("--title", default="deepcollapse reports")
+    index.add_argument("--note", default="", help="a note shown at the top, e.g. that the pages were not made with the paper's settings")
     add_out(index, metavar="INDEX.html", help="the index page")
     summary = actions.add_parser("summary", help="final value of every metric of result stores, as JSON (a DVC metric)")
     summary.add_argument("--store", nargs="+", required=True, metavar="NAME=STORE.zarr", help="stores to summarise, by name")
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         from ..reports.index import build
 
         with reserve(args.out, "index", force=args.force):
-            build(pages=args.pages, out=args.out, figures_root=args.figures, data_root=args.data, title=args.title)
+            build(pages=args.pages, out=args.out, figures_root=args.figures, data_root=args.data, title=args.title, note=args.note)
     else:
         from ..reports.summary import final_values
         from ..store import reading, write_json

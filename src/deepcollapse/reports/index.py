@@ -44,6 +44,7 @@ def build(
     figures_root: str | os.PathLike | None = None,
     data_root: str | os.PathLike | None = None,
     title: str = "deepcollapse reports",
+    note: str = "",
 ) -> Path:
     """Write the index linking `pages` (rendered HTML), the figures under ``figures_root/<page>/``
     and their data under ``data_root/<page>/`` (both default to folders beside `out`)."""
@@ -62,6 +63,8 @@ def build(
     body = [f"<h1>{esc(title)}</h1>"]
     body.append('<p class="sub">Reproduction of Tirer &amp; Bruna, <i>Extended Unconstrained Features Model '
                 "for Exploring Deep Neural Collapse</i> (ICML 2022). Each page states the provenance of its data.</p>")
+    if note:  # e.g. the demo's: not the paper's settings (each page lists the overrides of its own data)
+        body.append(f'<p class="note"><b>{esc(note)}</b></p>')
     math_page = out.parent / "math.html"  # docs/math.md rendered by the workflow (reports.text)
     if math_page.is_file():
         body.append(f'<p>Definitions, closed forms, metrics and what is verified: <a href="{rel(math_page)}">'
