@@ -185,3 +185,23 @@ def test_fixed_point_shortcut_changes_no_number(model, monkeypatch):
         np.testing.assert_array_equal(short.records[name], full.records[name], err_msg=name)
     for name in full.params:
         assert torch.equal(short.params[name], full.params[name]), name
+
+
+def test_a_problem_at_a_fixed_point_leaves_the_batch_and_changes_no_number(monkeypatch):
+    """A batch where one problem reaches an exact fixed point and the others do not: it is retired
+    (the rest go on as a smaller batch) and every record, final parameter and per-problem value is
+    byte for byte that of the run that never retires."""
+    configs = [
+        Config(model="plain", K=4, n=10, d=6, iters=12000, log_every=1000, log_spaced=20, lambda_W=lam, lambda_H=lam)
+        for lam in (0.002, 0.01, 0.05, 0.1)
+    ]
+    short = solver.run(configs)
+    fixed = short.per_problem["fixed_point_iteration"]
+    assert (fixed > 0).any() and (fixed == -1).any(), fixed  # the retirement path ran
+    monkeypatch.setattr(solver, "FIXED_POINT_CHECK_EVERY", 10**12)  # only t = 0 is checked
+    full = solver.run(configs)
+    assert set(short.records) == set(full.records)
+    for name in full.records:
+        np.testing.assert_array_equal(short.records[name], full.records[name], err_msg=name)
+    for name in full.params:
+        assert torch.equal(short.params[name], full.params[name]), name

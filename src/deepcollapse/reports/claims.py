@@ -22,6 +22,7 @@ from .text import math_link
 #: Where the project's math document lives, relative to the repository root; pages link its anchors.
 MATH_DOC = "docs/math.md"
 
+#: The frame names; the models' `frames` hooks (`ufm.models`) predict the same words (a test checks).
 OF = "orthogonal frame"
 ETF = "simplex ETF"
 NEITHER = "neither ETF nor OF"
@@ -149,31 +150,20 @@ def level_verdict(point, level: str, *, K: int, t: Thresholds = DEFAULT) -> Leve
 
 
 def predicted_frames(config: Mapping[str, Any], theory_info: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """{level: frame} that the closed form predicts for a UFM config (docs/math.md), {} where the
-    package has no verified structure (extended CE, deep models): nothing is then claimed."""
-    info = theory_info
-    if info is None:
-        from ..config import from_mapping
-        from ..ufm import Config, theory
+    """{level: frame} that the closed form predicts for a UFM config (docs/math.md): the model's
+    `frames` theory hook (`ufm.models`); {} where the package has no verified structure (extended
+    CE, deep models beyond the zero solution) or cannot read the config: nothing is then claimed."""
+    from ..config import from_mapping
+    from ..ufm import Config, models, theory
 
-        try:
-            info = theory.minimizer(from_mapping(Config, {k: v for k, v in config.items() if k != "sweep"}, source="stored config"))
-        except Exception:  # a config this package version cannot read: claim nothing
-            return {}
+    try:
+        cfg = from_mapping(Config, {k: v for k, v in config.items() if k != "sweep"}, source="stored config")
+        info = theory_info if theory_info is not None else theory.minimizer(cfg)
+    except Exception:  # a config this package version cannot read: claim nothing
+        return {}
     if not info.get("available", True) or not info.get("verified", False):
         return {}
-    model, loss = config.get("model", "plain"), config.get("loss", "mse")
-    if info.get("zero"):
-        return {"H": ZERO} if model == "plain" else {"H2": ZERO}
-    if model == "plain":
-        if loss == "ce" or config.get("bias") == "unregularized":
-            return {"H": ETF}
-        if config.get("bias") == "regularized":
-            return {"H": ETF if info.get("p", 0.0) == 0.0 else NEITHER}
-        return {"H": OF}
-    if model == "extended" and loss == "mse":
-        return {"H1": OF, "H2": OF} if config.get("activation", "linear") == "linear" else {"H2": OF}
-    return {}
+    return dict(models.of(cfg).theory.frames(cfg, info))
 
 
 @dataclass(frozen=True)

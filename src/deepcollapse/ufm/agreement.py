@@ -5,6 +5,8 @@
 hold at every critical point (docs/math.md#critical-point-identities); `rows(dataset)` turns a result of `ufm.solve` or
 `ufm.solve_sweep` into one table row per problem, which `deepcollapse theory` writes out.
 Parameters are in the public layout of `ufm.solve` (H sample-major), as numpy float64.
+`observed` and `identity_residuals` ask the model's theory hooks (`ufm.models`), which name the
+functions per model below (`plain_*`, `extended_*`, `layered_*`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import re
 from typing import Any
 
 import numpy as np
 
 from .. import metrics as nc_metrics
 from ..errors import InputError
-from . import theory
+from . import models, theory
 from .config import Config
 
 #: Relative objective gap within which GD is taken to have reached the closed-form minimum.
@@ -45,15 +46,13 @@ def _descending(values: np.ndarray) -> np.ndarray:
 
 def weight_names(config: Config) -> list[str]:
     """The weights of a layered model, bottom (W_1) first."""
-    if config.model == "extended":
-        return ["W1", "W2"]
-    return [f"W{l}" for l in range(1, int(config.depth) + 1)]
+    return models.of(config).weight_names(config)
 
 
 def level_means(config: Config, params: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Class means (p × K, uncentered) of H_1 … H_L of a layered GD end point (ReLU applied)."""
     relu = config.activation == "relu"
-    X = params["H1"].T
+    X = params[models.of(config).layers(config).features].T
     out = [_class_means(X, config.K)]
     for name in weight_names(config)[:-1]:
         X = params[name] @ X
@@ -74,21 +73,32 @@ def _spectra(config: Config, params: dict[str, np.ndarray], means: list[np.ndarr
 
 def observed(config: Config, params: dict[str, np.ndarray]) -> dict[str, Any]:
     """The quantities `theory.structure` predicts, computed from one GD endpoint."""
+    return models.of(config).theory.observed(config, params)
+
+
+def layered_observed(config: Config, params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """`observed` of a stack of layers (the deep UFM): every level's Gram matrix, the top classifier, spectra."""
+    means = level_means(config, params)
+    top = params[weight_names(config)[-1]]
+    out = {"top_WWt": top @ top.T, "means_top": means[-1], **_spectra(config, params, means)}
+    out.update({f"H{l}bar_gram": mean.T @ mean for l, mean in enumerate(means, start=1)})
+    return out
+
+
+def plain_observed(config: Config, params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """`observed` of the plain UFM: W Wᵀ, H̄ᵀH̄, W H̄, the class means and the bias."""
+    W, H = params["W"], params["H"].T
+    means = _class_means(H, config.K)
+    out = {"WWt": W @ W.T, "Hbar_gram": means.T @ means, "W_Hbar": W @ means, "means": means}
+    if "b" in params:
+        out["b"] = params["b"]
+        out["b_centered"] = params["b"] - params["b"].mean()
+    return out
+
+
+def extended_observed(config: Config, params: dict[str, np.ndarray]) -> dict[str, Any]:
+    """`observed` of the extended UFM, keyed as `theory.extended_structure` names its predictions."""
     K = config.K
-    if config.model == "deep":
-        means = level_means(config, params)
-        top = params[weight_names(config)[-1]]
-        out = {"top_WWt": top @ top.T, "means_top": means[-1], **_spectra(config, params, means)}
-        out.update({f"H{l}bar_gram": mean.T @ mean for l, mean in enumerate(means, start=1)})
-        return out
-    if config.model == "plain":
-        W, H = params["W"], params["H"].T
-        means = _class_means(H, K)
-        out = {"WWt": W @ W.T, "Hbar_gram": means.T @ means, "W_Hbar": W @ means, "means": means}
-        if "b" in params:
-            out["b"] = params["b"]
-            out["b_centered"] = params["b"] - params["b"].mean()
-        return out
     W2, W1, H1 = params["W2"], params["W1"], params["H1"].T
     Z = W1 @ H1
     H2 = np.maximum(Z, 0) if config.activation == "relu" else Z
@@ -134,15 +144,21 @@ def _balance(left: np.ndarray, right: np.ndarray) -> float:
 
 def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
     """Relative residuals of the docs/math.md#critical-point-identities identities (0 at every critical point)."""
-    if config.model == "deep":
-        return _deep_identities(config, params)
-    if config.model == "plain":
-        W, H = params["W"], params["H"].T
-        out = {"lambda_W WtW = lambda_H HHt": _balance(config.lambda_W * W.T @ W, config.lambda_H * H @ H.T)}
-        if config.bias == "unregularized" and config.loss == "mse":
-            b = params["b"]
-            out["b = 1/K - W h_G"] = _balance(b, 1.0 / config.K - W @ H.mean(axis=1))
-        return out
+    return models.of(config).theory.identities(config, params)
+
+
+def plain_identities(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
+    """The plain UFM's balance λ_W WᵀW = λ_H HHᵀ, and b = 1/K − W h_G for an unregularized bias (MSE)."""
+    W, H = params["W"], params["H"].T
+    out = {"lambda_W WtW = lambda_H HHt": _balance(config.lambda_W * W.T @ W, config.lambda_H * H @ H.T)}
+    if config.bias == "unregularized" and config.loss == "mse":
+        b = params["b"]
+        out["b = 1/K - W h_G"] = _balance(b, 1.0 / config.K - W @ H.mean(axis=1))
+    return out
+
+
+def extended_identities(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
+    """The extended UFM's adjacent-factor balances (per hidden unit through the ReLU)."""
     W2, W1, H1 = params["W2"], params["W1"], params["H1"].T
     out = {"lambda_W1 W1tW1 = lambda_H1 H1H1t": _balance(config.lambda_W1 * W1.T @ W1, config.lambda_H1 * H1 @ H1.T)}
     top, below = config.lambda_W2 * W2.T @ W2, config.lambda_W1 * W1 @ W1.T
@@ -153,7 +169,7 @@ def identity_residuals(config: Config, params: dict[str, np.ndarray]) -> dict[st
     return out
 
 
-def _deep_identities(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
+def layered_identities(config: Config, params: dict[str, np.ndarray]) -> dict[str, float]:
     """Adjacent-factor balance of the deep UFM: λ_W1 W1ᵀW1 = λ_H H1H1ᵀ, λ_{l+1} W_{l+1}ᵀW_{l+1} = λ_l W_l W_lᵀ.
 
     Through a ReLU only the diagonals (per hidden unit) balance, as for the extended model.
@@ -289,15 +305,14 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
     """
     if "config" not in ds.attrs or "objective" not in ds:
         raise InputError(f"{run or 'dataset'}: not a UFM result (no 'config' attribute or 'objective' variable)")
-    # the final parameters: W, H, b (plain), W_l and H1 (layered models, any depth)
-    param_names = [name for name in ds.data_vars if re.fullmatch(r"W\d*|H1?|b", str(name))]
     metric_names = [f"{key}_{level}" for level in ds.attrs["levels"] for key in nc_metrics.KEYS]
     norm_names = sorted(name for name in ds.data_vars if name.startswith("norm_"))
     out = []
     for index, config in _point_configs(ds):
         point = ds.isel(index) if index else ds
         final = point.isel(iteration=-1)
-        params = {name: np.asarray(point[name].values, dtype=np.float64) for name in param_names}
+        # the final parameters, as the model names them (W, H, b; W_l, H1; ...)
+        params = {name: np.asarray(point[name].values, dtype=np.float64) for name in models.of(config).param_shapes(config)}
         info = theory.minimizer(config)
         objective = float(final["objective"])
         history = np.asarray(point["objective"].values, dtype=np.float64)
@@ -314,9 +329,7 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
         row.update(
             {
                 "model": config.model,
-                "activation": config.activation if config.model != "plain" else "",
-                "depth": {"plain": 1, "extended": 2}.get(config.model, getattr(config, "depth", None)),
-                "bias": config.bias if config.model == "plain" else "",
+                **models.of(config).table_columns(config),  # activation, depth, bias
                 "loss": config.loss,
                 "K": config.K,
                 "n": config.n,

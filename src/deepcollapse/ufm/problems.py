@@ -135,18 +135,35 @@ class LayeredProblem(Problem):
         self.names = layers.weights + (layers.features,) + ((layers.bias,) if self.has_bias else ())
         super().__init__(config, lambdas, dtype=dtype, device=device)
 
+    # Speed (tests/benchmarks/bench_ufm.py): a small problem's step is a dozen tiny tensor
+    # operations, so Python and dispatch overhead dominate.  Every product is a direct torch.bmm
+    # (the `@` operator reaches the same kernel through torch.matmul's shape logic, several µs
+    # more per call; same bits), the loop bounds are precomputed, and tensors that this step
+    # created itself are updated in place.  The arithmetic, and so every bit, is unchanged.
+    def _plan(self) -> tuple:
+        plan = getattr(self, "_plan_cache", None)
+        if plan is None:
+            weights = self.layers.weights
+            below = weights[:0:-1]  # W_1 .. W_{L-1}, bottom first
+            # backward: (W_l, index of its input X_l / pre-activation Z_{l+1}) from the top down
+            backward = tuple((weights[len(weights) - l], l - 1) for l in range(len(weights) - 1, 0, -1))
+            plan = self._plan_cache = (weights[0], below, backward, self.layers.features, self.layers.bias)
+        return plan
+
     def forward(self, params: Params) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """(levels X_1..X_L, pre-activations Z_2..Z_L, logits)."""
-        X = params[self.layers.features]
+        top, below, _, features, bias = self._plan()
+        bmm, relu = torch.bmm, self.relu
+        X = params[features]
         xs, zs = [X], []
-        for name in reversed(self.layers.weights[1:]):  # W_1 .. W_{L-1}
-            Z = params[name] @ X
+        for name in below:
+            Z = bmm(params[name], X)
             zs.append(Z)
-            X = torch.relu(Z) if self.relu else Z
+            X = torch.relu(Z) if relu else Z
             xs.append(X)
-        logits = params[self.layers.weights[0]] @ X
-        if self.has_bias:
-            logits = logits + params[self.layers.bias]
+        logits = bmm(params[top], X)
+        if bias is not None:
+            logits = logits + params[bias]
         return xs, zs, logits
 
     def logits(self, params: Params) -> torch.Tensor:
@@ -154,19 +171,19 @@ class LayeredProblem(Problem):
 
     def data_gradients(self, params: Params) -> Params:
         xs, zs, logits = self.forward(params)
-        weights = self.layers.weights
+        top, _, backward, features, bias = self._plan()
+        bmm, relu = torch.bmm, self.relu
         R = self._dlogits(logits, self.Y)
-        grads = {weights[0]: R @ xs[-1].mT}
-        G = params[weights[0]].mT @ R
-        for l in range(len(weights) - 1, 0, -1):  # layer l = W_l, acting on X_l
-            W = params[weights[len(weights) - l]]
-            if self.relu:
-                G = G * (zs[l - 1] > 0)  # σ'(0) := 0
-            grads[weights[len(weights) - l]] = G @ xs[l - 1].mT
-            G = W.mT @ G
-        grads[self.layers.features] = G
-        if self.has_bias:
-            grads[self.layers.bias] = R.sum(dim=-1, keepdim=True)
+        grads = {top: bmm(R, xs[-1].mT)}
+        G = bmm(params[top].mT, R)
+        for name, i in backward:  # W_l acting on X_l = xs[i], from l = L-1 down to 1
+            if relu:
+                G.mul_(zs[i] > 0)  # σ'(0) := 0 (G is this step's own tensor)
+            grads[name] = bmm(G, xs[i].mT)
+            G = bmm(params[name].mT, G)
+        grads[features] = G
+        if bias is not None:
+            grads[bias] = R.sum(dim=-1, keepdim=True)
         return grads
 
     def levels(self, params: Params):

@@ -126,13 +126,14 @@ def gd_step(problem: problems.Problem, lr: torch.Tensor) -> Callable[[problems.P
     lr = lr.view(-1, 1, 1)
     neg_lr = -lr
     decay = {name: 1.0 - lr * problem.lambdas[name] for name in problem.regularized}
+    gradients, addcmul, mul = problem.data_gradients, torch.addcmul, torch.mul
 
     def step(params: problems.Params) -> problems.Params:
-        grads = problem.data_gradients(params)  # every gradient at θ_t before any update
+        grads = gradients(params)  # every gradient at θ_t before any update
         new = {}
         for name, p in params.items():
-            kept = p * decay[name] if name in decay else p
-            new[name] = torch.addcmul(kept, neg_lr, grads[name])
+            factor = decay.get(name)
+            new[name] = addcmul(p if factor is None else mul(p, factor), neg_lr, grads[name])
         return new
 
     return step
@@ -163,6 +164,15 @@ class DeadSamples:
         self.first = {level: torch.full((B,), -1, dtype=torch.int64, device=device) for level in self.levels}
         self.reinitialized = torch.zeros(B, dtype=torch.int64, device=device)
         self.feature = problem.layers.features if self.levels else None
+        self.index: torch.Tensor | None = None  # the problems still iterating (None: all of them)
+
+    def narrow(self, problem, keep: torch.Tensor) -> None:
+        """Only the problems at positions `keep` of the current batch iterate on (`run` retires the rest)."""
+        self.problem = problem
+        if self.index is None:
+            self.index = keep
+        else:
+            self.index = self.index[keep]
 
     def check(self, params: problems.Params, t: int) -> problems.Params:
         if not self.levels:
@@ -170,8 +180,13 @@ class DeadSamples:
         masks = self.problem.dead_samples(params)
         for level, mask in masks.items():
             count = mask.sum(dim=-1)
-            self.count[level] = count
-            self.first[level] = torch.where((self.first[level] < 0) & (count > 0), t, self.first[level])
+            if self.index is None:
+                self.count[level] = count
+                self.first[level] = torch.where((self.first[level] < 0) & (count > 0), t, self.first[level])
+            else:
+                first = self.first[level][self.index]
+                self.count[level][self.index] = count
+                self.first[level][self.index] = torch.where((first < 0) & (count > 0), t, first)
         if not self.reinit:
             return params
         dead = torch.stack(list(masks.values())).any(dim=0)  # (B, N)
@@ -210,6 +225,11 @@ def run(
     `on_nonfinite(i)` names problem i in the `SolverDiverged` error raised when GD produces NaN
     or inf (in a parameter, checked every FINITE_CHECK_EVERY iterations, or in the objective);
     `progress(t)`, if given, is told the iteration every `FINITE_CHECK_EVERY` iterations.
+
+    A problem that reaches an exact fixed point (θ_{t+1} = θ_t bit for bit, checked every
+    FIXED_POINT_CHECK_EVERY iterations) is retired from the batch: GD is deterministic and the
+    problems of a batch do not interact, so its every later iterate and measurement is the one at
+    t; the others go on as a smaller batch, and the run stops when none is left.
     """
     base = configs[0]
     fixed = {f.name for f in dataclasses.fields(Config)} - set(BATCHABLE)
@@ -226,6 +246,37 @@ def run(
     probe = problem if dtype == torch.float64 else problems.build(base, lam64, dtype=torch.float64, device=device)
     as64 = (lambda p: p) if dtype == torch.float64 else (lambda p: {k: v.to(torch.float64) for k, v in p.items()})
 
+    def narrowed(active: list[int]):
+        """(problem, float64 probe, step) of the problems `active` alone."""
+        sub = [configs[i] for i in active]
+        lam_sub = problems.lambda_tensors(sub, dtype=dtype, device=device)
+        problem_sub = problems.build(base, lam_sub, dtype=dtype, device=device)
+        probe_sub = problem_sub
+        if dtype != torch.float64:
+            probe_sub = problems.build(base, problems.lambda_tensors(sub, dtype=torch.float64, device=device), dtype=torch.float64, device=device)
+        return problem_sub, probe_sub, gd_step(problem_sub, torch.tensor([c.lr for c in sub], dtype=dtype, device=device))
+
+    B = len(configs)
+    active = list(range(B))  # the problems still iterating, in batch order
+    retired_params: dict[int, problems.Params] = {}  # problem -> its fixed point
+    retired_measure: dict[int, dict[str, Any]] = {}  # problem -> its measurement there
+
+    def name_active(j: int) -> str:
+        return on_nonfinite(active[j])
+
+    def record(measured: dict[str, np.ndarray]) -> None:
+        if retired_measure:  # every problem's row: the active batch's values, the retired ones' fixed values
+            full = {}
+            for name, value in measured.items():
+                column = np.empty((B,) + value.shape[1:], dtype=value.dtype)
+                column[active] = value
+                for i, values in retired_measure.items():
+                    column[i] = values[name]
+                full[name] = column
+            measured = full
+        for name, value in measured.items():
+            records.setdefault(name, []).append(value)
+
     step = gd_step(problem, torch.tensor([c.lr for c in configs], dtype=dtype, device=device))
     schedule = log_iterations(iters=base.iters, log_every=base.log_every, log_spaced=base.log_spaced)
     records: dict[str, list[np.ndarray]] = {}
@@ -239,38 +290,54 @@ def run(
         # the shortcut needs every later check to leave θ alone: a re-draw of dead columns would not
         shortcut = not base.reinit_dead
         t = 0
+        marks = schedule.tolist()  # Python ints: a numpy scalar comparison per iteration costs ~1 µs
         while True:
-            logging = t == schedule[position]
+            logging = t == marks[position]
             if t % FINITE_CHECK_EVERY == 0 or logging or t == base.iters:
                 if not bool(_all_finite(params).all()):
-                    _raise_nonfinite(step, checked, checked_at, t, on_nonfinite)
+                    _raise_nonfinite(step, checked, checked_at, t, name_active, active)
                 params = dead.check(params, t)
                 checked_at, checked = t, params
                 if progress is not None:
                     progress(t)
             if logging:
                 measured = measure(probe, as64(params), mode=metrics)
-                _check_objective(measured["objective"], t, on_nonfinite)
-                for name, value in measured.items():
-                    records.setdefault(name, []).append(value)
+                _check_objective(measured["objective"], t, name_active, active)
+                record(measured)
                 position += 1
             if t == base.iters:
                 break
             new = step(params)
             if shortcut and t % FIXED_POINT_CHECK_EVERY == 0:
                 same = _unchanged(params, new)
-                fixed_at = torch.where((fixed_at < 0) & same, t, fixed_at)
+                where = torch.tensor(active, device=device)
+                fixed_at[where] = torch.where((fixed_at[where] < 0) & same, t, fixed_at[where])
                 if bool(same.all()):
                     # θ_{t+1} = θ_t bit for bit: GD is deterministic, so every later iterate is θ_t
                     # and every later measurement is this one (computed once, repeated)
                     if position < len(schedule):
                         measured = measure(probe, as64(params), mode=metrics)
                         for _ in range(position, len(schedule)):
-                            for name, value in measured.items():
-                                records.setdefault(name, []).append(value)
+                            record(measured)
                     break
+                if bool(same.any()):  # retire the fixed problems; the others go on as a smaller batch
+                    measured = measure(probe, as64(params), mode=metrics)
+                    keep = torch.nonzero(~same).flatten()
+                    for j in torch.nonzero(same).flatten().tolist():
+                        retired_params[active[j]] = {name: value[j] for name, value in params.items()}
+                        retired_measure[active[j]] = {name: value[j] for name, value in measured.items()}
+                    active = [active[j] for j in keep.tolist()]
+                    problem, probe, step = narrowed(active)
+                    dead.narrow(problem, keep)
+                    new = {name: value[keep] for name, value in new.items()}
+                    checked = {name: value[keep] for name, value in checked.items()}
             params = new
             t += 1
+    if retired_params:  # every problem's final iterate, in the order of `configs`
+        params = {
+            name: torch.stack([retired_params[i][name] if i in retired_params else value[active.index(i)] for i in range(B)])
+            for name, value in params.items()
+        }
     seconds = time.perf_counter() - started
     stacked = {name: np.stack(values, axis=-1) for name, values in records.items()}
     per_problem = {**dead.results(), "fixed_point_iteration": fixed_at.cpu().numpy()}
@@ -282,20 +349,24 @@ def _unchanged(before: problems.Params, after: problems.Params) -> torch.Tensor:
     return torch.stack([(a == b).flatten(1).all(dim=1) for a, b in zip(before.values(), after.values())]).all(dim=0)
 
 
-def _check_objective(objective: np.ndarray, t: int, name_problem) -> None:
-    """Finite parameters can still give a non-finite objective (overflow): stop there too."""
+def _check_objective(objective: np.ndarray, t: int, name_problem, active: Sequence[int]) -> None:
+    """Finite parameters can still give a non-finite objective (overflow): stop there too.
+
+    `objective` is that of the batch's active problems; `active[j]` is the index of position j.
+    """
     bad = np.flatnonzero(~np.isfinite(objective)).tolist()
     if bad:
         which = ", ".join(name_problem(i) for i in bad[:3]) + (" and others" if len(bad) > 3 else "")
         raise SolverDiverged(
             f"gradient descent diverged: non-finite objective at iteration {t} ({which}); lower lr or init_scale",
             iteration=t,
-            problems=bad,
+            problems=[active[j] for j in bad],
         )
 
 
-def _raise_nonfinite(step, params, start: int, stop: int, name_problem) -> None:
-    """Replay from the last finite iterate to name the first iteration with a non-finite value."""
+def _raise_nonfinite(step, params, start: int, stop: int, name_problem, active: Sequence[int]) -> None:
+    """Replay from the last finite iterate to name the first iteration with a non-finite value
+    (positions j of the active batch are the problems `active[j]`)."""
     t = start
     while t < stop:
         params = step(params)
@@ -308,7 +379,7 @@ def _raise_nonfinite(step, params, start: int, stop: int, name_problem) -> None:
         f"gradient descent diverged: non-finite parameters at iteration {t} ({which}); "
         "lower lr or init_scale",
         iteration=t,
-        problems=bad,
+        problems=[active[j] for j in bad],
     )
 
 

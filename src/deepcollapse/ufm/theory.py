@@ -10,6 +10,10 @@ with MSE has the closed form of `ufm.deep_theory`.
   W H̄, b, ...), for comparison with a GD endpoint (`ufm.agreement`).
 * `realize(config)`: one explicit global minimizer, in the layout `ufm.solve` returns.
 
+These three ask the model's theory hooks (`ufm.models.of(config).theory`); the functions below
+them are the closed forms per model (`plain_*`, `extended_*`, `deep_*`) that the hooks name, and
+the balanced construction (`realize_balanced`) shared by every stack of linear layers.
+
 Conventions of the spec: s = √(nλ_Wλ_H), c = K s, κ = √(nλ_H/λ_W) for the plain UFM;
 ρ = (nλ_W2λ_W1λ_H1)^{1/3} for the extended one.  Everything is float64 numpy.
 """
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import models
 from .config import Config
 
 #: Kρ below which the extended UFM's nonzero critical point is the global minimizer (§2.1).
@@ -83,20 +88,7 @@ def _unavailable(config: Config, reason: str, **extra: Any) -> dict[str, Any]:
     return {"model": config.label, "available": False, "reason": reason, "objective": NAN, "zero": None, **extra}
 
 
-def _assumption_failure(config: Config) -> str | None:
-    """Why no theorem of the spec covers `config`, or None."""
-    if any(value == 0 for value in config.lambdas().values()):
-        return "a regularization weight is 0; the closed forms assume every λ > 0"
-    if config.model == "plain":
-        need = config.K - 1 if (config.bias == "unregularized" or config.loss == "ce") else config.K
-        if config.d < need:
-            return f"the closed form needs d >= {need} (got d={config.d})"
-    else:
-        if config.activation == "relu" and config.loss == "ce":
-            return "no closed form is known for the extended ReLU UFM with cross-entropy"
-        if min(config.d1, config.d2) < config.K:
-            return f"the closed form needs d1, d2 >= K={config.K} (got d1={config.d1}, d2={config.d2})"
-    return None
+ZERO_LAMBDA = "a regularization weight is 0; the closed forms assume every λ > 0"
 
 
 def minimizer(config: Config) -> dict[str, Any]:
@@ -108,15 +100,30 @@ def minimizer(config: Config) -> dict[str, Any]:
     control value from which the minimizer is 0), "x_star" (singular value of W H̄ or W2W1H̄1)
     and the model's scales (kappa, p, beta, a_sq, b_sq, c1_sq, rank_levels, ...).
     """
-    if config.model == "deep":
-        return _deep(config)
-    reason = _assumption_failure(config)
-    if reason is not None:
+    return models.of(config).theory.minimizer(config)
+
+
+def plain_minimizer(config: Config) -> dict[str, Any]:
+    """The plain UFM (docs/math.md#ufm-plain): Theorems 3.1, 3.2, the regularized bias, cross-entropy."""
+    if any(value == 0 for value in config.lambdas().values()):
+        return _unavailable(config, ZERO_LAMBDA, source="", verified=False)
+    need = config.K - 1 if (config.bias == "unregularized" or config.loss == "ce") else config.K
+    if config.d < need:
+        return _unavailable(config, f"the closed form needs d >= {need} (got d={config.d})", source="", verified=False)
+    out = _plain_ce(config) if config.loss == "ce" else _plain_mse(config)
+    return {"model": config.label, "available": True, "reason": "", **out}
+
+
+def extended_minimizer(config: Config) -> dict[str, Any]:
+    """The extended UFM (docs/math.md#extended-linear, #extended-relu, #extended-ce): Theorems 4.1, 4.2, the reduced problem."""
+    if any(value == 0 for value in config.lambdas().values()):
+        return _unavailable(config, ZERO_LAMBDA, source="", verified=False)
+    if config.activation == "relu" and config.loss == "ce":
+        return _unavailable(config, "no closed form is known for the extended ReLU UFM with cross-entropy", source="", verified=False)
+    if min(config.d1, config.d2) < config.K:
+        reason = f"the closed form needs d1, d2 >= K={config.K} (got d1={config.d1}, d2={config.d2})"
         return _unavailable(config, reason, source="", verified=False)
-    if config.model == "plain":
-        out = _plain_ce(config) if config.loss == "ce" else _plain_mse(config)
-    else:
-        out = _extended_ce(config) if config.loss == "ce" else _extended_mse(config)
+    out = _extended_ce(config) if config.loss == "ce" else _extended_mse(config)
     return {"model": config.label, "available": True, "reason": "", **out}
 
 
@@ -265,25 +272,19 @@ def _extended_ce(config: Config) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------- deep UFM
 def layers_of(config: Config) -> tuple[int, float, tuple[float, ...], tuple[int, ...]]:
-    """(L, λ of H̄1, λ of W_1..W_L, widths d_1..d_L) of an extended or deep config, bottom first."""
-    if config.model == "extended":
-        return 2, config.lambda_H1, (config.lambda_W1, config.lambda_W2), (config.d1, config.d2)
-    depth = int(config.depth)
-
-    def per_layer(value):
-        return tuple(value) if isinstance(value, (tuple, list)) else (value,) * depth
-
-    return depth, config.lambda_H, tuple(float(v) for v in per_layer(config.lambda_W)), tuple(int(v) for v in per_layer(config.d))
+    """(L, λ of H̄1, λ of W_1..W_L, widths d_1..d_L) of a layered config, bottom first (the model's `layer_stack`)."""
+    return models.of(config).layer_stack(config)
 
 
-def _deep(config: Config) -> dict[str, Any]:
-    """The deep UFM (L weight layers): closed form (linear MSE), reduced problem (linear CE), DNC bound (ReLU)."""
+def deep_minimizer(config: Config) -> dict[str, Any]:
+    """A bias-free stack of L weight layers (the deep UFM; any layered model without bias):
+    closed form (linear MSE), reduced problem (linear CE), DNC bound (ReLU)."""
     from . import deep_theory
 
     depth, lam_H, lam_Ws, widths = layers_of(config)
     K, relu = config.K, config.activation == "relu"
     if lam_H == 0 or min(lam_Ws) == 0:
-        return _unavailable(config, "a regularization weight is 0; the closed forms assume every λ > 0", source="", verified=False)
+        return _unavailable(config, ZERO_LAMBDA, source="", verified=False)
     if min(widths) < K:
         return _unavailable(config, f"the theory needs every width >= K={K} (got d={list(widths)})", source="", verified=False)
     rho_L = deep_theory.rho(config.n, lam_H, lam_Ws)
@@ -349,33 +350,45 @@ def structure(config: Config) -> dict[str, Any]:
     the classes: then the spectra (`layered_spectra`).  Deep UFM: `deep_structure`.  Empty when
     no closed form is available.
     """
+    return models.of(config).theory.structure(config)
+
+
+def plain_structure(config: Config) -> dict[str, Any]:
+    """`structure` of the plain UFM: W Wᵀ, H̄ᵀH̄, W H̄, κ and the bias."""
     info = minimizer(config)
     if not info["available"]:
         return {}
-    if config.model == "deep":
-        return deep_structure(config, info)
-    if config.model == "extended" and config.loss == "ce" and not info["etf_is_global"]:
+    K = config.K
+    P, ones = _P(K), np.ones((K, K))
+    out: dict[str, Any] = {}
+    x, kappa = info["x_star"], info["kappa"]
+    core = x * P if config.loss == "ce" else x * P + info["p"] * ones  # W H̄
+    out["W_Hbar"] = core
+    out["WWt"] = kappa * core
+    out["Hbar_gram"] = core / kappa
+    if not info["zero"]:
+        out["kappa"] = kappa
+    if config.bias != "none":
+        if config.loss == "ce" and config.bias == "unregularized":
+            out["b_centered"] = np.zeros(K)  # CE is blind to b ∝ 1: only its centered part is fixed
+        elif config.loss == "ce":
+            out["b"] = np.zeros(K)
+        else:
+            out["b"] = np.full(K, info["beta"])
+    return out
+
+
+def extended_structure(config: Config) -> dict[str, Any]:
+    """`structure` of the extended UFM: the top level and classifier, and for the linear model H̄1 and W1;
+    the spectra where the reduced problem (linear CE) has a minimizer other than the ETF."""
+    info = minimizer(config)
+    if not info["available"]:
+        return {}
+    if config.loss == "ce" and not info["etf_is_global"]:
         return layered_spectra(config, info)
     K = config.K
-    P, eye, ones = _P(K), np.eye(K), np.ones((K, K))
     out: dict[str, Any] = {}
-    if config.model == "plain":
-        x, kappa = info["x_star"], info["kappa"]
-        core = x * P if config.loss == "ce" else x * P + info["p"] * ones  # W H̄
-        out["W_Hbar"] = core
-        out["WWt"] = kappa * core
-        out["Hbar_gram"] = core / kappa
-        if not info["zero"]:
-            out["kappa"] = kappa
-        if config.bias != "none":
-            if config.loss == "ce" and config.bias == "unregularized":
-                out["b_centered"] = np.zeros(K)  # CE is blind to b ∝ 1: only its centered part is fixed
-            elif config.loss == "ce":
-                out["b"] = np.zeros(K)
-            else:
-                out["b"] = np.full(K, info["beta"])
-        return out
-    frame = P if config.loss == "ce" else eye
+    frame = _P(K) if config.loss == "ce" else np.eye(K)
     x, a_sq, b_sq, c1_sq = info["x_star"], info["a_sq"], info["b_sq"], info["c1_sq"]
     out["W2W2t"] = a_sq * frame
     out["H2bar_gram"] = b_sq * c1_sq * frame
@@ -420,6 +433,12 @@ def layered_spectra(config: Config, info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def deep_structure_of(config: Config) -> dict[str, Any]:
+    """`structure` of the deep UFM (`deep_structure` of its minimizer)."""
+    info = minimizer(config)
+    return deep_structure(config, info) if info["available"] else {}
+
+
 def deep_structure(config: Config, info: dict[str, Any]) -> dict[str, Any]:
     """Deep UFM predictions, keyed as `agreement.observed` names them.
 
@@ -462,27 +481,40 @@ def realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
     H1 (N, d1).  The ReLU model gets the linear minimizer with W1H̄1 ≥ 0 (disjoint supports),
     where σ is the identity and both models coincide.  Raises ValueError without a closed form.
     """
+    return models.of(config).theory.realize(config, seed=seed)
+
+
+def _available(config: Config) -> dict[str, Any]:
     info = minimizer(config)
     if not info["available"]:
         raise ValueError(f"no closed form for this configuration: {info['reason']}")
-    if config.model == "deep" or (config.model == "extended" and config.loss == "ce"):
-        return realize_balanced(config, seed=seed)
+    return info
+
+
+def plain_realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """`realize` of the plain UFM: means with the predicted Gram matrix, W = κ H̄ᵀ, the predicted bias."""
+    info = _available(config)
     rng = np.random.default_rng(seed)
     K, n = config.K, config.n
     st = structure(config)
-    if config.model == "plain":
-        means = _factor(st["Hbar_gram"], config.d, rng) if not info["zero"] else np.zeros((config.d, K))
-        out = {"W": info["kappa"] * means.T, "H": np.repeat(means, n, axis=1).T}
-        if config.bias != "none":
-            out["b"] = st.get("b", np.zeros(K))
-        return out
+    means = _factor(st["Hbar_gram"], config.d, rng) if not info["zero"] else np.zeros((config.d, K))
+    out = {"W": info["kappa"] * means.T, "H": np.repeat(means, n, axis=1).T}
+    if config.bias != "none":
+        out["b"] = st.get("b", np.zeros(K))
+    return out
+
+
+def extended_realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """`realize` of the extended UFM: Theorem 4.1's factors (MSE), balanced factors of Z (CE)."""
+    info = _available(config)
+    if config.loss == "ce":
+        return realize_balanced(config, seed=seed)
+    rng = np.random.default_rng(seed)
+    K, n = config.K, config.n
     if info["zero"]:
         return {"W2": np.zeros((K, config.d2)), "W1": np.zeros((config.d2, config.d1)), "H1": np.zeros((n * K, config.d1))}
     a, b, c1 = (math.sqrt(info[k]) for k in ("a_sq", "b_sq", "c1_sq"))
-    if config.loss == "ce":  # Z = x P_K: the K−1 dimensional centered frame
-        frame = np.linalg.qr(_P(K) @ rng.standard_normal((K, K - 1)))[0]  # K × (K−1), frame frameᵀ = P_K
-    else:
-        frame = np.eye(K)
+    frame = np.eye(K)  # W2W1H̄1 = x* I (MSE)
     r = frame.shape[1]
     U1 = _orthonormal(config.d1, r, rng)
     if config.activation == "relu":
@@ -507,6 +539,12 @@ def optimal_product(config: Config) -> np.ndarray:
     if depth == 1:
         return info["x_star"] * _P(K)
     return reduced.solve(K, rho_of(config.n, lam_H, lam_Ws), depth + 1).Z
+
+
+def deep_realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """`realize` of the deep UFM (`realize_balanced`)."""
+    _available(config)
+    return realize_balanced(config, seed=seed)
 
 
 def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
@@ -540,8 +578,9 @@ def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
     else:
         bases = [_orthonormal(d, r, rng) for d in widths]
     means = bases[0] @ diag(n * lam_H) @ Vt  # d_1 × K
-    out = {"H1": np.repeat(means, n, axis=1).T}
-    names = [f"W{l}" for l in range(1, depth + 1)] if config.model == "deep" else ["W1", "W2"]
+    model = models.of(config)
+    out = {model.layers(config).features: np.repeat(means, n, axis=1).T}
+    names = model.weight_names(config)
     for l in range(1, depth):
         out[names[l - 1]] = bases[l] @ diag(lam_Ws[l - 1]) @ bases[l - 1].T
     out[names[-1]] = U @ diag(lam_Ws[-1]) @ bases[-1].T

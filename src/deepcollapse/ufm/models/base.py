@@ -113,65 +113,52 @@ class Level:
 
 
 # ----------------------------------------------------------------------------------- theory hooks
-class TheoryHooks:
-    """What theory knows about a model.  The theory side fills these in per model.
+#: The frame names a model's `frames` hook predicts (the words the report pages print).
+OF, ETF, NEITHER, ZERO = "orthogonal frame", "simplex ETF", "neither ETF nor OF", "zero solution"
 
-    Every method takes the config (and, for the observed quantities, one GD end point in the
-    public layout of `ufm.solve`, numpy float64).  The default delegates to today's functions in
-    `ufm.theory` / `ufm.agreement`, so that both spellings stay callable during the move.
+
+class TheoryHooks:
+    """What theory knows about a model: the base class knows nothing (a model without theory).
+
+    `ufm.theory` (minimizer, structure, realize) and `ufm.agreement` (observed, identity
+    residuals) ask `models.of(config).theory`; a model with theory subclasses this and overrides
+    the hooks, usually by pointing them at its functions in `ufm.theory` / `ufm.agreement`.  Every
+    method takes the config (and, for the observed quantities, one GD end point in the public
+    layout of `ufm.solve`, numpy float64).
     """
+
+    reason = "no closed form or reduced problem is registered for this model"
 
     def minimizer(self, config: "Config") -> dict[str, Any]:
         """The global minimum (key "objective") and its scalars; "available" False without theory."""
-        from .. import theory
-
-        return theory.minimizer(config)
+        nan = float("nan")
+        return {"model": config.label, "available": False, "reason": self.reason, "objective": nan, "zero": None}
 
     def structure(self, config: "Config") -> dict[str, Any]:
-        """The predicted gauge-invariant structure of a minimizer (Gram matrices, alignments)."""
-        from .. import theory
-
-        return theory.structure(config)
+        """The predicted gauge-invariant structure of a minimizer (Gram matrices, alignments), keyed as `observed`."""
+        return {}
 
     def realize(self, config: "Config", *, seed: int = 0) -> dict[str, Any]:
         """One explicit minimizer in the public layout (raises ValueError without a closed form)."""
-        from .. import theory
-
-        return theory.realize(config, seed=seed)
+        raise ValueError(f"no closed form for this configuration: {self.reason}")
 
     def observed(self, config: "Config", params: Mapping[str, Any]) -> dict[str, Any]:
         """The quantities `structure` predicts, measured on a GD end point."""
-        from .. import agreement
-
-        return agreement.observed(config, params)
+        return {}
 
     def identities(self, config: "Config", params: Mapping[str, Any]) -> dict[str, float]:
         """Relative residuals of the identities that hold at every critical point (0 there)."""
-        from .. import agreement
+        return {}
 
-        return agreement.identity_residuals(config, params)
+    def frames(self, config: "Config", info: Mapping[str, Any]) -> dict[str, str]:
+        """{level: frame} (OF, ETF, NEITHER, ZERO) of the class means that a *verified* theory
+        predicts, given `info = minimizer(config)`; {} claims nothing (the report pages then say
+        nothing about the structure)."""
+        return {}
 
 
 class NoTheory(TheoryHooks):
     """A model without any theory yet: every hook says so (GD results carry no gap)."""
-
-    reason = "no closed form or reduced problem is registered for this model"
-
-    def minimizer(self, config):
-        nan = float("nan")
-        return {"model": config.label, "available": False, "reason": self.reason, "objective": nan, "zero": None}
-
-    def structure(self, config):
-        return {}
-
-    def realize(self, config, *, seed: int = 0):
-        raise ValueError(self.reason)
-
-    def observed(self, config, params):
-        return {}
-
-    def identities(self, config, params):
-        return {}
 
 
 # ----------------------------------------------------------------------------------- the model
@@ -220,6 +207,20 @@ class Model:
     @classmethod
     def has_bias(cls, config: "Config") -> bool:
         return False
+
+    @classmethod
+    def depth(cls, config: "Config") -> int | None:
+        """The number of weight layers (None for a model that is not a stack of layers)."""
+        return None
+
+    @classmethod
+    def table_columns(cls, config: "Config") -> dict[str, Any]:
+        """The descriptive columns of an agreement-table row ("" for a field the model does not read)."""
+        return {
+            "activation": config.activation if "activation" in cls.fields else "",
+            "depth": cls.depth(config),
+            "bias": config.bias if "bias" in cls.fields else "",
+        }
 
     # ---- parameters
     @classmethod

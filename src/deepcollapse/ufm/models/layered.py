@@ -53,6 +53,23 @@ class LayeredModel(Model):
         return cls.layers(config).bias is not None
 
     @classmethod
+    def depth(cls, config) -> int:
+        return cls.layers(config).depth
+
+    @classmethod
+    def weight_names(cls, config) -> list[str]:
+        """The weights bottom (W_1, acting on the free features) first."""
+        return list(reversed(cls.layers(config).weights))
+
+    @classmethod
+    def layer_stack(cls, config) -> tuple[int, float, tuple[float, ...], tuple[int, ...]]:
+        """(L, λ of the free features, λ of W_1..W_L, widths d_1..d_L), bottom first: what the theory of
+        a stack of layers reads (docs/math.md#deep-ufm)."""
+        spec = cls.layers(config)
+        lambdas = tuple(float(spec.penalties[name]) for name in reversed(spec.weights))
+        return spec.depth, spec.penalties[spec.features], lambdas, tuple(int(w) for w in spec.widths)
+
+    @classmethod
     def param_shapes(cls, config) -> dict[str, tuple[int, ...]]:
         spec = cls.layers(config)
         rows = spec.widths[1:] + (config.K,)  # W_l maps d_l -> d_{l+1}, W_L maps d_L -> K
