@@ -135,6 +135,26 @@ def test_sigterm_or_sigint_removes_the_temporary_store_and_says_so(art, tmp_path
     assert _leftovers(tmp_path) == []
 
 
+def test_a_signal_after_the_command_finished_leaves_its_status_alone(monkeypatch):
+    """The race behind a flaky [metrics-SIGINT] case above: a tiny command finished, and the signal
+    landed during interpreter shutdown, killing a process whose output was whole (status -2, with a
+    traceback). The process entry ignores SIGINT/SIGTERM once `main` has returned."""
+    from deepcollapse import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "main", lambda: 0)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli_module.entry()
+        assert exited.value.code == 0
+        for signum in saved:  # delivered now, as during shutdown: ignored, not fatal
+            assert signal.getsignal(signum) == signal.SIG_IGN
+            os.kill(os.getpid(), signum)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
 # ------------------------------------------------------------------------------ file systems
 def test_read_only_output_folder_is_one_line_for_every_writer(art, tmp_path, capsys):
     _mountable(tmp_path)

@@ -106,5 +106,19 @@ def _run(command: str, args: argparse.Namespace) -> int:
         return 128 + exc.signum
 
 
+def entry() -> None:
+    """The process entry point (the `deepcollapse` script, `python -m deepcollapse`): `main`, then exit.
+
+    Once `main` has returned, the output is whole and the lock released; a SIGINT or SIGTERM that
+    lands during interpreter shutdown (seconds, with torch loaded, on a busy machine) would otherwise
+    turn a finished command's status 0 into death by signal, with a traceback for SIGINT. Only the
+    process entry ignores them: `main` called in-process (tests, notebooks) leaves the handlers alone.
+    """
+    status = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
