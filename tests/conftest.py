@@ -15,6 +15,7 @@ APT_LOCK = Path("/tmp/deepcollapse-tests-apt.lock")  # pytest-xdist workers inst
 
 
 def pytest_configure(config):
+    _keep_the_collection_order(config)
     config.addinivalue_line(
         "markers",
         "system_package(name, path): the test needs a Debian package (path: a file it installs); "
@@ -50,3 +51,26 @@ def ensure_debian_package(name: str, path: str) -> None:
             proc = _apt("install", "-y", "-q", "--no-install-recommends", name)
     if proc.returncode != 0 or not Path(path).exists():
         pytest.fail(f"apt-get install {name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}", pytrace=False)
+
+
+# `make test` runs `pytest -n 2 --dist loadscope`: each module goes whole to one of two workers, so
+# the suite lasts as long as the busier worker.  xdist's default order (--loadscope-reorder) hands
+# out the modules with the most tests first, which would start the one- and five-test SLURM modules
+# (minutes of waiting for SLURM's time limits) last, with one worker then running them alone.
+# Instead they start first and the other worker takes the rest; then the longest other modules
+# (measured; the list is only an order, a module missing from it runs after them), the short ones
+# last, so that both workers finish together.
+RUN_FIRST = (
+    "test_slurm_workflow.py",
+    "test_slurm_signal.py",
+)
+
+
+def _keep_the_collection_order(config):
+    if getattr(config.option, "dist", "no") == "loadscope":
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(RUN_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
