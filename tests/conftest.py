@@ -15,6 +15,7 @@ APT_LOCK = Path("/tmp/deepcollapse-tests-apt.lock")  # pytest-xdist workers inst
 
 
 def pytest_configure(config):
+    _keep_the_collection_order(config)
     config.addinivalue_line(
         "markers",
         "system_package(name, path): the test needs a Debian package (path: a file it installs); "
@@ -50,3 +51,44 @@ def ensure_debian_package(name: str, path: str) -> None:
             proc = _apt("install", "-y", "-q", "--no-install-recommends", name)
     if proc.returncode != 0 or not Path(path).exists():
         pytest.fail(f"apt-get install {name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}", pytrace=False)
+
+
+# `make test` runs `pytest -n 2 --dist loadscope`: each module goes whole to one of two workers, so
+# the suite lasts as long as the busier worker.  xdist's default order (--loadscope-reorder) hands
+# out the modules with the most tests first, which would start the one- and five-test SLURM modules
+# (minutes of waiting for SLURM's time limits) last, with one worker then running them alone.
+# Instead the longest modules start first, the short ones fill in at the end, so that both workers
+# finish together.  The order is measured (CPU seconds, 2026-12: the SLURM workflow ~350 in its
+# jobs, the README journey ~300, dvc repro ~170, the end-to-end pipeline, the SLURM signal ~150 in
+# its job, ...); a module missing from the list only runs after them.
+# xdist gives a worker its next module while it still has up to two tests left, so the SLURM
+# workflow's checks are five tests of one module fixture: no module waits behind its run.
+RUN_FIRST = (
+    "test_slurm_workflow.py",
+    "test_cached_features_journey.py",
+    "test_pipeline_dvc.py",
+    "test_pipeline_e2e.py",
+    "test_slurm_signal.py",  # after these: its job would hold one of the local SLURM's 2 CPUs the workflow's jobs need
+    "test_faults.py",
+    "test_nets_train.py",
+    "test_pipeline_dag.py",
+    "test_reports_claims.py",
+    "test_reports_browser.py",
+    "test_dvc_remote.py",
+    "test_slurm_profile.py",
+    "test_ufm_deep.py",
+    "test_ufm_deep_theory.py",
+    "test_ufm_models.py",
+    "test_slurm_cluster.py",
+    "test_bad_inputs.py",
+)
+
+
+def _keep_the_collection_order(config):
+    if getattr(config.option, "dist", "no") == "loadscope":
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(RUN_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

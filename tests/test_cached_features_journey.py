@@ -163,6 +163,7 @@ def test_readme_dvc_journey_share_clone_pull_analyse(tmp_path):
     # dvc metrics show fits a screen
     shown = subprocess.run(["dvc", "metrics", "show"], cwd=origin, env=shell.env, capture_output=True, text=True)
     assert shown.returncode == 0 and "NC1" in shown.stdout and len(shown.stdout.splitlines()) < 40, shown.stdout + shown.stderr
+    assert max(map(len, shown.stdout.splitlines())) <= 160, shown.stdout  # tests/test_dvc_metrics.py: the paper run's too
 
     # dvc plots show renders the figures' data (CSV, DVC's templates), not Snakemake's marker files
     plots = subprocess.run(["dvc", "plots", "show", "demo/dvc.yaml", "-o", str(tmp_path / "plots")], cwd=origin, env=shell.env,

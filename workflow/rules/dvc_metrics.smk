@@ -20,6 +20,10 @@ rule dvc_metrics_networks:
         summary="results/summary/networks.json",
         script=DVC_METRICS,
     output:
-        "results/dvc-metrics/networks.json",
+        # one file per run (a row each in `dvc metrics show`); DVC tracks the folder, which the
+        # script swaps in whole: no Snakemake directory() output, whose marker file DVC would read
+        expand("results/dvc-metrics/nets/{run}.json", run=NET_RUNS),
+    params:
+        folder="results/dvc-metrics/nets",
     shell:
-        "{PY} {input.script} networks {input.summary} {output}"
+        "{PY} {input.script} networks {input.summary} {params.folder}"

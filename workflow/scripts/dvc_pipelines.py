@@ -57,7 +57,7 @@ STAGES = {
                       after=["results/runs"]),
     "metrics": stage(["metrics_all", "network_summary", "dvc_metrics_networks"], ["metrics", "network_summary"],
                      ["metrics.smk", "dvc_metrics.smk"], ["networks"], ["results/metrics", "results/summary"],
-                     after=["results/features"], metrics=["results/dvc-metrics/networks.json"],
+                     after=["results/features"], metrics=["results/dvc-metrics/nets"],
                      extra_deps=["workflow/scripts/dvc_metrics.py"]),
     "asymptotic": stage(["asymptotic"], ["asymptotic"], ["asymptotic.smk"], ["asymptotic"], ["results/asymptotic"]),
     "reports": stage(["all"], ["report_page", "report_index", "report_math"], ["reports.smk"], ["reports"],
