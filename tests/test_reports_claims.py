@@ -305,3 +305,12 @@ def test_demo_overrides_reach_the_pages_as_parameters(tmp_path, how):
     (line,) = [shlex.split(x) for x in index.stdout.splitlines() if " report index " in x]
     note = line[line.index("--note") + 1]
     assert note.startswith(f"Not the paper's settings: {overrides['total']} setting(s) of params.yaml were overridden"), note
+    # each page lists what concerns its own data: the theory page the UFM runs' settings (not the
+    # low-rank study's, which it does not show), the low-rank page the study's
+    for page, wanted in (("theory", "ufm.experiments.fig5b.iters"), ("lowrank", "ufm.studies.lowrank.iters")):
+        planned = subprocess.run([*cmd[:3], f"reports/pages/{page}.html", *cmd[4:]], cwd=cwd, env=environment(),
+                                 capture_output=True, text=True, timeout=300)
+        assert planned.returncode == 0, planned.stderr[-2000:]
+        page_params = [json.loads(p) for p in re.findall(r"-y '(\{.*?\})'", planned.stdout) if f'"page": "{page}"' in p]
+        listed = {c["key"] for c in page_params[0]["overrides"]["changes"]}
+        assert wanted in listed and all(k.startswith("ufm.studies.lowrank.") == (page == "lowrank") for k in listed), (page, listed)

@@ -135,10 +135,11 @@ CONFIG_CHANGES = [c for c in config_changes(_paper_params(), config) if not c["k
 def page_changes(page):
     """The changes that concern a page's data: its runs' UFM settings, or its section."""
     template, inputs, extra = PAGES[page]
-    if template in ("ufm_runs", "phase_diagram"):
-        prefixes = tuple(f"ufm.{kind}.{name}." for name in inputs["runs"] for kind in ("experiments", "sweeps"))
-    else:
-        prefixes = {"theory": ("ufm.",), "asymptotic": ("asymptotic.",), "networks": ("networks.",)}.get(template, ())
+    # the UFM runs a page shows: its own, every run (theory), or the comparison's references
+    runs = list(inputs.get("runs", {})) + [name for refs in extra.get("reference_names", {}).values() for name in refs.values()]
+    prefixes = tuple(f"ufm.{kind}.{name}." for name in runs for kind in ("experiments", "sweeps"))
+    prefixes += {"asymptotic": ("asymptotic.",), "networks": ("networks.",), "comparison": ("networks.",),
+                 "lowrank": ("ufm.studies.lowrank.",)}.get(template, ())
     return [c for c in CONFIG_CHANGES if c["key"].startswith(prefixes)] if prefixes else []
 
 
