@@ -311,6 +311,6 @@ def test_demo_overrides_reach_the_pages_as_parameters(tmp_path, how):
         planned = subprocess.run([*cmd[:3], f"reports/pages/{page}.html", *cmd[4:]], cwd=cwd, env=environment(),
                                  capture_output=True, text=True, timeout=300)
         assert planned.returncode == 0, planned.stderr[-2000:]
-        page_params = [json.loads(p) for p in re.findall(r"-y '(\{.*?\})'", planned.stdout) if f'"page": "{page}"' in p]
+        page_params = [p for p in map(json.loads, re.findall(r"-y '(\{.*?\})'", planned.stdout)) if p.get("page") == page]
         listed = {c["key"] for c in page_params[0]["overrides"]["changes"]}
         assert wanted in listed and all(k.startswith("ufm.studies.lowrank.") == (page == "lowrank") for k in listed), (page, listed)
