@@ -303,7 +303,7 @@ def test_demo_overrides_reach_the_pages_as_parameters(tmp_path, how):
     index = subprocess.run([*cmd[:3], "reports/index.html", *cmd[4:]], cwd=cwd, env=environment(), capture_output=True, text=True, timeout=300)
     assert index.returncode == 0, index.stderr[-2000:]
     (line,) = [shlex.split(x) for x in index.stdout.splitlines() if " report index " in x]
-    note = line[line.index("--note") + 1]
+    (note,) = [arg.removeprefix("--note=") for arg in line if arg.startswith("--note=")]
     assert note.startswith(f"Not the paper's settings: {overrides['total']} setting(s) of params.yaml were overridden"), note
     # each page lists what concerns its own data: the theory page the UFM runs' settings (not the
     # low-rank study's, which it does not show), the low-rank page the study's

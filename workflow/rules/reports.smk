@@ -213,11 +213,11 @@ rule report_index:
     output:
         "reports/index.html",
     params:
-        note=index_note(),
+        note=index_note(),  # "--note=": an empty note (the paper's settings) quotes to nothing
     log:
         "results/logs/reports/index.log",
     resources:
         **res("cpu"),
     shell:
-        "{DC} report index --pages {input.pages} --figures reports/figures --data reports/data --note {params.note:q}"
+        "{DC} report index --pages {input.pages} --figures reports/figures --data reports/data --note={params.note:q}"
         " --out {output} > {log} 2>&1"
