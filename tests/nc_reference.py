@@ -36,7 +36,9 @@ def nc_reference(H, y, *, W=None, b=None, K=None) -> dict[str, float]:
         "NC1": float(np.trace(Sigma_W @ Sigma_B_pinv) / K),
         "NC2_ETF": _gram_distance(M @ M.T, P),
         "NC2_OF": _gram_distance(means @ means.T, np.eye(K)),
-        "GM_RATIO": float(K * (K - 1) * (h_G @ h_G) / np.sum(M**2)) if np.sum(M**2) > 0 else float("nan"),
+        # about the plain mean of the class means (exactly 1 at an OF, whatever the class counts)
+        "GM_RATIO": float(K * (K - 1) * (means.mean(0) @ means.mean(0)) / np.sum((means - means.mean(0)) ** 2))
+        if np.sum(M**2) > 0 else float("nan"),
     }
     if W is not None:
         W = np.asarray(W, dtype=np.float64)

@@ -52,6 +52,15 @@ def test_networks_one_file_per_run_with_the_penultimate_layers_final_values(tmp_
     assert out == {"NC1": 0.25, "NC2_ETF": 0.25, "NC2_W_ETF": 0.25, "NC3_ETF": 0.25, "NC4": 0.25, "test_acc": 0.987654321}
 
 
+def test_networks_without_test_split_features_leave_the_test_accuracy_out(tmp_path):
+    # networks.features.test: false writes no test_accuracy; the stage must not fail on it
+    summary = network_summary(["digits-mse"], value=0.25)
+    del summary["digits-mse"]["test_accuracy"]
+    (tmp_path / "in.json").write_text(json.dumps(summary))
+    assert run("networks", tmp_path / "in.json", tmp_path / "out").returncode == 0
+    assert "test_acc" not in json.loads((tmp_path / "out" / "digits-mse.json").read_text())
+
+
 def test_theory_keeps_four_numbers_of_the_summary_not_the_rows(tmp_path):
     (tmp_path / "in.json").write_text(json.dumps(AGREEMENT))
     assert run("theory", tmp_path / "in.json", tmp_path / "out.json").returncode == 0

@@ -164,6 +164,9 @@ def test_global_mean_ratio_is_one_at_an_of_zero_at_a_centred_etf_and_splits_nc2_
     assert shifted["GM_RATIO"] == pytest.approx(1.0, rel=1e-12) and shifted["NC2_OF"] < 1e-7
     longer = metrics.nc(etf + np.sqrt(2) * u, y)
     assert longer["GM_RATIO"] == pytest.approx(2.0, rel=1e-12) and longer["NC2_ETF"] < 1e-7 and longer["NC2_OF"] > 0.1
+    # unequal class counts (a real dataset's, a test split's): still exactly 1 at an OF
+    y_unequal = np.repeat(np.arange(K), [1, 2, 3, 5, 8])
+    assert metrics.nc(of[y_unequal], y_unequal)["GM_RATIO"] == pytest.approx(1.0, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- degenerate geometry

@@ -131,5 +131,5 @@ def test_pages_name_the_seeds_that_end_on_a_dead_sample():
     for o, seed in zip(outcomes, (1, 7)):
         count, first = _dead_oracle(dataclasses.replace(NARROW, seed=seed))
         assert o.status == claims.ABOVE and o.kind == claims.ABOVE_DEAD
-        assert f"{count} training sample(s) dead at H2 since iteration {first:,}" in o.sentence()
+        assert f"{count} training sample(s) dead at H2 at the end (a dead sample first seen at iteration {first:,})" in o.sentence()
     assert "of those above, 2 end on a ReLU dead sample (seed=1, seed=7) and 0 have none" in claims.count_sentence(outcomes)

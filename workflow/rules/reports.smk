@@ -139,8 +139,10 @@ def page_changes(page):
     runs = list(inputs.get("runs", {})) + [name for refs in extra.get("reference_names", {}).values() for name in refs.values()]
     prefixes = tuple(f"ufm.{kind}.{name}." for name in runs for kind in ("experiments", "sweeps"))
     prefixes += {"asymptotic": ("asymptotic.",), "networks": ("networks.",), "comparison": ("networks.",),
-                 "lowrank": ("ufm.studies.lowrank.",)}.get(template, ())
-    return [c for c in CONFIG_CHANGES if c["key"].startswith(prefixes)] if prefixes else []
+                 "lowrank": ("ufm.studies.lowrank.",), "theory": ("ufm.",)}.get(template, ())
+    # the theory table holds every UFM run, not the low-rank study (its own page)
+    skip = ("ufm.studies.",) if template == "theory" else ()
+    return [c for c in CONFIG_CHANGES if c["key"].startswith(prefixes) and not c["key"].startswith(skip)] if prefixes else []
 
 
 def page_parameters(w):

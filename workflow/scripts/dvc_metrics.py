@@ -36,8 +36,9 @@ THEORY_KEYS = {"agrees": "agrees", "problems": "problems", "GD_below": "GD BELOW
 
 def networks(summary: dict) -> dict[str, dict]:
     """{run: {key: final value of the penultimate layer}}, one metrics file per run."""
+    # test_accuracy exists only when the features were computed with `features.test`
     return {run: {key: values[source][LAYER] if isinstance(values[source], dict) else values[source]
-                  for key, source in NETWORK_KEYS.items()}
+                  for key, source in NETWORK_KEYS.items() if source in values}
             for run, values in summary.items()}  # fmt: skip
 
 

@@ -181,9 +181,12 @@ def _nc4_block(H: torch.Tensor, s: ClassStatistics) -> torch.Tensor:
 
 
 def _global_mean_ratio(s: ClassStatistics) -> torch.Tensor:
-    # K(K−1)‖h̄_G‖²/‖M‖_F²: an orthogonal frame h̄_k = α e_k has ‖h̄_G‖² = α²/K and ‖M‖_F² = α²(K−1).
-    gm2 = s.global_mean.square().sum(dim=-1)
-    return core.masked(s.K * (s.K - 1) * gm2 / s.centered_norm.square(), s.centered_degenerate)
+    # K(K−1)‖m‖²/‖H̄ − m‖_F² with m the plain mean of the K class means (not the sample-weighted
+    # global mean: then it is exactly 1 at an OF whatever the class counts): an orthogonal frame
+    # h̄_k = α e_k has ‖m‖² = α²/K and ‖H̄ − m‖_F² = α²(K−1).
+    m = s.means.mean(dim=-2, keepdim=True)
+    spread = (s.means - m).square().sum(dim=(-2, -1))
+    return core.masked(s.K * (s.K - 1) * m.square().sum(dim=(-2, -1)) / spread, s.centered_degenerate)
 
 
 def _nc2_w_etf(s: ClassStatistics) -> torch.Tensor:
@@ -209,7 +212,7 @@ register(
         # NC2_ETF it splits NC2_OF: centred means an ETF and GM_RATIO ≠ 1 is an ETF shifted by a
         # global mean of the wrong length (docs/math.md#nc-metrics).
         _global_mean_ratio,
-        formula="K(K−1)‖h̄_G‖²/‖M‖_F²: the global mean's squared length relative to an orthogonal frame's",
+        formula="K(K−1)‖m‖²/‖H̄ − m‖_F², m the mean of the class means: its squared length relative to an orthogonal frame's",
     ),
     Metric("NC2_W_ETF", _nc2_w_etf, classifier=True, formula="NC2 (ETF) on the centered rows of W"),
     Metric("NC2_W_OF", lambda s: core.gram_distance(s.W, s.of_target, s.W_degenerate), classifier=True, formula="NC2 (OF) on the rows of W"),

@@ -198,7 +198,7 @@ class Outcome:
             head += f"GD is still above the closed form (relative gap {fmt(self.gap)})"
             dead = {lv: (n, first) for lv, (n, first) in self.dead.items() if n > 0}
             if dead:
-                head += (": " + ", ".join(f"{n} training sample(s) dead at {lv} since iteration {first:,}" for lv, (n, first) in dead.items())
+                head += (": " + ", ".join(f"{n} training sample(s) dead at {lv} at the end (a dead sample first seen at iteration {first:,})" for lv, (n, first) in dead.items())
                          + f" (every pre-activation ≤ 0: its feature column only decays, {math_link('relu-dead-sample')})")
             elif self.dead:
                 head += ", with no dead sample"

@@ -216,7 +216,7 @@ def run_sentences(runs: Mapping[str, Any]) -> list[str]:
             # (GM_RATIO = 1 at an OF); say which of the two keeps it from an OF
             text += (f" The global mean's squared length is GM_RATIO = {claims.fmt(gm)} times an OF's (an OF has 1)"
                      + (", so even a perfect ETF of centred means would not be an OF at this global mean."
-                        if abs(gm - 1) > 0.1 else "; what keeps it from an OF is the centred geometry (NC2_ETF)."))
+                        if abs(gm - 1) > 0.1 else "; NC2_OF then measures the centred geometry (NC2_ETF) and the global mean's direction, not its length."))
         nc1 = [get("NC1", layer) for layer in layers]
         if len(nc1) > 1 and all(np.isfinite(nc1)):
             falls = all(b < a for a, b in zip(nc1, nc1[1:]))

@@ -48,7 +48,8 @@ def display(table):
     text_columns = [c for c in shown.columns if is_string_dtype(shown[c]) or shown[c].dtype == object]
     shown = shown.fillna({c: "" for c in text_columns})
     # the sweep points as every page names them (λ=0.005, not lambda=0.005)
-    shown = shown.assign(point=shown["point"].str.replace(r"\blambda(?=[_=])", "λ", regex=True))
+    point = shown["point"].fillna("").astype(str)  # all-NaN (single runs only) reads back as float
+    shown = shown.assign(point=point.str.replace(r"\blambda(?=[_=])", "λ", regex=True))
     return shown.set_index(["run", "point"])
 
 
