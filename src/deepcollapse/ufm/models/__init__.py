@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import InputError
-from .base import ETF, NEITHER, OF, ZERO, Interval, Level, Model, NoTheory, PerLayer, TheoryHooks
+from .base import ETF, NEITHER, OF, ZERO, ImplementedTheory, Interval, Level, Model, NoTheory, PerLayer, TheoryHooks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -60,7 +60,7 @@ for _cls in (PlainUFM, ExtendedUFM, DeepUFM):
     register(_cls)
 
 __all__ = [
-    "Model", "TheoryHooks", "NoTheory", "Level", "Interval", "PerLayer", "OF", "ETF", "NEITHER", "ZERO",
+    "Model", "TheoryHooks", "ImplementedTheory", "NoTheory", "Level", "Interval", "PerLayer", "OF", "ETF", "NEITHER", "ZERO",
     "register", "names", "get", "of", "model_fields",
     "PlainUFM", "ExtendedUFM", "DeepUFM",
 ]

@@ -157,6 +157,35 @@ class TheoryHooks:
         return {}
 
 
+class ImplementedTheory(TheoryHooks):
+    """Hooks implemented by functions of `ufm.theory` (minimizer, structure, realize) and
+    `ufm.agreement` (observed, identities), named once per model in `implemented_by`
+    ({hook: "theory.plain_minimizer", …}); imported on call, since those modules import the registry."""
+
+    implemented_by: ClassVar[dict[str, str]] = {}
+
+    def _function(self, hook: str):
+        import importlib
+
+        module, name = self.implemented_by[hook].split(".")
+        return getattr(importlib.import_module(f"..{module}", __package__), name)
+
+    def minimizer(self, config):
+        return self._function("minimizer")(config)
+
+    def structure(self, config):
+        return self._function("structure")(config)
+
+    def realize(self, config, *, seed: int = 0):
+        return self._function("realize")(config, seed=seed)
+
+    def observed(self, config, params):
+        return self._function("observed")(config, params)
+
+    def identities(self, config, params):
+        return self._function("identities")(config, params)
+
+
 class NoTheory(TheoryHooks):
     """A model without any theory yet: every hook says so (GD results carry no gap)."""
 

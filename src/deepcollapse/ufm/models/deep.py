@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import InputError
-from .base import NONNEGATIVE, POSITIVE_INT, ZERO, Interval, PerLayer, TheoryHooks, check_constraints
+from .base import NONNEGATIVE, POSITIVE_INT, ZERO, ImplementedTheory, Interval, PerLayer, check_constraints
 from .layered import Layers, LayeredModel
 
 #: Deeper factorisations are not studied and would only make GD slower (docs/math.md#deep-ufm uses L <= 5).
@@ -25,37 +25,15 @@ def per_layer(value: Any, depth: int) -> tuple:
     return tuple(value) if isinstance(value, tuple) else (value,) * depth
 
 
-class DeepTheory(TheoryHooks):
+class DeepTheory(ImplementedTheory):
     """The theory of a bias-free stack of L layers: the closed form for linear MSE (`ufm.deep_theory`),
     the certified reduced K × K problem for linear CE (`ufm.reduced`), and for ReLU with L >= 3 only
     the deep-neural-collapse value as an upper bound ("no closed form").  Implemented in
     `ufm.theory.deep_*` and `ufm.agreement.layered_*`, which read the model's `layer_stack`, so
     any bias-free `LayeredModel` can use these hooks."""
 
-    def minimizer(self, config):
-        from .. import theory
-
-        return theory.deep_minimizer(config)
-
-    def structure(self, config):
-        from .. import theory
-
-        return theory.deep_structure_of(config)
-
-    def realize(self, config, *, seed: int = 0):
-        from .. import theory
-
-        return theory.deep_realize(config, seed=seed)
-
-    def observed(self, config, params):
-        from .. import agreement
-
-        return agreement.layered_observed(config, params)
-
-    def identities(self, config, params):
-        from .. import agreement
-
-        return agreement.layered_identities(config, params)
+    implemented_by = {"minimizer": "theory.deep_minimizer", "structure": "theory.deep_structure_of", "realize": "theory.deep_realize",
+                      "observed": "agreement.layered_observed", "identities": "agreement.layered_identities"}  # fmt: skip
 
     def frames(self, config, info):
         # the zero solution is zero at every level; otherwise no structure is claimed for the deep

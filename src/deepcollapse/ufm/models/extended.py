@@ -6,39 +6,17 @@ H1, the pre-activation "Z" (ReLU only) and H2.
 
 from __future__ import annotations
 
-from .base import NONNEGATIVE, OF, POSITIVE_INT, ZERO, TheoryHooks
+from .base import NONNEGATIVE, OF, POSITIVE_INT, ZERO, ImplementedTheory
 from .layered import Layers, LayeredModel
 
 
-class ExtendedTheory(TheoryHooks):
+class ExtendedTheory(ImplementedTheory):
     """Theorems 4.1 (linear MSE) and 4.2 (ReLU MSE), the reduced K × K problem (linear CE), no theory
     for ReLU CE (docs/math.md#extended-linear, #extended-relu, #extended-ce); implemented in
     `ufm.theory.extended_*` and `ufm.agreement.extended_*`."""
 
-    def minimizer(self, config):
-        from .. import theory
-
-        return theory.extended_minimizer(config)
-
-    def structure(self, config):
-        from .. import theory
-
-        return theory.extended_structure(config)
-
-    def realize(self, config, *, seed: int = 0):
-        from .. import theory
-
-        return theory.extended_realize(config, seed=seed)
-
-    def observed(self, config, params):
-        from .. import agreement
-
-        return agreement.extended_observed(config, params)
-
-    def identities(self, config, params):
-        from .. import agreement
-
-        return agreement.extended_identities(config, params)
+    implemented_by = {"minimizer": "theory.extended_minimizer", "structure": "theory.extended_structure", "realize": "theory.extended_realize",
+                      "observed": "agreement.extended_observed", "identities": "agreement.extended_identities"}  # fmt: skip
 
     def frames(self, config, info):
         if info.get("zero"):

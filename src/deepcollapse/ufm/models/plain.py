@@ -6,38 +6,16 @@ Depth 1 of the layered family, with the paper's names (W, H, b) and an optional 
 from __future__ import annotations
 
 from ...errors import InputError
-from .base import ETF, NEITHER, NONNEGATIVE, OF, POSITIVE_INT, ZERO, TheoryHooks, check_constraints
+from .base import ETF, NEITHER, NONNEGATIVE, OF, POSITIVE_INT, ZERO, ImplementedTheory, check_constraints
 from .layered import Layers, LayeredModel
 
 
-class PlainTheory(TheoryHooks):
+class PlainTheory(ImplementedTheory):
     """Theorems 3.1 (bias-free: OF), 3.2 (unregularized bias: ETF), the regularized bias and CE
     (docs/math.md#ufm-plain), implemented in `ufm.theory.plain_*` and `ufm.agreement.plain_*`."""
 
-    def minimizer(self, config):
-        from .. import theory
-
-        return theory.plain_minimizer(config)
-
-    def structure(self, config):
-        from .. import theory
-
-        return theory.plain_structure(config)
-
-    def realize(self, config, *, seed: int = 0):
-        from .. import theory
-
-        return theory.plain_realize(config, seed=seed)
-
-    def observed(self, config, params):
-        from .. import agreement
-
-        return agreement.plain_observed(config, params)
-
-    def identities(self, config, params):
-        from .. import agreement
-
-        return agreement.plain_identities(config, params)
+    implemented_by = {"minimizer": "theory.plain_minimizer", "structure": "theory.plain_structure", "realize": "theory.plain_realize",
+                      "observed": "agreement.plain_observed", "identities": "agreement.plain_identities"}  # fmt: skip
 
     def frames(self, config, info):
         if info.get("zero"):
