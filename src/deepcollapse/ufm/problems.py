@@ -43,8 +43,8 @@ def mse_loss(Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 
 
 def mse_dlogits(Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """∂/∂Z of `mse_loss`: R = (Z − Y)/N."""
-    return (Z - Y).mul_(1.0 / Z.shape[-1])
+    """∂/∂Z of `mse_loss`: R = (Z − Y)/N, written over Z (the step's own logits: one allocation fewer)."""
+    return Z.sub_(Y).mul_(1.0 / Z.shape[-1])
 
 
 def ce_loss(Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -53,8 +53,8 @@ def ce_loss(Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 
 
 def ce_dlogits(Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """∂/∂Z of `ce_loss`: (softmax(Z) − Y)/N column-wise."""
-    return (torch.softmax(Z, dim=-2) - Y).mul_(1.0 / Z.shape[-1])
+    """∂/∂Z of `ce_loss`: (softmax(Z) − Y)/N column-wise (Z is left alone)."""
+    return torch.softmax(Z, dim=-2).sub_(Y).mul_(1.0 / Z.shape[-1])
 
 
 def _sq(x: torch.Tensor) -> torch.Tensor:
@@ -169,21 +169,29 @@ class LayeredProblem(Problem):
     def logits(self, params: Params) -> torch.Tensor:
         return self.forward(params)[2]
 
-    def data_gradients(self, params: Params) -> Params:
+    def data_gradients(self, params: Params, out: Params | None = None) -> Params:
+        """The loss part of every gradient, at θ = `params`.
+
+        With `out` (a tensor per parameter, contiguous, of the parameter's shape) each gradient
+        is written there instead of into a new tensor: the same kernels, so the same bits.
+        """
         xs, zs, logits = self.forward(params)
         top, _, backward, features, bias = self._plan()
         bmm, relu = torch.bmm, self.relu
         R = self._dlogits(logits, self.Y)
-        grads = {top: bmm(R, xs[-1].mT)}
-        G = bmm(params[top].mT, R)
-        for name, i in backward:  # W_l acting on X_l = xs[i], from l = L-1 down to 1
+
+        into = (out or {}).get  # bmm(..., out=None) allocates as usual
+        grads = {top: bmm(R, xs[-1].mT, out=into(top))}
+        G = bmm(params[top].mT, R, out=None if backward else into(features))
+        last = len(backward) - 1
+        for k, (name, i) in enumerate(backward):  # W_l acting on X_l = xs[i], from l = L-1 down to 1
             if relu:
                 G.mul_(zs[i] > 0)  # σ'(0) := 0 (G is this step's own tensor)
-            grads[name] = bmm(G, xs[i].mT)
-            G = bmm(params[name].mT, G)
+            grads[name] = bmm(G, xs[i].mT, out=into(name))
+            G = bmm(params[name].mT, G, out=into(features) if k == last else None)
         grads[features] = G
         if bias is not None:
-            grads[bias] = R.sum(dim=-1, keepdim=True)
+            grads[bias] = torch.sum(R, dim=-1, keepdim=True, out=into(bias))
         return grads
 
     def levels(self, params: Params):

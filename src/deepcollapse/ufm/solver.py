@@ -117,26 +117,67 @@ class Trajectory:
     per_problem: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
-def gd_step(problem: problems.Problem, lr: torch.Tensor) -> Callable[[problems.Params], problems.Params]:
-    """θ ↦ θ − lr ∇L(θ) for every problem at once (lr of shape (B,)), simultaneous and out of place.
+class GradientDescent:
+    """θ ↦ θ − lr ∇L(θ) for every problem at once (lr of shape (B,)), simultaneous updates.
 
-    The regularizer is folded into a decay, θ − lr(g + λθ) = (1 − lr λ)θ − lr g, which saves
-    two tensor operations per parameter on small problems.
+    The regularizer is folded into a decay, θ − lr(g + λθ) = (1 − lr λ)θ − lr g.
+
+    Speed (tests/benchmarks/bench_ufm.py): on a small problem each tensor operation costs a few
+    µs of dispatch whatever its size, so the step keeps the count low.  All parameters live in
+    one flat buffer (each parameter a contiguous block), two such buffers taking turns, and the
+    gradients in a third; backpropagation writes its products into the gradient buffer, and the
+    update is two operations over every parameter at once, whatever the depth.  Elementwise it
+    is the same arithmetic as parameter by parameter ((1 − lr λ) and −lr repeated per entry),
+    so the same bits.
+
+    The tensors a step returns are views of a buffer that the step after next overwrites: a
+    caller that keeps an iterate longer than that clones it.  Any other parameters (a first
+    iterate, a re-drawn one) are copied in first.
     """
-    lr = lr.view(-1, 1, 1)
-    neg_lr = -lr
-    decay = {name: 1.0 - lr * problem.lambdas[name] for name in problem.regularized}
-    gradients, addcmul, mul = problem.data_gradients, torch.addcmul, torch.mul
 
-    def step(params: problems.Params) -> problems.Params:
-        grads = gradients(params)  # every gradient at θ_t before any update
-        new = {}
-        for name, p in params.items():
-            factor = decay.get(name)
-            new[name] = addcmul(p if factor is None else mul(p, factor), neg_lr, grads[name])
-        return new
+    def __init__(self, problem: problems.Problem, lr: torch.Tensor):
+        self.problem = problem
+        B = lr.numel()
+        lr = lr.view(-1, 1, 1)
+        per_problem = problem.shapes()
+        shapes = {name: (B,) + tuple(per_problem[name]) for name in problem.names}
+        dtype, device = lr.dtype, lr.device
+        decay, neg_lr = [], []
+        for name in problem.names:
+            factor = 1.0 - lr * problem.lambdas[name] if name in problem.regularized else torch.ones_like(lr)
+            decay.append(factor.expand(shapes[name]).flatten())
+            neg_lr.append((-lr).expand(shapes[name]).flatten())
+        self.decay, self.neg_lr = torch.cat(decay), torch.cat(neg_lr)
+        size = self.decay.numel()
+        buffers = [torch.empty(size, dtype=dtype, device=device) for _ in range(2)]
+        # (views, buffer) of θ_t and of θ_{t+1}, swapped after every step
+        self.slots = tuple((self._split(buffer, shapes), buffer) for buffer in buffers)
+        self.gradient = torch.empty(size, dtype=dtype, device=device)
+        self.gradient_views = self._split(self.gradient, shapes)
 
-    return step
+    @staticmethod
+    def _split(buffer: torch.Tensor, shapes: dict[str, tuple[int, ...]]) -> problems.Params:
+        views, offset = {}, 0
+        for name, shape in shapes.items():
+            count = math.prod(shape)
+            views[name] = buffer[offset : offset + count].view(shape)
+            offset += count
+        return views
+
+    def __call__(self, params: problems.Params) -> problems.Params:
+        here, there = self.slots
+        if params is not here[0]:
+            for name, view in here[0].items():
+                view.copy_(params[name])
+        self.problem.data_gradients(here[0], out=self.gradient_views)  # every gradient at θ_t before any update
+        torch.mul(here[1], self.decay, out=there[1]).addcmul_(self.neg_lr, self.gradient)
+        self.slots = there, here
+        return there[0]
+
+
+def gd_step(problem: problems.Problem, lr: torch.Tensor) -> GradientDescent:
+    """The GD step of `problem` with step sizes `lr` (B,): a callable θ_t ↦ θ_{t+1} (see `GradientDescent`)."""
+    return GradientDescent(problem, lr)
 
 
 def _all_finite(params: problems.Params) -> torch.Tensor:
@@ -282,9 +323,9 @@ def run(
     records: dict[str, list[np.ndarray]] = {}
     dead = DeadSamples(problem, configs, device=device)
     started = time.perf_counter()
-    with _threads_for(device, _work_per_iteration(base, len(configs))), torch.no_grad():
+    with _threads_for(device, _work_per_iteration(base, len(configs))), torch.inference_mode():
         params = problem.init([c.seed for c in configs], init_scales(configs))
-        checked_at, checked = 0, params  # the last iterate known to be finite (updates are out of place)
+        checked_at, checked = 0, params  # the last iterate known to be finite (a copy: the step reuses its buffers)
         position = 0
         fixed_at = torch.full((len(configs),), -1, dtype=torch.int64, device=device)
         # the shortcut needs every later check to leave θ alone: a re-draw of dead columns would not
@@ -297,7 +338,7 @@ def run(
                 if not bool(_all_finite(params).all()):
                     _raise_nonfinite(step, checked, checked_at, t, name_active, active)
                 params = dead.check(params, t)
-                checked_at, checked = t, params
+                checked_at, checked = t, {name: value.clone() for name, value in params.items()}  # the step reuses its buffers
                 if progress is not None:
                     progress(t)
             if logging:
@@ -324,7 +365,7 @@ def run(
                     measured = measure(probe, as64(params), mode=metrics)
                     keep = torch.nonzero(~same).flatten()
                     for j in torch.nonzero(same).flatten().tolist():
-                        retired_params[active[j]] = {name: value[j] for name, value in params.items()}
+                        retired_params[active[j]] = {name: value[j].clone() for name, value in params.items()}
                         retired_measure[active[j]] = {name: value[j] for name, value in measured.items()}
                     active = [active[j] for j in keep.tolist()]
                     problem, probe, step = narrowed(active)
