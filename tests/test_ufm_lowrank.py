@@ -73,6 +73,24 @@ def test_per_run_observables(tiny):
     assert set(table["below_dnc"]) <= {0.0, 0.5, 1.0}
 
 
+def test_page_draws_only_panels_with_a_dnc_value_and_says_why_relu_ce_is_missing(tiny):
+    """ReLU with CE has no DNC value: no empty panel for it, and a sentence saying where its runs are."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from deepcollapse.reports import lowrank_plots
+
+    fig = lowrank_plots.figure(tiny)
+    drawn = [ax for ax in fig.axes if ax.axison]
+    assert sorted(ax.get_title() for ax in drawn) == ["linear, CE", "linear, MSE", "relu, MSE"]
+    for ax in drawn:  # every drawn panel has a point of every (depth, K) case it names
+        assert any(len(line.get_xdata()) for line in ax.get_lines() if not line.get_label().startswith("_"))
+    sentences = lowrank_plots.findings(lowrank.table(tiny), seeds=tiny.sizes["seed"])
+    relu_ce = [s for s in sentences if s.startswith("ReLU with cross-entropy")]
+    n_cases = sum(1 for c in tiny["case"].values if str(tiny["activation"].values[c]) == "relu" and str(tiny["loss"].values[c]) == "ce")
+    assert len(relu_ce) == 1 and f"its {n_cases * tiny.sizes['ratio'] * tiny.sizes['seed']} runs are not plotted" in relu_ce[0]
+
+
 def test_command_writes_the_study_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
     import io
 

@@ -1,7 +1,7 @@
 """The low-rank-bias page: GD against deep neural collapse, and sentences computed from the study.
 
-`figure(ds)` draws (GD − DNC)/DNC per run against λ/λ_th, one panel per (loss, activation), one
-colour per depth; `findings(table)` turns `ufm.lowrank.table` into the page's statements — every
+`figure(ds)` draws (GD − DNC)/DNC per run against λ/λ_th, one panel per (loss, activation) that
+has a DNC value, one colour per depth; `findings(table)` turns `ufm.lowrank.table` into the page's statements — every
 number in them comes from the data, including where ours disagree with the literature.
 """
 
@@ -20,34 +20,34 @@ def table(ds):
 def figure(ds, *, title: str = ""):
     import matplotlib.pyplot as plt
 
-    losses = [str(v) for v in dict.fromkeys(ds["loss"].values)]
-    activations = [str(v) for v in dict.fromkeys(ds["activation"].values)]
     depths = sorted({int(v) for v in ds["depth"].values})
     colors = {L: f"C{i}" for i, L in enumerate(depths)}
     markers = {K: m for K, m in zip(sorted({int(v) for v in ds["K"].values}), "os^vD")}
-    fig, axes = plt.subplots(len(losses), len(activations), figsize=(4.2 * len(activations), 3.2 * len(losses)),
-                             squeeze=False, constrained_layout=True)
-    for i, loss in enumerate(losses):
-        for j, act in enumerate(activations):
-            ax = axes[i, j]
-            ax.set_title(f"{act}, {loss.upper()}")
-            cases = [c for c in ds["case"].values if str(ds["loss"].values[c]) == loss and str(ds["activation"].values[c]) == act]
-            for c in cases:
-                point = ds.sel(case=c)
-                L, K = int(point["depth"]), int(point["K"])
-                rel = point["rel_to_dnc"].values  # (ratio, seed)
-                if not np.isfinite(rel).any():
-                    continue
-                x = np.repeat(ds["ratio"].values, rel.shape[1])
-                ax.plot(x, rel.ravel(), ls="none", marker=markers[K], color=colors[L], alpha=0.7, ms=4, label=f"L={L}, K={K}")
-            ax.axhline(0.0, color="k", lw=0.8, gid="reference")
-            ax.set_yscale("symlog", linthresh=1e-4)
-            ax.set_xlabel("λ / λ_th")
-            ax.set_ylabel("(GD − DNC) / DNC")
-            if any(not line.get_label().startswith("_") for line in ax.get_lines()):
-                ax.legend(fontsize="xx-small", ncol=2)
-            else:
-                ax.text(0.5, 0.5, "no DNC value", transform=ax.transAxes, ha="center", va="center")
+    # one panel per (loss, activation) that has a DNC value (ReLU with CE has none: `findings` says so)
+    panels: dict[tuple[str, str], list[int]] = {}
+    for c in ds["case"].values:
+        if np.isfinite(ds["rel_to_dnc"].sel(case=c).values).any():
+            panels.setdefault((str(ds["loss"].values[c]), str(ds["activation"].values[c])), []).append(int(c))
+    ncols = min(2, max(1, len(panels)))
+    nrows = max(1, -(-len(panels) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False, constrained_layout=True)
+    for ax in axes.flat[len(panels):]:
+        ax.set_axis_off()
+    if not panels:
+        axes[0, 0].text(0.5, 0.5, "no run has a DNC value", transform=axes[0, 0].transAxes, ha="center", va="center")
+    for ax, ((loss, act), cases) in zip(axes.flat, panels.items()):
+        ax.set_title(f"{act}, {loss.upper()}")
+        for c in cases:
+            point = ds.sel(case=c)
+            L, K = int(point["depth"]), int(point["K"])
+            rel = point["rel_to_dnc"].values  # (ratio, seed)
+            x = np.repeat(ds["ratio"].values, rel.shape[1])
+            ax.plot(x, rel.ravel(), ls="none", marker=markers[K], color=colors[L], alpha=0.7, ms=4, label=f"L={L}, K={K}")
+        ax.axhline(0.0, color="k", lw=0.8, gid="reference")
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.set_xlabel("λ / λ_th")
+        ax.set_ylabel("(GD − DNC) / DNC")
+        ax.legend(fontsize="xx-small", ncol=2)
     if title:
         fig.suptitle(title)
     return fig
@@ -93,6 +93,10 @@ def findings(df, seeds: int) -> list[str]:
             winners = sorted(set(ce["optimum_structure"]) if "optimum_structure" in ce else [])
             out.append(f"K = {K}, linear, CE: GD ends below the simplex-ETF (DNC) value in {below} of {len(ce) * seeds} runs"
                        + (f"; the certified optimum of the reduced problem is: {', '.join(winners)}." if winners else "."))
+    relu_ce = _runs(df, activation="relu", loss="ce")
+    if len(relu_ce):
+        out.append(f"ReLU with cross-entropy: no DNC value exists (a simplex ETF has negative entries, which a ReLU "
+                   f"level cannot carry), so its {len(relu_ce) * seeds} runs are not plotted; the table gives their ranks and structures.")
     converged = df["reasons"].str.contains("not converged")
     if converged.any():
         out.append(f"{int(converged.sum())} of {len(df)} table rows include runs that had not converged in the iterations given "
