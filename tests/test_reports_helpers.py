@@ -82,6 +82,23 @@ def _store(path, *, epochs=3, seed=7):
     return write_dataset(ds, path, provenance=collect(params={"lr": 0.05}, seed=seed))
 
 
+def test_a_long_title_is_wrapped_inside_the_figure():
+    """A demo title listing every setting must not run past the figure (it shrank every panel)."""
+    fig, ax = plt.subplots(figsize=(9, 3.6), constrained_layout=True)
+    ax.plot([0, 1], [0, 1])
+    text = "digits: NC metrics per checkpoint — DEMO " + ", ".join(f"networks.train.setting_{i}=value_{i}" for i in range(12))
+    figures.suptitle(fig, text)
+    fig.canvas.draw()
+    title = fig._suptitle
+    assert title.get_text().replace("\n", " ") == text and "\n" in title.get_text()
+    box = title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width
+    short = plt.figure(figsize=(9, 3.6))
+    figures.suptitle(short, "fig2a")
+    assert short._suptitle.get_text() == "fig2a"
+    plt.close("all")
+
+
 def test_provenance_block_names_every_input_with_its_revision_and_parameters(tmp_path):
     a = _store(tmp_path / "a.zarr", seed=3)
     b = tmp_path / "agreement.json"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import figures
 from .figures import readable_log_ticks, reference
 
 
@@ -107,7 +108,7 @@ def structure_figure(ds, *, prefix: str = "", title: str):
         ax.set_title(name, fontsize="small")
         ax.legend(fontsize="x-small")
         readable_log_ticks(ax)
-    fig.suptitle(title, fontsize="small")
+    figures.suptitle(fig, title, fontsize="small")
     return fig
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from . import figures
 from ..compare import DEFAULT_PAIRS, Agreement, LevelTrajectories, Verdict, common_grid, compare, on_grid, structure, verdict
 from ..errors import InputError
 
@@ -127,6 +128,6 @@ def trajectory_figure(network: LevelTrajectories, references: Mapping[str, Level
                 ax.legend(fontsize=7, loc="lower left")
             if row == len(models) - 1:
                 ax.set_xlabel("fraction of training")
-    fig.suptitle(title)
+    figures.suptitle(fig, title)
     fig.tight_layout()
     return fig

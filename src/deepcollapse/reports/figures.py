@@ -66,6 +66,18 @@ def readable_log_ticks(ax) -> None:
             axis.set_minor_formatter(NullFormatter())
 
 
+def suptitle(fig, text: str, *, fontsize: str = "small") -> None:
+    """`fig.suptitle(text)` wrapped to the figure's width: a long title (a demo's list of settings)
+    would otherwise run past the edges, and constrained layout would shrink every panel to fit it."""
+    import textwrap
+
+    from matplotlib.font_manager import FontProperties
+
+    points = FontProperties(size=fontsize).get_size_in_points()
+    chars = max(20, int(fig.get_figwidth() * 72 / (0.55 * points)))  # ~0.55 em per character
+    fig.suptitle("\n".join(textwrap.wrap(text, chars)) if len(text) > chars else text, fontsize=fontsize)
+
+
 def reference(artist):
     """Mark a matplotlib artist (or the list `ax.plot` returns) as a theory/reference curve."""
     for a in artist if isinstance(artist, (list, tuple)) else [artist]:

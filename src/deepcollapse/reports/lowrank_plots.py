@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import figures
 from ..ufm import lowrank
 
 
@@ -49,7 +50,7 @@ def figure(ds, *, title: str = ""):
         ax.set_ylabel("(GD − DNC) / DNC")
         ax.legend(fontsize="xx-small", ncol=2)
     if title:
-        fig.suptitle(title)
+        figures.suptitle(fig, title)
     return fig
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from . import figures
+
 #: Rows of the per-epoch figure: (metric keys drawn in the panel, title).
 EPOCH_PANELS = (
     (("NC1",), "NC1"),
@@ -139,7 +141,7 @@ def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
               Line2D([], [], color="k", ls="--", label=r"NC2$_{OF}$ (uncentred means)")]
     fig.legend(handles=list(handles.values()) + styles, loc="outside lower center", ncol=4, fontsize="x-small")
     if title_note:
-        fig.suptitle(title_note, fontsize="small")
+        figures.suptitle(fig, title_note, fontsize="small")
     return fig
 
 
@@ -169,7 +171,7 @@ def depth_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         readable_log_ticks(ax)
     if title_note:
-        fig.suptitle(title_note, fontsize="small")
+        figures.suptitle(fig, title_note, fontsize="small")
     return fig
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import figures
 from .figures import readable_log_ticks, reference
 
 #: Colour per feature level, shared by every page (H of the plain UFM; H1, pre-ReLU Z, H2).
@@ -136,7 +137,7 @@ def trajectory_figure(ds, *, title: str, outcomes=None):
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize="x-small")
     for ax in axes:
         readable_log_ticks(ax)
-    fig.suptitle(title, fontsize="medium")
+    figures.suptitle(fig, title, fontsize="medium")
     return fig
 
 
@@ -340,7 +341,7 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
                 handles.append(h)
                 labels.append(l)
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize="x-small")
-    fig.suptitle(title, fontsize="medium")
+    figures.suptitle(fig, title, fontsize="medium")
     return fig
 
 
