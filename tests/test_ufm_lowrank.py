@@ -106,3 +106,43 @@ def test_command_writes_the_study_and_refuses_bad_input(tmp_path, capsys, monkey
     assert main(["lowrank", "--config", "-", "--out", str(tmp_path / "bad.zarr")]) == 2
     assert not (tmp_path / "bad.zarr").exists()
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_cross_entropy_findings_count_one_layer_apart_and_name_the_optimum_per_depth():
+    """L = 1 (plain UFM: the ETF is the global minimum) is not pooled with L ≥ 2 (low-rank bias)."""
+    import pandas as pd
+
+    from deepcollapse.reports import lowrank_plots
+
+    def row(depth, below, structure):
+        return {"K": 4, "activation": "linear", "loss": "ce", "depth": depth, "ratio": 0.5, "below_dnc": below,
+                "optimum_structure": structure, "best_rel_to_dnc": -0.1 * below, "reasons": "agrees ×2"}
+
+    table = pd.DataFrame([row(1, 0.0, "simplex ETF"), row(2, 0.5, "cross-polytope"), row(3, 1.0, "cross-polytope")])
+    said = lowrank_plots.findings(table, seeds=2)
+    assert "K = 4, linear, CE, L = 1 (the plain UFM): 0 of 2 runs below the simplex-ETF value (its global minimum: none expected)." in said
+    deeper = [s for s in said if s.startswith("K = 4, linear, CE, L ≥ 2")]
+    assert deeper == ["K = 4, linear, CE, L ≥ 2: GD ends below the simplex-ETF (DNC) value in 3 of 4 runs; the certified optimum "
+                      "of the reduced problem: cross-polytope at every depth (the simplex ETF is the global minimum at none of these points)."]
+    table.loc[2, "optimum_structure"] = "simplex ETF"
+    deeper = [s for s in lowrank_plots.findings(table, seeds=2) if s.startswith("K = 4, linear, CE, L ≥ 2")]
+    assert deeper[0].endswith("L = 2: cross-polytope; L = 3: simplex ETF.")
+    table.loc[0, "below_dnc"] = 0.5
+    assert any("REFUTE" in s for s in lowrank_plots.findings(table, seeds=2))
+
+
+def test_relu_findings_name_only_the_points_where_gd_ended_below_dnc():
+    import pandas as pd
+
+    from deepcollapse.reports import lowrank_plots
+
+    rows = [(3, 0.5, 0.0), (4, 0.5, 0.5), (4, 0.8, 0.0), (5, 1.2, 0.0)]
+    table = pd.DataFrame([{"K": 10, "activation": "relu", "loss": "mse", "depth": L, "ratio": r, "below_dnc": b,
+                           "best_rel_to_dnc": -0.03 if b else 0.01, "reasons": "no closed form ×2"} for L, r, b in rows])
+    said = [s for s in lowrank_plots.findings(table, seeds=2) if "L ≥ 3" in s]
+    assert said == ["K = 10, ReLU, MSE, L ≥ 3: GD ends below the DNC value in 1 of 8 runs (lowest: -3.00% relative to DNC); "
+                    "this reproduces the literature's result that deep neural collapse is not always optimal for L ≥ 3 with ReLU; "
+                    "it is not optimal at L = 4 (λ/λ_th 0.5)."]
+    table["below_dnc"] = 0.0
+    said = [s for s in lowrank_plots.findings(table, seeds=2) if "L ≥ 3" in s]
+    assert "does NOT reproduce" in said[0] and "0 of 8" in said[0]
