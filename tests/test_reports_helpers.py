@@ -86,13 +86,17 @@ def test_a_long_title_is_wrapped_inside_the_figure():
     """A demo title listing every setting must not run past the figure (it shrank every panel)."""
     fig, ax = plt.subplots(figsize=(9, 3.6), constrained_layout=True)
     ax.plot([0, 1], [0, 1])
-    text = "digits: NC metrics per checkpoint — DEMO " + ", ".join(f"networks.train.setting_{i}=value_{i}" for i in range(12))
-    figures.suptitle(fig, text)
-    fig.canvas.draw()
-    title = fig._suptitle
-    assert title.get_text().replace("\n", " ") == text and "\n" in title.get_text()
-    box = title.get_window_extent()
-    assert box.x0 >= 0 and box.x1 <= fig.bbox.width
+    lower = "digits: NC metrics per checkpoint — DEMO " + ", ".join(f"networks.train.setting_{i}=value_{i}" for i in range(12))
+    digits = "DEMO " + ", ".join(f"{1000 + 37 * i}={2 ** i:.6e}" for i in range(14))  # digits, capitals: wider glyphs
+    capitals = "DEMO: " + " ".join(["MNIST RESNET18 WIDTH WEIGHT DECAY EPOCHS"] * 4)
+    for text, size in [(lower, "large"), (digits, "small"), (capitals, "medium")]:
+        fig.suptitle("")
+        figures.suptitle(fig, text, fontsize=size)
+        fig.canvas.draw()
+        title = fig._suptitle
+        assert title.get_text().replace("\n", " ") == text and "\n" in title.get_text()
+        box = title.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (text, size, box)
     short = plt.figure(figsize=(9, 3.6))
     figures.suptitle(short, "fig2a")
     assert short._suptitle.get_text() == "fig2a"

@@ -146,3 +146,16 @@ def test_relu_findings_name_only_the_points_where_gd_ended_below_dnc():
     table["below_dnc"] = 0.0
     said = [s for s in lowrank_plots.findings(table, seeds=2) if "L ≥ 3" in s]
     assert "does NOT reproduce" in said[0] and "0 of 8" in said[0]
+
+
+def test_a_depth_one_model_runs_once_as_the_plain_ufm_it_is():
+    """L = 1 has no activation: its ReLU case would repeat the linear one (and has its DNC value)."""
+    study = lowrank.Study.from_mapping(TINY)
+    assert all(not (L == 1 and a == "relu") for L, _, a, _ in study.cases())
+    assert {(L, a) for L, _, a, _ in study.cases()} == {(1, "linear"), (3, "linear"), (3, "relu")}
+    only_relu = lowrank.Study.from_mapping(dict(TINY, activations=["relu"]))
+    assert {(L, a) for L, _, a, _ in only_relu.cases()} == {(1, "relu"), (3, "relu")}
+    for loss in ("mse", "ce"):
+        linear, relu = (lowrank._config(study, 1, study.sizes[0], a, loss, 0.01) for a in ("linear", "relu"))
+        assert lowrank.dnc_value(relu) == lowrank.dnc_value(linear) and math.isfinite(lowrank.dnc_value(relu))
+    assert math.isnan(lowrank.dnc_value(lowrank._config(study, 3, study.sizes[0], "relu", "ce", 0.01)))

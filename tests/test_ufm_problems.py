@@ -87,6 +87,12 @@ def test_gd_step_is_simultaneous_gradient_step(variant):
         torch.testing.assert_close(new[name], expected, rtol=1e-14, atol=1e-15)
 
 
+def test_gd_step_keeps_the_problems_dtype_whatever_the_step_sizes():
+    configs, problem, params = make(VARIANTS[2])
+    new = solver.gd_step(problem, torch.tensor([0.1, 0.05, 0.2], dtype=torch.float32))(params)
+    assert all(v.dtype == torch.float64 for v in new.values())  # float32 step sizes would silently halve the precision
+
+
 def test_initialization_is_per_seed_and_scaled():
     configs, problem, params = make(dict(model="extended"), B=3)
     # problem 2 of a batch starts where a lone run of seed 2 starts

@@ -66,16 +66,28 @@ def readable_log_ticks(ax) -> None:
             axis.set_minor_formatter(NullFormatter())
 
 
-def suptitle(fig, text: str, *, fontsize: str = "small") -> None:
+def suptitle(fig, text: str, *, fontsize: str = "large") -> None:
     """`fig.suptitle(text)` wrapped to the figure's width: a long title (a demo's list of settings)
-    would otherwise run past the edges, and constrained layout would shrink every panel to fit it."""
+    would otherwise run past the edges, and constrained layout would shrink every panel to fit it.
+    Lines are measured as rendered (digits and capitals are wider than an average character);
+    the default size is matplotlib's own for a suptitle."""
     import textwrap
 
     from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
 
-    points = FontProperties(size=fontsize).get_size_in_points()
-    chars = max(20, int(fig.get_figwidth() * 72 / (0.55 * points)))  # ~0.55 em per character
-    fig.suptitle("\n".join(textwrap.wrap(text, chars)) if len(text) > chars else text, fontsize=fontsize)
+    prop = FontProperties(size=fontsize)
+    room = 0.96 * fig.get_figwidth() * 72  # points, a small margin on either side
+
+    def fits(lines: list[str]) -> bool:
+        return all(TextToPath().get_text_width_height_descent(line, prop, ismath=False)[0] <= room for line in lines)
+
+    lines = [text]
+    chars = len(text)
+    while not fits(lines) and chars > 10:
+        chars = min(chars - 1, int(chars * 0.95))
+        lines = textwrap.wrap(text, chars)
+    fig.suptitle("\n".join(lines), fontsize=fontsize)
 
 
 def reference(artist):

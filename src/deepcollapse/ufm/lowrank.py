@@ -10,6 +10,8 @@ objective is compared with the deep-neural-collapse (DNC) value:
 * CE: the simplex-ETF candidate of the reduced K × K problem (every level a simplex ETF), for
   the linear model only (an ETF has negative entries, which a ReLU level cannot carry).
 
+A depth-1 model has no activation, so its ReLU case is the linear one and runs once (`Study.cases`).
+
 Per run it also records the numerical rank of every level's class means and of every weight,
 the structure of the logits' class means W_L H̄_L (named by `reduced.classify`), the theory
 value where there is one (closed form or certified reduced problem) and the agreement reason.
@@ -99,7 +101,11 @@ class Study:
         return study
 
     def cases(self) -> list[tuple[int, Size, str, str]]:
-        return [(L, s, a, loss) for L in self.depths for s in self.sizes for a in self.activations for loss in self.losses]
+        """(L, size, activation, loss) of every sweep. A depth-1 model has no activation (its logits
+        are W1 H1, the plain UFM), so its ReLU case would repeat the linear one: it runs once, as
+        linear (kept under the name 'relu' only when the study has no linear activation)."""
+        activations = {L: (self.activations if L >= 2 or "linear" not in self.activations else ("linear",)) for L in self.depths}
+        return [(L, s, a, loss) for L in self.depths for s in self.sizes for a in activations[L] for loss in self.losses]
 
 
 def lambdas_of(study: Study, depth: int, size: Size) -> list[float]:
@@ -116,11 +122,12 @@ def _config(study: Study, depth: int, size: Size, activation: str, loss: str, la
 
 
 def dnc_value(config: Config) -> float:
-    """The DNC value of `config` (module docstring); NaN for ReLU with CE."""
+    """The DNC value of `config` (module docstring); NaN for ReLU with CE beyond one layer (a depth-1
+    model has no activation: it is the plain UFM, whose CE minimizer is the simplex ETF)."""
     depth, lam_H, lam_Ws, _ = theory.layers_of(config)
     if config.loss == "mse":
         return deep_theory.dnc_objective(config.K, config.n, lam_H, lam_Ws)
-    if config.activation == "relu":
+    if config.activation == "relu" and depth >= 2:
         return float("nan")
     rho_L = deep_theory.rho(config.n, lam_H, lam_Ws)
     pattern = reduced.patterns(config.K)["simplex ETF"]

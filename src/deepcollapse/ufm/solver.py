@@ -138,10 +138,10 @@ class GradientDescent:
     def __init__(self, problem: problems.Problem, lr: torch.Tensor):
         self.problem = problem
         B = lr.numel()
-        lr = lr.view(-1, 1, 1)
+        dtype, device = problem.dtype, problem.device  # the buffers hold the problem's parameters
+        lr = lr.to(dtype=dtype, device=device).view(-1, 1, 1)
         per_problem = problem.shapes()
         shapes = {name: (B,) + tuple(per_problem[name]) for name in problem.names}
-        dtype, device = lr.dtype, lr.device
         decay, neg_lr = [], []
         for name in problem.names:
             factor = 1.0 - lr * problem.lambdas[name] if name in problem.regularized else torch.ones_like(lr)
