@@ -97,6 +97,12 @@ def test_a_long_title_is_wrapped_inside_the_figure():
         assert title.get_text().replace("\n", " ") == text and "\n" in title.get_text()
         box = title.get_window_extent()
         assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (text, size, box)
+    for shift in range(0, 60, 3):  # the line break falls at every place of the formula in turn
+        math = "x" * shift + " DEMO " * 12 + "ETF for $\\lambda_b \\leq c / (1 - c) \\cdot K + 1 - 2$ and neither above"
+        fig.suptitle("")
+        figures.suptitle(fig, math, fontsize="large")
+        assert all(line.count("$") % 2 == 0 for line in fig._suptitle.get_text().splitlines()), fig._suptitle.get_text()
+        fig.canvas.draw()  # a '$' pair split over two lines raises here
     short = plt.figure(figsize=(9, 3.6))
     figures.suptitle(short, "fig2a")
     assert short._suptitle.get_text() == "fig2a"

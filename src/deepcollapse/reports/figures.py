@@ -78,16 +78,20 @@ def suptitle(fig, text: str, *, fontsize: str = "large") -> None:
 
     prop = FontProperties(size=fontsize)
     room = 0.96 * fig.get_figwidth() * 72  # points, a small margin on either side
+    measure = TextToPath()
+    # never break inside $…$: a line with one '$' is a mathtext syntax error when the figure is drawn
+    glue = "\ue000"  # a private-use character textwrap does not break on, standing for a space in math
+    guarded = "$".join(part.replace(" ", glue) if i % 2 else part for i, part in enumerate(text.split("$")))
 
-    def fits(lines: list[str]) -> bool:
-        return all(TextToPath().get_text_width_height_descent(line, prop, ismath=False)[0] <= room for line in lines)
+    def fits(lines: list[str]) -> bool:  # measured without math rendering: an upper bound on the width
+        return all(measure.get_text_width_height_descent(line.replace(glue, " "), prop, ismath=False)[0] <= room for line in lines)
 
-    lines = [text]
+    lines = [guarded]
     chars = len(text)
     while not fits(lines) and chars > 10:
         chars = min(chars - 1, int(chars * 0.95))
-        lines = textwrap.wrap(text, chars)
-    fig.suptitle("\n".join(lines), fontsize=fontsize)
+        lines = textwrap.wrap(guarded, chars, break_long_words=False)
+    fig.suptitle("\n".join(lines).replace(glue, " "), fontsize=fontsize)
 
 
 def reference(artist):
