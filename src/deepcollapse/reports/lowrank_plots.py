@@ -69,8 +69,6 @@ def _where_below(rows) -> str:
 
 def _optimum_by_depth(rows) -> str:
     """'; the certified optimum of the reduced problem: …' over the rows' λ, per depth (once when all agree)."""
-    if "optimum_structure" not in rows:
-        return "."
     per = {int(L): sorted(set(map(str, group["optimum_structure"])) - {"", "nan"}) for L, group in rows.groupby("depth")}
     per = {L: v for L, v in per.items() if v}  # no theory there (e.g. a width below K): nothing certified to name
     if not per:
@@ -125,9 +123,10 @@ def findings(df, seeds: int) -> list[str]:
             below = int(round((deeper["below_dnc"] * seeds).sum()))
             out.append(f"K = {K}, linear, CE, L ≥ 2: GD ends below the simplex-ETF (DNC) value in {below} of {len(deeper) * seeds} runs"
                        + _optimum_by_depth(deeper))
-    relu_ce = _runs(df, activation="relu", loss="ce", depth=lambda L: L >= 2)
+    relu_ce = _runs(df, activation="relu", loss="ce", best_rel_to_dnc=lambda v: v.isna())  # the runs with no DNC value
     if len(relu_ce):
-        out.append(f"ReLU with cross-entropy, L ≥ 2: no DNC value exists (a simplex ETF has negative entries, which a ReLU "
+        depths = ", ".join(str(int(L)) for L in sorted(set(relu_ce["depth"])))
+        out.append(f"ReLU with cross-entropy (L = {depths}): no DNC value exists (a simplex ETF has negative entries, which a ReLU "
                    f"level cannot carry), so its {len(relu_ce) * seeds} runs are not plotted; the table gives their ranks and structures.")
     converged = df["reasons"].str.contains("not converged")
     if converged.any():

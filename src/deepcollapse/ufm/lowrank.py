@@ -10,7 +10,7 @@ objective is compared with the deep-neural-collapse (DNC) value:
 * CE: the simplex-ETF candidate of the reduced K × K problem (every level a simplex ETF), for
   the linear model only (an ETF has negative entries, which a ReLU level cannot carry).
 
-A depth-1 model has no activation, so its ReLU case is the linear one and runs once (`Study.cases`).
+A case whose model has no ReLU level (depth 1: logits W1 H1) is the linear one and runs once (`Study.cases`).
 
 Per run it also records the numerical rank of every level's class means and of every weight,
 the structure of the logits' class means W_L H̄_L (named by `reduced.classify`), the theory
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from . import agreement, deep_theory, reduced, theory
+from . import agreement, deep_theory, models, reduced, theory
 from .batched import Axis, Sweep, solve_sweep
 from .config import Config
 
@@ -101,11 +101,14 @@ class Study:
         return study
 
     def cases(self) -> list[tuple[int, Size, str, str]]:
-        """(L, size, activation, loss) of every sweep. A depth-1 model has no activation (its logits
-        are W1 H1, the plain UFM), so its ReLU case would repeat the linear one: it runs once, as
+        """(L, size, activation, loss) of every sweep. A ReLU case whose model has no ReLU level
+        (depth 1: its logits are W1 H1, the plain UFM) would repeat the linear one: it runs once, as
         linear (kept under the name 'relu' only when the study has no linear activation)."""
-        activations = {L: (self.activations if L >= 2 or "linear" not in self.activations else ("linear",)) for L in self.depths}
-        return [(L, s, a, loss) for L in self.depths for s in self.sizes for a in activations[L] for loss in self.losses]
+        def repeats_linear(L: int, size: Size, activation: str, loss: str) -> bool:
+            return activation == "relu" and "linear" in self.activations and not _has_relu(_config(self, L, size, activation, loss, 1.0))
+
+        return [(L, s, a, loss) for L in self.depths for s in self.sizes for a in self.activations for loss in self.losses
+                if not repeats_linear(L, s, a, loss)]  # fmt: skip
 
 
 def lambdas_of(study: Study, depth: int, size: Size) -> list[float]:
@@ -121,13 +124,17 @@ def _config(study: Study, depth: int, size: Size, activation: str, loss: str, la
     )
 
 
+def _has_relu(config: Config) -> bool:
+    return bool(models.of(config).relu_levels(config))
+
+
 def dnc_value(config: Config) -> float:
-    """The DNC value of `config` (module docstring); NaN for ReLU with CE beyond one layer (a depth-1
-    model has no activation: it is the plain UFM, whose CE minimizer is the simplex ETF)."""
+    """The DNC value of `config` (module docstring); NaN for CE through a ReLU level (a depth-1 model
+    has none: it is the plain UFM, whose CE minimizer is the simplex ETF)."""
     depth, lam_H, lam_Ws, _ = theory.layers_of(config)
     if config.loss == "mse":
         return deep_theory.dnc_objective(config.K, config.n, lam_H, lam_Ws)
-    if config.activation == "relu" and depth >= 2:
+    if _has_relu(config):
         return float("nan")
     rho_L = deep_theory.rho(config.n, lam_H, lam_Ws)
     pattern = reduced.patterns(config.K)["simplex ETF"]
