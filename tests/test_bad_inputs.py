@@ -1,5 +1,5 @@
 """Bad inputs over every subcommand, as a table: each case sets up a folder, runs the command and
-checks the contract of DESIGN.md "Stored artifacts" and the README's "Outputs are safe":
+checks the contract of DESIGN.md "Stored artifacts" and docs/outputs.md's "Outputs are safe":
 
 * exit status 0 or 2 (the expected one per case), at most one line on stderr, never a traceback;
 * every file that existed before and is not the output is untouched (hashed before and after),

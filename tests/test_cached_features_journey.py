@@ -1,17 +1,17 @@
-"""The README's DVC section, run as written: share a demo run through a DVC remote, then a fresh
-clone elsewhere pulls it, opens a store, runs the example notebook from the project root, and
-Snakemake and DVC both find nothing to redo.
+"""The DVC section of docs/operations.md ("Cached features: DVC remotes"), run as written: share a
+demo run through a DVC remote, then a fresh clone elsewhere pulls it, opens a store, runs the example
+notebook from the project root, and Snakemake and DVC both find nothing to redo.
 
-The two fenced blocks after the README's marker comment ARE the script: each line runs in bash,
+The two fenced blocks after the document's marker comment ARE the script: each line runs in bash,
 in the folder the previous `cd` left.  What a test cannot do literally is replaced, and only that:
 * `make venv` (2 minutes, 6 GB per clone): the test's own environment stands in; `source
   .venv/bin/activate` becomes what it provides (the venv first on PATH, the checkout's src/
   imported, as the editable install does); `make X` reuses that environment (`-o .venv/.installed`);
-* the README's placeholders: the remote directory and `<project-url>` (a scratch copy of this
+* the document's placeholders: the remote directory and `<project-url>` (a scratch copy of this
   checkout), `~` (a scratch HOME);
 * the demo's size: params.yaml and workflow/demo.yaml both hold the suite's reduced configuration
   (tests/reduced_config.py; overrides merge into params.yaml, so they can shrink a section's
-  values but not drop its experiments), so the flow is the README's and the run takes minutes.
+  values but not drop its experiments), so the flow is the document's and the run takes minutes.
 """
 
 from __future__ import annotations
@@ -39,16 +39,17 @@ from reduced_config import keep_two_experiments, reduced_params
 pytestmark = pytest.mark.slow
 
 MARKER = "<!-- tests/test_cached_features_journey.py"
+JOURNEY = ROOT / "docs" / "operations.md"  # the README's guide points there
 VENV_BIN = str(Path(sys.executable).parent)
 RUN = "digits-mse"
 
 
-def readme_blocks(readme: Path = ROOT / "README.md") -> list[list[str]]:
+def readme_blocks(document: Path = JOURNEY) -> list[list[str]]:
     """The two bash blocks after the marker, as command lines (comments and blank lines dropped)."""
-    text = readme.read_text()
+    text = document.read_text()
     after = text[text.index(MARKER):]
     blocks = re.findall(r"```bash\n(.*?)```", after, flags=re.S)[:2]
-    assert len(blocks) == 2, "README: two ```bash blocks expected after the journey marker"
+    assert len(blocks) == 2, f"{document.name}: two ```bash blocks expected after the journey marker"
     return [[line.split("  #")[0].strip() for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
             for block in blocks]  # fmt: skip
 
@@ -63,7 +64,7 @@ def reduced_demo() -> dict:
 
 
 class Shell:
-    """Runs README lines one by one, keeping the working directory and environment between them."""
+    """Runs the document's lines one by one, keeping the working directory and environment between them."""
 
     def __init__(self, cwd: Path, env: dict[str, str], substitutions: dict[str, str], state: Path):
         self.cwd, self.env, self.substitutions, self.seconds = cwd, env, substitutions, {}
@@ -94,9 +95,9 @@ class Shell:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGTERM)
             out, _ = proc.communicate()
-            raise AssertionError(f"README line timed out after {timeout} s: {line}\n{out[-4000:]}") from None
+            raise AssertionError(f"journey line timed out after {timeout} s: {line}\n{out[-4000:]}") from None
         self.seconds[line] = time.perf_counter() - start
-        assert proc.returncode == 0, f"README line failed ({proc.returncode}) in {self.cwd}: {line}\n{out[-4000:]}"
+        assert proc.returncode == 0, f"journey line failed ({proc.returncode}) in {self.cwd}: {line}\n{out[-4000:]}"
         self.cwd = Path((self.state / "cwd").read_text().strip())
         self.env = _exported((self.state / "env").read_text())
         return out

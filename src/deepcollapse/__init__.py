@@ -2,7 +2,7 @@
 
 A reproduction and extension of Tirer & Bruna, "Extended Unconstrained Features Model for
 Exploring Deep Neural Collapse" (ICML 2022).  The mathematics the code implements is written
-down in ``docs`` of the repository README; every closed form is checked against gradient descent
+down in the repository's ``docs/math.md``; every closed form is checked against gradient descent
 in the tests.
 
 Submodules are imported lazily so that ``import deepcollapse`` stays cheap (torch is only loaded

@@ -10,7 +10,7 @@ NBCONVERT_DIR = project_file("workflow/nbconvert")
 NBCONVERT_TEMPLATE = sorted(glob.glob(f"{NBCONVERT_DIR}/offline/*"))
 MATH_DOC = project_file("docs/math.md")
 # The pages' plotting code: a change reruns the (cheap) pages, as a template change does.  The science
-# jobs do not depend on the package's source this way: see README, "When code changes".
+# jobs do not depend on the package's source this way: see docs/operations.md, "When code changes".
 REPORT_CODE = sorted(glob.glob(project_file("src/deepcollapse/reports/*.py")) + glob.glob(project_file("src/deepcollapse/compare/*.py")))
 UFM_PAGES = REPORTS["ufm_pages"]
 

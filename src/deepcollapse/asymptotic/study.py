@@ -3,7 +3,7 @@
 For every n and seed one unit-variance noise draw Z is reduced to its moments (ZᵀZ and the class
 sums); every σ then costs one d×d solve.  The result is an xarray Dataset with dims
 (sigma, n, seed); its variables are described in `VARIABLE_DOCS` (stored as each variable's
-"description" attribute) and in the README section "Theorem 5.1".
+"description" attribute) and in the repository's docs/outputs.md ("Theorem 5.1 study").
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def extended_study(cfg: Config, minimizer: theory.ExtendedMinimizer) -> dict[str
 
 
 def run(cfg: Config, *, cpu_threads: int | None = 1, progress=None):
-    """The whole study as an xarray Dataset (dims sigma, n, seed); see the README for the variables.
+    """The whole study as an xarray Dataset (dims sigma, n, seed); see docs/outputs.md for the variables.
 
     `cpu_threads`: torch intra-op threads while computing on the CPU (see `_intra_op_threads`);
     `progress(k)`, if given, is told that k more of the len(n)·seeds noise draws are solved.
