@@ -31,7 +31,6 @@ at batch 128 a ResNet18 is bound by kernel-launch overhead, not arithmetic).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import shutil
