@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+# the repository root, wherever below it this file sits (tests/ or tests/unit/)
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 SRC = ROOT / "src"
 PACKAGE = "deepcollapse"
 
