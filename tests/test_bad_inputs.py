@@ -23,6 +23,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from deepcollapse import rundir
 from deepcollapse.config import constraints, from_mapping
 from deepcollapse.errors import InputError
 from deepcollapse.nets.config import TrainConfig
@@ -173,9 +174,9 @@ CASES = [
     Case("features-checkpoint-of-another-width", lambda a, d: ["features", "--run", d / "run", "--out", d / "f.zarr"], 2,
          _then(_copy_as("run", "run"), lambda a, d: _set_run_json(d / "run", width=0.125)), says="epoch-0000.pt"),
     Case("features-run-json-a-list", lambda a, d: ["features", "--run", d / "run", "--out", d / "f.zarr"], 2,
-         _then(_copy_as("run", "run"), lambda a, d: json_file(d / "run" / "run.json", [1, 2])), says="run.json"),
+         _then(_copy_as("run", "run"), lambda a, d: json_file(rundir.meta_path(d / "run"), [1, 2])), says=rundir.META),
     Case("features-run-json-config-a-number", lambda a, d: ["features", "--run", d / "run", "--out", d / "f.zarr"], 2,
-         _then(_copy_as("run", "run"), lambda a, d: json_file(d / "run" / "run.json", {"config": 1, "data": {}})), says="run.json"),
+         _then(_copy_as("run", "run"), lambda a, d: json_file(rundir.meta_path(d / "run"), {"config": 1, "data": {}})), says=rundir.META),
     Case("features-of-missing-run", lambda a, d: ["features", "--run", d / "none", "--out", d / "f.zarr"], 2, says="none"),
     # ------------------------------------------------------------------ meaningless values
     Case("data-seed-negative", lambda a, d: ["data", "--dataset", "digits", "--train-per-class", "2", "--seed", "-1", "--out", d / "x.zarr"], 2, says="-1"),
@@ -196,7 +197,7 @@ CASES = [
     Case("train-diverges-and-saves-nothing", lambda a, d: ["train", "--config", d / "train.yaml", "--out", d / "run", "--no-progress"], 2,
          lambda a, d: _train_yaml(d, lr=1e12, momentum=0.0), says="diverged"),
     Case("train-resume-with-run-json-a-list", lambda a, d: ["train", "--config", a["train.yaml"], "--out", d / "run", "--no-progress"], 2,
-         _then(_copy_as("run", "run"), lambda a, d: json_file(d / "run" / "run.json", [1])), says="did not write"),
+         _then(_copy_as("run", "run"), lambda a, d: json_file(rundir.meta_path(d / "run"), [1])), says="did not write"),
     Case("ufm-config-not-a-mapping", lambda a, d: ["ufm", "--config", d / "u.yaml", "--out", d / "u.zarr"], 2,
          lambda a, d: _write(d, "u.yaml", "[1, 2]"), says="u.yaml"),
     Case("ufm-unknown-key", lambda a, d: ["ufm", "--config", d / "u.yaml", "--out", d / "u.zarr"], 2,
@@ -212,9 +213,9 @@ CASES = [
 
 
 def _set_run_json(run: Path, **config) -> None:
-    meta = json.loads((run / "run.json").read_text())
+    meta = json.loads(rundir.meta_path(run).read_text())
     meta["config"].update(config)
-    (run / "run.json").write_text(json.dumps(meta))
+    rundir.meta_path(run).write_text(json.dumps(meta))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -316,7 +317,7 @@ def test_claim_allows_only_same_kind_or_force(tmp_path_factory, kind, existing, 
     elif existing in ("ufm", "metrics"):
         _write(d, "target/zarr.json", json.dumps({"node_type": "group", "attributes": {MARKER: existing}}))
     elif existing == "run":
-        json_file((target.mkdir() or target) / "run.json", {MARKER: "run", "config": {}, "data": {"content_hash": "x"}})
+        json_file(rundir.meta_path(target.mkdir() or target), {MARKER: "run", "config": {}, "data": {"content_hash": "x"}})
     from deepcollapse.outputs import KINDS
 
     allowed = existing == "missing" or force or existing == kind or (existing == "empty" and KINDS[kind] in ("zarr", "run"))

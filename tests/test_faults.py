@@ -16,6 +16,7 @@ import pytest
 import xarray as xr
 import yaml
 
+from deepcollapse import rundir
 from deepcollapse.nets import checkpoint
 from deepcollapse.outputs import lock_path
 from deepcollapse.store import missing_chunks
@@ -91,7 +92,7 @@ def test_a_killed_trainers_lock_is_taken_over_and_the_run_resumes(art, tmp_path,
         trainer.communicate(timeout=60)
     assert lock_path(run).exists()
     assert cli(["train", "--config", config, "--out", run, "--no-progress"]) == 0  # stale lock: taken over
-    assert (run / "done.json").is_file() and not lock_path(run).exists()
+    assert rundir.done_path(run).is_file() and not lock_path(run).exists()
 
 
 # ------------------------------------------------------------------------------ SIGKILL mid-write
@@ -191,7 +192,7 @@ def test_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(art, 
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump({**TRAIN, "epochs": 3, "checkpoints": [0, 1, 2, 3], "save_every": 0}))
     # run.json, history.json, the lock file, checkpoints 0 and 1: they fit; checkpoint 2 does not
-    room = 4096 * (3 + pages(art["run"] / "run.json") + initial + later + later // 2)
+    room = 4096 * (3 + pages(rundir.meta_path(art["run"])) + initial + later + later // 2)
     with tmpfs(tmp_path / "disk", size=str(room)) as disk:
         run = disk / "run"
         assert cli(["train", "--config", config, "--out", run, "--no-progress"]) == 2
@@ -204,4 +205,4 @@ def test_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(art, 
         # the same run continues from epoch 1 once there is room
         copy(run, tmp_path / "moved")
     assert cli(["train", "--config", config, "--out", tmp_path / "moved", "--no-progress"]) == 0
-    assert json.loads((tmp_path / "moved" / "done.json").read_text())["epochs"] == 3
+    assert json.loads(rundir.done_path(tmp_path / "moved").read_text())["epochs"] == 3

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from deepcollapse import rundir
 from deepcollapse import metrics
 from deepcollapse.cli import main
 from deepcollapse.nets.features import LAYERS
@@ -74,7 +75,7 @@ def test_features_are_the_eval_mode_stage_outputs_of_each_checkpoint(pipeline):
     from deepcollapse.nets.runtime import Normalizer, build_model, load_data
 
     ds = xr.open_zarr(pipeline["features"])
-    meta = json.loads((pipeline["run"] / "run.json").read_text())
+    meta = json.loads(rundir.meta_path(pipeline["run"]).read_text())
     config = from_mapping(TrainConfig, meta["config"])
     data = load_data(config)
     np.testing.assert_array_equal(ds["label"].values, data.labels["train"])
@@ -147,7 +148,7 @@ def test_test_split_metrics(pipeline):
 def test_features_of_an_unfinished_run_is_refused(pipeline, tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "run.json").write_text((pipeline["run"] / "run.json").read_text())
+    rundir.meta_path(run).write_text(rundir.meta_path(pipeline["run"]).read_text())
     assert main(["features", "--run", str(run), "--out", str(tmp_path / "f.zarr")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "training is not complete" in err

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from deepcollapse import rundir
 from deepcollapse.cli import main
 from deepcollapse.config import from_mapping
 from deepcollapse.errors import InputError
@@ -70,6 +71,11 @@ def test_run_directory_contents(straight):
     assert [h["lr"] for h in history] == pytest.approx([0.05, 0.05, 0.005, 0.005, 0.0005])  # lr/10 every lr_step=2 epochs
     meta = json.loads((straight / "run.json").read_text())
     assert meta["config"]["checkpoints"] == [0, 1, 3, 5] and meta["data"]["train_samples"] == 300
+    # the layout is a contract (the docs, the workflow's declared done.json): spelled here, named
+    # once in the package (deepcollapse.rundir), which every other test and module goes through
+    assert sorted(p.name for p in straight.iterdir()) == ["checkpoints", "done.json", "history.json", "run.json"]
+    paths = [rundir.meta_path(straight), rundir.checkpoints_path(straight), rundir.history_path(straight), rundir.done_path(straight)]
+    assert paths == [straight / "run.json", straight / "checkpoints", straight / "history.json", straight / "done.json"]
     assert "git" in meta["provenance"]
     state = checkpoint.load(kept[3])
     assert state["epoch"] == 3 and state["step"] == 0 and state["config"]["seed"] == 7
@@ -88,10 +94,10 @@ def test_sigkill_after_checkpoint_then_resume_is_bitwise_equal(straight, tmp_pat
     wait_for(checkpoint.epoch_path(run, 1), proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    assert not (run / "done.json").exists(), "the run finished before it could be killed"
+    assert not rundir.done_path(run).exists(), "the run finished before it could be killed"
     train(from_mapping(TrainConfig, TINY), run, progress=False)
     assert_bitwise_equal(final_weights(run), final_weights(straight))
-    assert not list((run / "checkpoints").glob(".*.tmp-*"))  # a write cut by the kill is cleaned up
+    assert not list(rundir.checkpoints_path(run).glob(".*.tmp-*"))  # a write cut by the kill is cleaned up
 
 
 def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):
@@ -107,7 +113,7 @@ def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):
     assert "SIGTERM received: state saved" in stderr
     resume = checkpoint.newest(run)
     assert resume is not None and (resume[1]["epoch"], resume[1]["step"]) > (1, 0)
-    assert not (run / "done.json").exists()
+    assert not rundir.done_path(run).exists()
     assert main(["train", "--config", str(config_path), "--out", str(run), "--no-progress"]) == 0
     assert_bitwise_equal(final_weights(run), final_weights(straight))
 
@@ -149,11 +155,11 @@ def test_sigterm_at_a_known_point_resumes_bitwise_equal(straight, tmp_path, monk
     assert stopped.value.path.name == saved_as and stopped.value.path.is_file()
     path, state = checkpoint.newest(tmp_path / "run")
     assert path.name == saved_as and (state["epoch"], state["step"]) == stopped_at
-    assert not (tmp_path / "run" / "done.json").exists()
+    assert not rundir.done_path(tmp_path / "run").exists()
     train(cfg, tmp_path / "run", progress=False)
     assert_bitwise_equal(final_weights(tmp_path / "run"), final_weights(reference))
     # the resumed run's history (running loss of the interrupted epoch included) is the straight one's
-    history = [json.loads((run / "history.json").read_text()) for run in (tmp_path / "run", reference)]
+    history = [json.loads(rundir.history_path(run).read_text()) for run in (tmp_path / "run", reference)]
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in history[0]] == [
         {k: v for k, v in h.items() if k != "seconds"} for h in history[1]
     ]
@@ -210,7 +216,7 @@ def test_restart_if_changed_starts_over_on_science_but_resumes_on_execution_chan
     mtime = kept.stat().st_mtime_ns
     # an execution-only change (save_every) on an interrupted run: resumed, earlier checkpoints
     # untouched (save_every, unlike threads, cannot change the arithmetic: bitwise equal weights)
-    (run / "done.json").unlink()
+    rundir.done_path(run).unlink()
     checkpoint.epoch_path(run, 5).unlink()
     train(from_mapping(TrainConfig, {**TINY, "save_every": 2}), run, progress=False, restart_if_changed=True)
     assert kept.stat().st_mtime_ns == mtime and "removing" not in capsys.readouterr().err
@@ -218,7 +224,7 @@ def test_restart_if_changed_starts_over_on_science_but_resumes_on_execution_chan
     # a science change: the old run is deleted (saying why) and the new one trained from scratch
     train(from_mapping(TrainConfig, {**TINY, "lr": 0.1}), run, progress=False, restart_if_changed=True)
     assert "removing the previous run (it was made with lr=0.05, not 0.1)" in capsys.readouterr().err
-    assert json.loads((run / "run.json").read_text())["config"]["lr"] == 0.1
+    assert json.loads(rundir.meta_path(run).read_text())["config"]["lr"] == 0.1
     assert not torch.equal(final_weights(run)["fc.weight"], final_weights(straight)["fc.weight"])
 
 
@@ -269,9 +275,9 @@ def test_a_damaged_newest_checkpoint_falls_back_to_an_older_one(straight, tmp_pa
     shutil.copytree(straight, run)
     newest = checkpoint.epoch_path(run, 5)
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a crash without fsync...
-    (run / "done.json").unlink()  # ...before the run could record that it finished
+    rundir.done_path(run).unlink()  # ...before the run could record that it finished
     train(from_mapping(TrainConfig, TINY), run, progress=False)
     assert "resuming from an older checkpoint" in capsys.readouterr().err
-    history = json.loads((run / "history.json").read_text())
+    history = json.loads(rundir.history_path(run).read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
     assert_bitwise_equal(final_weights(run), final_weights(straight))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from deepcollapse import rundir
 from deepcollapse.errors import InputError
 from deepcollapse.provenance import collect
 from deepcollapse.reports import figures, index, provenance, summary
@@ -115,7 +116,7 @@ def test_provenance_block_names_every_input_with_its_revision_and_parameters(tmp
     b.write_text(json.dumps({"rows": [], "provenance": collect(seed=11)}))
     run = tmp_path / "digits-mse"  # a training run directory: its provenance is in run.json
     run.mkdir()
-    (run / "run.json").write_text(json.dumps({"config": {}, "provenance": collect(seed=5)}))
+    rundir.meta_path(run).write_text(json.dumps({"config": {}, "provenance": collect(seed=5)}))
     rows = provenance.summary_rows({"runs": {"mse": str(a)}, "table": str(b), "run": str(run)})
     assert [r["input"] for r in rows] == ["runs: mse", "table", "run"]
     assert [r["seed"] for r in rows] == [3, 11, 5]

@@ -33,6 +33,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from deepcollapse import rundir
 from helpers_dvc import ENV as DVC_ENV
 from helpers_dvc import files_under, sh, size_mb
 from helpers_slurm import PROFILE, ROOT, rule_of, sacct, start_cluster
@@ -196,7 +197,7 @@ def test_gpu_rules_requested_a_gpu_and_training_saw_cuda_visible_devices(e2e):
             assert "--gpus=1" in r["SubmitLine"] and "gres/gpu=1" in r["AllocTRES"], r
     for rule in ("data", "metrics"):
         assert "--gpus" not in jobs[rule][0]["SubmitLine"] and "gres/gpu" not in jobs[rule][0]["AllocTRES"]
-    job = json.loads((e2e.work / "results/runs" / RUN / "run.json").read_text())["provenance"]["job"]
+    job = json.loads(rundir.meta_path(e2e.work / "results/runs" / RUN).read_text())["provenance"]["job"]
     assert job["SLURM_JOB_ID"] == jobs["train"][0]["JobID"]  # run.json is written by the first attempt
     assert job["CUDA_VISIBLE_DEVICES"] in ("0", "1")
     from deepcollapse.store import open_dataset
@@ -209,6 +210,8 @@ def test_gpu_rules_requested_a_gpu_and_training_saw_cuda_visible_devices(e2e):
 def test_training_killed_at_its_time_limit_resumes_and_matches_an_uninterrupted_run(e2e):
     import torch
 
+    from deepcollapse.nets import checkpoint
+
     attempts = by_rule(e2e.records)["train"]
     assert attempts[0]["State"] == "TIMEOUT" and "-t 1 " in attempts[0]["SubmitLine"], (
         f"the first training attempt was not cut by its 1-minute limit (a faster machine? raise EPOCHS): {attempts[0]}"
@@ -217,19 +220,18 @@ def test_training_killed_at_its_time_limit_resumes_and_matches_an_uninterrupted_
     run_dir = e2e.work / "results/runs" / RUN
     # resumed, not restarted: what the first attempt saved was not written again
     last_start = datetime.fromisoformat(attempts[-1]["Start"]).timestamp()
-    early = run_dir / "checkpoints" / "epoch-0001.pt"
+    early = checkpoint.epoch_path(run_dir, 1)
     assert early.stat().st_mtime < last_start
     # the same numbers as the uninterrupted run, bitwise
-    final = f"checkpoints/epoch-{EPOCHS:04d}.pt"
-    resumed = torch.load(run_dir / final, map_location="cpu", weights_only=False)["model"]
-    reference = torch.load(e2e.tmp / "baseline" / final, map_location="cpu", weights_only=False)["model"]
+    resumed = torch.load(checkpoint.epoch_path(run_dir, EPOCHS), map_location="cpu", weights_only=False)["model"]
+    reference = torch.load(checkpoint.epoch_path(e2e.tmp / "baseline", EPOCHS), map_location="cpu", weights_only=False)["model"]
     assert resumed.keys() == reference.keys()
     assert all(torch.equal(resumed[k], reference[k]) for k in reference)
 
     def losses(path):
         return [(h["epoch"], h["loss"], h["accuracy"]) for h in json.loads(path.read_text())]
 
-    assert losses(run_dir / "history.json") == losses(e2e.tmp / "baseline" / "history.json")
+    assert losses(rundir.history_path(run_dir)) == losses(rundir.history_path(e2e.tmp / "baseline"))
 
 
 def test_dvc_pull_into_a_fresh_clone_gives_identical_stores_and_nothing_to_redo(e2e):

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(BaseException):
-    """SIGTERM as an exception, so that the writers' cleanup (`store.atomic_path`) runs."""
+    """SIGTERM as an exception, so that the writers' cleanup (`atomic.atomic_path`) runs."""
 
     def __init__(self, signum: int):
         super().__init__(signum)

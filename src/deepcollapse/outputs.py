@@ -19,7 +19,7 @@ store of another kind, a path below a regular file -- is an `InputError` naming 
 run directory too), held while the output is computed and written.  A second process is refused
 with the holder's pid; the kernel drops the lock of a killed process, so a stale lock file is
 simply taken over.  `reserve` is claim + lock for the duration of a command; `writing` adds the
-atomic temporary path (`store.atomic_path`) -- every writer of the package goes through it.
+atomic temporary path (`atomic.atomic_path`) -- every writer of the package goes through it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import rundir
+from .atomic import atomic_path
 from .errors import InputError
 
 MARKER = "deepcollapse_artifact"
@@ -94,7 +96,7 @@ def artifact_kind(path: str | os.PathLike) -> str | None:
             attrs = meta.get("attributes", {}) if isinstance(meta, dict) else {}
             kind = attrs.get(MARKER) if isinstance(attrs, dict) else None
             return kind if isinstance(kind, str) else None
-        if (path / "run.json").is_file() and _is_run_json(_read_json(path / "run.json")):
+        if rundir.meta_path(path).is_file() and _is_run_json(_read_json(rundir.meta_path(path))):
             return "run"
         return None
     if not path.is_file():
@@ -164,7 +166,7 @@ def claim(path: str | os.PathLike, kind: str, *, force: bool = False) -> Path:
     if force:
         return path
     if existing == "run":
-        what = "a training run directory (checkpoints, run.json)"
+        what = f"a training run directory (checkpoints, {rundir.META})"
     elif existing is not None:
         what = f"a deepcollapse {existing} artifact, not a {kind} one"
     else:
@@ -293,8 +295,6 @@ def reserved_force(target: str | os.PathLike) -> bool:
 @contextlib.contextmanager
 def writing(target: str | os.PathLike, kind: str, *, force: bool = False) -> Iterator[Path]:
     """Reserve `target` and yield a temporary path beside it, moved onto `target` on success."""
-    from .store import atomic_path
-
     force = force or reserved_force(target)
     with reserve(target, kind, force=force):
         try:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepcollapse import rundir
 from deepcollapse.config import from_mapping
 from deepcollapse.nets.config import TrainConfig
 
@@ -121,7 +122,7 @@ def main() -> None:
             except Exception as exc:  # a variant that fails here (e.g. compile without a toolchain) is reported, not fatal
                 rows.append((label, float("nan"), f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"))
                 continue
-            history = json.loads((run_dirs[label] / "history.json").read_text())
+            history = json.loads(rundir.history_path(run_dirs[label]).read_text())
             seconds = history[-1]["seconds"]
             rows.append((label, n / seconds, seconds))
 

@@ -13,6 +13,9 @@ attenuated copy of the noise-free one: W(H) → a·W*, a = `limit(...)`.
 
 from __future__ import annotations
 
+from ..config import to_dict
+from ..provenance import collect
+from ..store import write_dataset
 from .ridge import classifier
 from .configs import Config, ExtendedConfig
 from .noise import noisy_features
@@ -22,10 +25,6 @@ from .theory import extended_limit, extended_minimizer, limit, plain_minimizer
 
 def write(ds, path, config: Config):
     """Write the study's dataset atomically as a consolidated Zarr store, with provenance."""
-    from ..config import to_dict
-    from ..provenance import collect
-    from ..store import write_dataset
-
     return write_dataset(ds, path, kind="asymptotic", provenance=collect(params=to_dict(config), seed=config.seed, device=config.device))
 
 

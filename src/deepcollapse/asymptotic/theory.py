@@ -15,22 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 # The extended UFM's threshold (a nonzero global minimizer iff Kρ < 2^(-4/3)) and the quartic's
 # root are the UFM closed forms' own (docs/math.md#extended-linear): one implementation of each.
 from ..ufm.theory import EXTENDED_THRESHOLD, quartic_largest_root
 
 
 def _check_positive(**values: float) -> None:
-    from ..errors import InputError
-
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise InputError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def _check_sigma(sigma: float) -> None:
-    from ..errors import InputError
-
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
         raise InputError(f"sigma must be a non-negative finite number, got {sigma!r}")
 
@@ -41,8 +39,6 @@ def limit(*, K: int, lambda_W: float, lambda_H_tilde: float, sigma: float) -> fl
     a = 1 / (1 + K σ² √(λ̃_H/λ_W)) when K√(λ̃_H λ_W) < 1, and 0 otherwise (then W* = 0 and
     W(H) → 0).  It follows from h² + Kλ_W = √(λ_W/λ̃_H): the noise adds Kσ² to that ridge.
     """
-    from ..errors import InputError
-
     if isinstance(K, bool) or not isinstance(K, int) or K < 2:
         raise InputError(f"K must be an integer of at least 2, got {K!r}")
     _check_positive(lambda_W=lambda_W, lambda_H_tilde=lambda_H_tilde)

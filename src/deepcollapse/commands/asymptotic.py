@@ -6,6 +6,8 @@ import argparse
 
 from ._options import add_out, add_progress
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "Theorem 5.1: optimal classifier for fixed noisy features over growing n, against its limit"
 
 

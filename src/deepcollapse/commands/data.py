@@ -6,6 +6,8 @@ import argparse
 
 from ._options import add_out
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "fetch/verify a dataset (digits, mnist, fashion-mnist, cifar10) and convert it to a uint8 Zarr store"
 
 

@@ -6,6 +6,8 @@ import argparse
 
 from ._options import add_out, add_progress
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "extract per-checkpoint features (stage1..stage4 pooled, penultimate, W, b, loss, accuracy) of a run into Zarr"
 
 

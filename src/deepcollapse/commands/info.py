@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "print package versions, git revision and device (the provenance stored in every result)"
 
 

@@ -6,6 +6,8 @@ import argparse
 
 from ._options import add_out, add_progress
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "run the low-rank-bias study of the deep UFM (GD's objective against the deep-neural-collapse value)"
 
 EPILOG = """\

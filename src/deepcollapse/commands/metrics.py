@@ -6,6 +6,8 @@ import argparse
 
 from ._options import add_out, add_progress
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "NC metrics (NC1..NC4) per epoch x layer, loss and accuracy, from a features store, into an xarray Zarr store"
 
 

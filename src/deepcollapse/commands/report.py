@@ -11,6 +11,8 @@ import argparse
 from ..errors import InputError
 from ._options import add_out
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "write the report index (reports/index.html) or a JSON summary of final metric values"
 
 

@@ -6,6 +6,8 @@ import argparse
 
 from ._options import add_out
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "tabulate closed-form minima against the GD endpoints of UFM result stores (JSON, CSV)"
 
 

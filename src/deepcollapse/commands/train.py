@@ -16,6 +16,8 @@ from pathlib import Path
 from ..errors import EXIT_PREEMPTED, InputError
 from ._options import add_progress
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "train ResNet18 (paper recipe by default) with checkpoints into RUN_DIR; resumes an existing RUN_DIR"
 
 
@@ -75,12 +77,13 @@ def _after_divergence(run_dir: Path) -> str:
     """Remove a diverged run's files if it saved no training progress (only run.json and the
     initial checkpoint: a later `train` would resume a run that cannot succeed); say what is left."""
     from ..nets import checkpoint
+    from ..rundir import history_path, meta_path
 
     kept = checkpoint.kept_epochs(run_dir)
     resume = checkpoint.directory(run_dir) / checkpoint.RESUME_NAME
     if resume.exists() or any(epoch > 0 for epoch in kept):
         return f"the checkpoints saved before the divergence are kept in {run_dir}"
-    for path in [*kept.values(), run_dir / "run.json", run_dir / "history.json"]:
+    for path in [*kept.values(), meta_path(run_dir), history_path(run_dir)]:
         path.unlink(missing_ok=True)
     for folder in (checkpoint.directory(run_dir), run_dir):
         try:

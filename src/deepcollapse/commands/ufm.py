@@ -6,6 +6,8 @@ import argparse
 
 from ._options import add_out, add_progress
 
+# lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
+
 HELP = "solve a UFM experiment (or a sweep) by gradient descent; store it with its closed form"
 
 EPILOG = """\

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .arrays import ImageData, content_hash, load, write
+from .arrays import ImageData, content_hash, from_raw, load, write
 from .registry import NAMES, SPECS, spec
+from .sources import read
 from .subsample import balanced_indices
 
 
@@ -32,9 +33,6 @@ def convert(
     """Read dataset `name` from its source (see `sources`) and optionally subsample it per class."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-    from .arrays import from_raw
-    from .sources import read
-
     data = from_raw(read(name, root=root, download=download, verify_checksums=verify))
     if train_per_class is not None or test_per_class is not None:
         data = data.subsample(train_per_class=train_per_class, test_per_class=test_per_class, seed=seed)

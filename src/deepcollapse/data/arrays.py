@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..store import open_dataset, reading, write_dataset
 from . import registry
-from .sources import SPLITS, RawDataset
+from .raw import SPLITS, RawDataset
 from .subsample import balanced_indices
 
 _CHUNK_BYTES = 8 << 20
@@ -113,15 +114,11 @@ def encoding(data: ImageData) -> dict[str, dict]:
 
 
 def write(data: ImageData, path: str | Path, *, provenance: dict | None = None) -> Path:
-    from ..store import write_dataset
-
     return write_dataset(to_dataset(data), path, kind="data", encoding=encoding(data), provenance=provenance)
 
 
 def load(path: str | Path, *, expect: str | None = None) -> ImageData:
     """Read a converted store whole and check its content hash (and its dataset name, if `expect`)."""
-    from ..store import open_dataset, reading
-
     path = Path(path)
     ds = open_dataset(path)
     try:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .sources import RawDataset, RawSplit
+from .raw import RawDataset, RawSplit
 
 TRAIN_FRACTION = 0.8
 

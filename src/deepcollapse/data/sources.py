@@ -16,45 +16,28 @@ so that the bytes are parsed by the same code every torchvision user runs.
 
 from __future__ import annotations
 
-import dataclasses
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from . import registry, verify
+from .digits import read_digits
+from .raw import SPLITS, RawDataset, RawSplit
 
 # split -> (images file, labels file) of the IDX datasets (MNIST, Fashion-MNIST)
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-SPLITS = ("train", "test")
-
-
-@dataclasses.dataclass
-class RawSplit:
-    images: np.ndarray  # (N, C, H, W) uint8
-    labels: np.ndarray  # (N,) uint8
-
-
-@dataclasses.dataclass
-class RawDataset:
-    name: str
-    splits: dict[str, RawSplit]
-    files: list[dict[str, Any]]  # one record per source file: path, md5/sha256, verified
-    verified: bool
 
 
 def read(name: str, *, root: str | Path | None = None, download: bool = True, verify_checksums: bool = True) -> RawDataset:
     """All splits of dataset `name` as uint8 arrays (see the module docstring for sources)."""
     registry.spec(name)
     if name == "digits":
-        from .digits import read_digits
-
         return read_digits()
     with tempfile.TemporaryDirectory(prefix="deepcollapse-data-") as scratch:
         scratch = Path(scratch)

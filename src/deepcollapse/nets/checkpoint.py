@@ -19,8 +19,9 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_path
 from ..errors import InputError
-from ..store import atomic_path
+from ..rundir import checkpoints_path
 
 FORMAT = 1
 RESUME_NAME = "resume.pt"
@@ -28,7 +29,7 @@ _EPOCH_RE = re.compile(r"^epoch-(\d+)\.pt$")
 
 
 def directory(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+    return checkpoints_path(run_dir)
 
 
 def epoch_path(run_dir: Path, epoch: int) -> Path:

@@ -38,7 +38,12 @@ import numpy as np
 import torch
 
 from ..config import from_mapping
+from ..data import balanced_indices
 from ..errors import InputError
+from ..outputs import MARKER, writing
+from ..provenance import collect
+from ..rundir import DONE, done_path, meta_path
+from ..store import jsonable, to_zarr
 from . import checkpoint
 from .config import TrainConfig
 from .resnet import STAGES
@@ -146,16 +151,11 @@ def extract_features(
 
     from tqdm.auto import tqdm
 
-    from ..data import balanced_indices
-    from ..provenance import collect
-    from ..outputs import MARKER, writing
-    from ..store import jsonable, to_zarr
-
     run_dir, out = Path(run_dir), Path(out)
     meta = read_run(run_dir)
-    if not (run_dir / "done.json").is_file():
-        raise InputError(f"{run_dir}: training is not complete (no done.json); finish `deepcollapse train` first")
-    config = from_mapping(TrainConfig, meta["config"], source=f"{run_dir / 'run.json'}")
+    if not done_path(run_dir).is_file():
+        raise InputError(f"{run_dir}: training is not complete (no {DONE}); finish `deepcollapse train` first")
+    config = from_mapping(TrainConfig, meta["config"], source=str(meta_path(run_dir)))
     dev = resolve_device(device or config.device, threads=config.threads)
     data = load_data(config)
     if data.content_hash != meta["data"]["content_hash"]:

@@ -25,6 +25,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..metrics import KEYS, Accumulator, blocks
+from ..provenance import collect
+from ..store import open_dataset, write_dataset
 
 
 def _layers(ds, split: str) -> list[tuple[str, str]]:
@@ -53,9 +55,6 @@ def layer_metrics(features: str | Path, out: str | Path, *, split: str = "train"
     """Compute the metrics dataset of a features store (see the module docstring); returns `out`."""
     import xarray as xr
     from tqdm.auto import tqdm
-
-    from ..provenance import collect
-    from ..store import open_dataset, write_dataset
 
     features, out = Path(features), Path(out)
     ds = open_dataset(features)

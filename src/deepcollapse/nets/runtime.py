@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from .. import data as datasets
 from .. import devices
 from ..errors import InputError
 from .config import TrainConfig
@@ -22,8 +23,6 @@ def resolve_device(name: str, *, threads: int = 0) -> torch.device:
 
 def load_data(config: TrainConfig):
     """The run's dataset (from `config.data`, else converted in memory), subsampled as configured."""
-    from .. import data as datasets
-
     if config.data is not None:
         images = datasets.load(config.data, expect=config.dataset)
     else:

@@ -1,6 +1,6 @@
 """Training of ResNet18 with checkpoints, resumption and pre-emption (`deepcollapse train`).
 
-Run directory (`RUN_DIR`)::
+Run directory (`RUN_DIR`, its files named by `deepcollapse.rundir`)::
 
     run.json               resolved config, dataset hash and normalisation, provenance
     checkpoints/           epoch-NNNN.pt (kept) and resume.pt (rolling), see `checkpoint`
@@ -31,7 +31,6 @@ at batch 128 a ResNet18 is bound by kernel-launch overhead, not arithmetic).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import shutil
@@ -47,6 +46,8 @@ import torch
 
 from ..config import to_dict
 from ..errors import EXIT_PREEMPTED, InputError
+from ..provenance import collect
+from ..rundir import META, done_path, history_path, meta_path
 from ..store import write_json
 from . import checkpoint
 from .config import EXECUTION_FIELDS, TrainConfig
@@ -104,12 +105,12 @@ def _science(config_dict: dict[str, Any]) -> dict[str, Any]:
 
 def _why_not_resumable(run_dir: Path, resolved: dict[str, Any], data_info: dict[str, Any]) -> str | None:
     """Why the run in `run_dir` cannot be continued with this config and data (None: it can)."""
-    meta_path = run_dir / "run.json"
+    path = meta_path(run_dir)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(path.read_text())
         old, old_hash = meta["config"], meta["data"]["content_hash"]
     except (OSError, ValueError, KeyError, TypeError):
-        return f"{meta_path} is unreadable"
+        return f"{path} is unreadable"
     mine, theirs = _science(resolved), _science(old)
     changed = [key for key in sorted(set(mine) | set(theirs)) if mine.get(key) != theirs.get(key)]
     if changed:
@@ -128,10 +129,8 @@ def _prepare_run_dir(
     workflow's choice, since its run directories must survive retries (checkpoints) yet follow
     parameter changes.  Execution-only fields (`EXECUTION_FIELDS`) never block a resume.
     """
-    from ..provenance import collect
-
     resolved = to_dict(config)
-    if (run_dir / "run.json").is_file() or checkpoint.directory(run_dir).is_dir():
+    if meta_path(run_dir).is_file() or checkpoint.directory(run_dir).is_dir():
         why = _why_not_resumable(run_dir, resolved, data_info)
         if why is None:
             return
@@ -141,21 +140,21 @@ def _prepare_run_dir(
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"config": resolved, "data": data_info, "provenance": collect(params=resolved, seed=config.seed, device=device)}
-    write_json(meta, run_dir / "run.json")
+    write_json(meta, meta_path(run_dir))
 
 
 def read_run(run_dir: str | Path) -> dict[str, Any]:
     """run.json of a run directory (config, data, provenance); InputError if absent."""
-    path = Path(run_dir) / "run.json"
+    path = meta_path(run_dir)
     try:
         meta = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{run_dir}: not a training run directory (no run.json)") from None
+        raise InputError(f"{run_dir}: not a training run directory (no {META})") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: unreadable ({exc})") from None
     shape_ok = isinstance(meta, dict) and isinstance(meta.get("config"), dict) and isinstance(meta.get("data"), dict)
     if not shape_ok or not {"content_hash", "normalization"} <= set(meta["data"]):
-        raise InputError(f"{path}: not a run.json of `deepcollapse train` (expected 'config' and 'data' mappings)")
+        raise InputError(f"{path}: not a {META} of `deepcollapse train` (expected 'config' and 'data' mappings)")
     return meta
 
 
@@ -282,9 +281,9 @@ def train(
         "normalization": {"mean": list(normalizer.mean), "std": list(normalizer.std)},
     }
     _prepare_run_dir(run_dir, config, data_info, device, restart_if_changed=restart_if_changed)
-    done_path = run_dir / "done.json"
-    if done_path.is_file():
-        return json.loads(done_path.read_text())
+    done = done_path(run_dir)
+    if done.is_file():
+        return json.loads(done.read_text())
 
     model = build_model(config, num_classes=data.num_classes, in_channels=images.shape[1])
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -396,12 +395,12 @@ def train(
                     raise Preempted(saved, done_epochs, 0, signum)
     finally:
         if history:
-            write_json(history, run_dir / "history.json")
+            write_json(history, history_path(run_dir))
     summary = {
         "epochs": config.epochs, "final_loss": history[-1]["loss"] if history else None,
         "final_accuracy": history[-1]["accuracy"] if history else None,
         "checkpoints": [e for e in config.checkpoints], "device": str(device),
     }
     checkpoint.drop_resume(run_dir)
-    write_json(summary, done_path)
+    write_json(summary, done)
     return summary

@@ -10,6 +10,7 @@ The notebooks stay short and readable because the mechanics live here:
 * `summary`: final metric values of result stores as a small JSON (`deepcollapse report summary`);
 * `ufm_plots`, `asymptotic_plots`, `network_plots`: the figures and tables of each page;
 * `claims`: what a page may say about a result, by the thresholds of docs/math.md#structure-claims;
+* `sweeps`: the points of a UFM sweep and how every page names them (read by `claims` and `ufm_plots`);
 * `pages`: the demo banner (settings that differ from params.yaml) and links to the math document;
 * `text`: Markdown with LaTeX as HTML + MathML (no script), and docs/math.md rendered as reports/math.html;
 * `theory_table`: the theory page's table, every row, non-agreeing first, with counts and reasons.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import importlib
 
 _SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots", "claims",
-               "pages", "text", "theory_table", "comparison", "lowrank_plots"}
+               "pages", "text", "theory_table", "comparison", "lowrank_plots", "sweeps"}
 
 
 def __getattr__(name: str):

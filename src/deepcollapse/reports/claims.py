@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ..config import from_mapping
+from ..ufm import Config, models, theory
+from .sweeps import members
 from .text import math_link
 
 #: Where the project's math document lives, relative to the repository root; pages link its anchors.
@@ -153,9 +156,6 @@ def predicted_frames(config: Mapping[str, Any], theory_info: Mapping[str, Any] |
     """{level: frame} that the closed form predicts for a UFM config (docs/math.md): the model's
     `frames` theory hook (`ufm.models`); {} where the package has no verified structure (extended
     CE, deep models beyond the zero solution) or cannot read the config: nothing is then claimed."""
-    from ..config import from_mapping
-    from ..ufm import Config, models, theory
-
     try:
         cfg = from_mapping(Config, {k: v for k, v in config.items() if k != "sweep"}, source="stored config")
         info = theory_info if theory_info is not None else theory.minimizer(cfg)
@@ -225,8 +225,6 @@ def _dead(final) -> dict[str, tuple[int, int]]:
 
 def outcomes(ds, *, t: Thresholds = DEFAULT, theory_info=None) -> list[Outcome]:
     """Outcome of every point of a UFM result dataset (one for a single run)."""
-    from .ufm_plots import members
-
     config = dict(ds.attrs.get("config", {}))
     K = int(config.get("K", 0)) or int(ds.attrs.get("K", 0))
     levels = list(ds.attrs.get("levels", ["H"]))

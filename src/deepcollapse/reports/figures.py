@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
+
 #: gid of artists that show theory, not measurements (see `reference`).
 REFERENCE = "reference"
 #: Formats written by `save` unless told otherwise.
@@ -159,8 +161,6 @@ def save(
     The pipeline keeps the CSVs out of the figure folder so that `dvc plots` (which renders every
     file of reports/figures) shows the images only.
     """
-    from ..store import atomic_path
-
     directory = Path(directory)
     data_directory = Path(data_directory) if data_directory is not None else directory
     directory.mkdir(parents=True, exist_ok=True)

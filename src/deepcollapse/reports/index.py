@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
+from ..outputs import html_marker
+from ..provenance import collect
+from ..store import write_text
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S | re.I)
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S | re.I)
@@ -48,10 +51,6 @@ def build(
 ) -> Path:
     """Write the index linking `pages` (rendered HTML), the figures under ``figures_root/<page>/``
     and their data under ``data_root/<page>/`` (both default to folders beside `out`)."""
-    from ..outputs import html_marker
-    from ..provenance import collect
-    from ..store import write_text
-
     out = Path(out)
     figures_root = Path(figures_root) if figures_root is not None else out.parent / "figures"
     data_root = Path(data_root) if data_root is not None else out.parent / "data"

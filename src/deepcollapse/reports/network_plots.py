@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from . import figures
+from . import claims, figures
+from .figures import readable_log_ticks
 
 #: Rows of the per-epoch figure: (metric keys drawn in the panel, title).
 EPOCH_PANELS = (
@@ -95,8 +96,6 @@ def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from .figures import readable_log_ticks
-
     losses = list(by_loss)
     fig, axes = plt.subplots(
         len(EPOCH_PANELS) + 1, len(losses), figsize=(4.2 * len(losses), 2.6 * (len(EPOCH_PANELS) + 1) + 0.6),
@@ -150,8 +149,6 @@ def depth_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
     classifier, so it exists for the last layer only: it is in the table and the text, not drawn."""
     import matplotlib.pyplot as plt
 
-    from .figures import readable_log_ticks
-
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
     for i, (loss, ds) in enumerate(by_loss.items()):
         final = ds.isel(epoch=-1)
@@ -184,8 +181,6 @@ NC3_OF_FRAME = {"orthogonal frame": "NC3_OF", "simplex ETF": "NC3_ETF"}
 
 def run_sentences(runs: Mapping[str, Any]) -> list[str]:
     """Per run, what its last checkpoint shows, built from the data (no claim the data do not make)."""
-    from . import claims
-
     out = []
     for name, ds in runs.items():
         _, loss = split_run(name)

@@ -15,15 +15,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..provenance import collect
+from ..rundir import meta_path
+from ..store import open_dataset
+
 
 def _metadata_of(path: str | os.PathLike) -> Mapping[str, Any] | None:
     """The metadata mapping of an artifact (a Zarr store's attrs, a JSON file, a run's run.json)."""
     path = Path(path)
     if path.suffix == ".zarr" or (path / "zarr.json").exists():
-        from ..store import open_dataset
-
         return open_dataset(path).attrs
-    for file in (path, path / "run.json"):  # a JSON file, or a training run directory (`deepcollapse train`)
+    for file in (path, meta_path(path)):  # a JSON file, or a training run directory (`deepcollapse train`)
         if file.suffix == ".json" and file.is_file():
             data = json.loads(file.read_text())
             return data if isinstance(data, dict) else None
@@ -102,8 +104,6 @@ def _row(label: str, path: str, rec: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_html(inputs: Mapping[str, Any] | Iterable[Any], *, page_params: Mapping[str, Any] | None = None) -> str:
     """The HTML provenance block: a table of inputs, their parameters, and the rendering environment."""
-    from ..provenance import collect
-
     esc = html.escape
     rows = summary_rows(inputs)
     head = ("input", "created", "commit", "deepcollapse", "torch", "device", "seed")

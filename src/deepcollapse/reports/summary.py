@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..store import jsonable, open_dataset, write_json
 
 
 def final_values(path: str | os.PathLike, *, along: str) -> dict[str, Any]:
@@ -17,8 +18,6 @@ def final_values(path: str | os.PathLike, *, along: str) -> dict[str, Any]:
     Variables over `along` and at most one other dimension (e.g. epoch × layer) are summarised;
     larger ones (weights, features) are skipped.
     """
-    from ..store import open_dataset, jsonable
-
     ds = open_dataset(path)
     if along not in ds.dims:
         raise InputError(f"{path}: no dimension {along!r} to take final values along (dims: {', '.join(map(str, ds.dims))})")
@@ -39,6 +38,4 @@ def final_values(path: str | os.PathLike, *, along: str) -> dict[str, Any]:
 
 def write(stores: Mapping[str, str | os.PathLike], *, along: str, out: str | os.PathLike) -> Path:
     """Write {name: final_values(store)} of several stores as one JSON file."""
-    from ..store import write_json
-
     return write_json({name: final_values(path, along=along) for name, path in stores.items()}, out, kind="summary")

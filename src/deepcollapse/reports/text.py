@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..store import write_text
 
 #: The rendered math document, relative to a report page in reports/pages/.
 MATH_PAGE_FROM_PAGES = "../math.html"
@@ -76,8 +77,6 @@ def math_link(anchor: str, label: str | None = None) -> str:
 
 def write_document(source: str | os.PathLike, out: str | os.PathLike, *, title: str = "deepcollapse: the mathematics") -> Path:
     """Render a Markdown document with math (docs/math.md) as a standalone HTML page."""
-    from ..store import write_text
-
     source = Path(source)
     if not source.is_file():
         raise InputError(f"{source}: no such document")

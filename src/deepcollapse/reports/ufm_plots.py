@@ -15,8 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import figures
+from ..config import from_mapping
+from ..ufm import Config, theory
+from . import claims, figures
 from .figures import readable_log_ticks, reference
+# the sweep helpers live in `sweeps` (data, below `claims`); pages also name them as ufm_plots.X
+from .sweeps import _point_labels, members, point_label, sweep_dims, text_name  # noqa: F401
 
 #: Colour per feature level, shared by every page (H of the plain UFM; H1, pre-ReLU Z, H2).
 LEVEL_COLORS = {"H": "C0", "H1": "C0", "Z": "C1", "H2": "C2"}
@@ -44,36 +48,6 @@ def tex(name: str) -> str:
     return rf"$\lambda_{{{match[1]}}}$" if match else name
 
 
-def text_name(name: str) -> str:
-    """A parameter name in plain text, where no math is typeset (tables, labels): lambda_W1 -> λ_W1."""
-    return re.sub(r"^lambda(?=_|$)", "λ", name)
-
-
-def point_label(dim: str, value) -> str:
-    """How every page names one value of a swept dimension: "λ=0.005", "seed=3"."""
-    return f"{text_name(dim)}={value:g}"
-
-
-def _point_labels(point, sel) -> str:
-    return ", ".join(point_label(d, point[d].item()) if d in point.coords else point_label(d, i) for d, i in sel.items())
-
-
-def sweep_dims(ds) -> list[str]:
-    return [d for d in ds["objective"].dims if d != "iteration"]
-
-
-def members(ds):
-    """(label, dataset restricted to one sweep point) for every point of a sweep (one for a run)."""
-    dims = sweep_dims(ds)
-    if not dims:
-        yield "", ds
-        return
-    for combo in itertools.product(*(range(ds.sizes[d]) for d in dims)):
-        sel = dict(zip(dims, combo))
-        point = ds.isel(sel)
-        yield _point_labels(point, sel), point
-
-
 _members = members  # the former private name
 
 
@@ -93,8 +67,6 @@ def trajectory_figure(ds, *, title: str, outcomes=None):
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-
-    from . import claims
 
     levels = list(ds.attrs.get("levels", ["H"]))
     pts = list(members(ds))
@@ -181,8 +153,6 @@ quiet_minor_ticks = readable_log_ticks  # the former name
 def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per run (and sweep point): the closed form, the GD endpoint, its outcome, and the NC
     metrics of every feature level there (H1, Z and H2 of the extended model, not only the last)."""
-    from . import claims
-
     rows = []
     for name, ds in runs.items():
         levels = list(ds.attrs.get("levels", ["H"]))
@@ -210,9 +180,6 @@ def _config_along(base_config: Mapping[str, Any], fields: tuple[str, ...]):
     """A function value -> ufm.Config with the swept `fields` set to value (the rest as stored)."""
     import dataclasses
 
-    from ..config import from_mapping
-    from ..ufm import Config
-
     base = from_mapping(Config, {k: v for k, v in base_config.items() if k != "sweep"}, source="stored config")
     return lambda value: dataclasses.replace(base, **{f: value for f in fields})
 
@@ -238,8 +205,6 @@ def threshold_of(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo:
     diagram is the package's theory, not a formula copied here.  None when the predicate has the
     same value at both ends.
     """
-    from ..ufm import theory
-
     predicate = regime or ZERO_REGIME[1]
     at = _config_along(base_config, fields)
 
@@ -260,8 +225,6 @@ def threshold_of(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo:
 
 def closed_form_curve(base_config: Mapping[str, Any], *, fields: tuple[str, ...], lo: float, hi: float, points: int = 200):
     """(values, closed-form minimal objective) on a log grid of the swept λ, from `ufm.theory`."""
-    from ..ufm import theory
-
     at = _config_along(base_config, fields)
     x = np.geomspace(lo, hi, points)
     return x, np.array([float(theory.minimizer(at(v))["objective"]) for v in x])
@@ -281,7 +244,6 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     """
     import matplotlib.pyplot as plt
 
-    from . import claims
 
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 4.2), constrained_layout=True)
     final = ds.isel(iteration=-1)
