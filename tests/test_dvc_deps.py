@@ -16,6 +16,7 @@ from pipeline_helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "workflow/scripts"))
 import code_deps  # noqa: E402
+from deepcollapse import stages  # noqa: E402
 
 PIPELINES = {"dvc.yaml": ".", "demo/dvc.yaml": "demo"}
 
@@ -45,7 +46,23 @@ def rule_commands() -> dict[str, tuple[str, str]]:
                 out[name] = (smk.name, "deepcollapse.commands." + re.search(r"\{DC\} (\w+)", shell).group(1))
             elif "papermill" in shell:
                 out[name] = (smk.name, "notebooks:workflow/notebooks")
+            elif module := re.search(r"\{PY\} -m (deepcollapse[\w.]*)", shell):
+                out[name] = (smk.name, module.group(1))
     return out
+
+
+def test_the_stage_table_names_the_rule_file_and_command_of_every_rule():
+    """The table (deepcollapse.stages) against the rule files themselves: what each rule's shell runs."""
+    jobs = stages.jobs()
+    commands = rule_commands()
+    assert {"ufm", "report_page", "report_index", "report_math"} <= set(commands)
+    for rule, (smk, entry) in commands.items():
+        assert rule in jobs, f"workflow/rules/{smk}: rule {rule} runs {entry} but is no job of the stage table"
+        assert jobs[rule].file == smk, rule
+        assert entry in code_deps.entries(jobs[rule]), (rule, entry)
+    for rule, job in jobs.items():
+        text = (ROOT / "workflow/rules" / job.file).read_text()
+        assert re.search(rf"^rule {rule}:", text, re.M), f"the stage table puts rule {rule} in {job.file}, which does not define it"
 
 
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))
