@@ -25,6 +25,7 @@ import yaml
 from deepcollapse import cli, outputs, stages
 from deepcollapse.reports import plan
 from pipeline_helpers import ROOT
+from toy_stage import COMMAND, TOY
 
 sys.path.insert(0, str(ROOT / "workflow/scripts"))
 import code_deps  # noqa: E402
@@ -108,34 +109,6 @@ def test_the_table_imports_only_the_standard_library():
 
 
 # ------------------------------------------------------------------- a stage added by a test
-TOY_COMMAND = '''"""`deepcollapse toy`: a stage registered by tests/test_stage_table.py only."""
-
-from __future__ import annotations
-
-import argparse
-
-HELP = "write the toy table of the stage-table test"
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", nargs="+", required=True)
-    parser.add_argument("--out", required=True)
-
-
-def run(args: argparse.Namespace) -> int:
-    from ..store import write_json
-
-    write_json({"runs": sorted(args.runs)}, args.out, kind="toy-table")
-    return 0
-'''
-
-TOY = stages.Stage(
-    "toy", params=("toy",), targets=("toy",),
-    jobs=(stages.Job("toy", stages.cli("toy"), {"table": stages.Output("results/toy/table.json", "toy-table")}),),
-    inputs=("ufm.store",), tracked=("results/toy",), pages=("toy",),
-)  # fmt: skip
-
-
 @pytest.fixture
 def toy(monkeypatch, tmp_path):
     """The toy stage in the table, its command module in a copy of the package source (for the
@@ -143,7 +116,7 @@ def toy(monkeypatch, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     command = project / "src/deepcollapse/commands/toy.py"
-    command.write_text(TOY_COMMAND)
+    command.write_text(COMMAND)
     spec = importlib.util.spec_from_file_location("deepcollapse.commands.toy", command)
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)

@@ -13,9 +13,11 @@ DVC runs a stage in its dvc.yaml's folder; Snakemake, started there by snakemake
 `params.yaml` of that folder and writes its outputs there.  So the lock records exactly the
 parameters the outputs were made with, and neither run can touch the other's lock or outputs.
 
-Each stage's code dependencies are the package files its rules' jobs import (code_deps.py), never
-listed by hand; the generated files are committed, and tests/test_pipeline_dvc.py fails when they
-are out of date.
+The stages are the package's stage table (src/deepcollapse/stages.py), each described once there:
+its Snakemake targets, rule files, params sections, tracked outputs and inputs (other stages'
+outputs, which order the stages).  Each stage's code dependencies are the package files its
+rules' jobs import (code_deps.py), never listed by hand; the generated files are committed, and
+tests/test_dvc_deps.py fails when they are out of date.
 """
 
 from __future__ import annotations
