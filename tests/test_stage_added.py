@@ -1,4 +1,4 @@
-"""A new stage costs six files: shown on a scratch copy of the project, through the real tools.
+"""What a new stage costs: shown on a scratch copy of the project, through the real tools.
 
 The files a stage needs, written here for a toy stage (its "science" is a sorted list):
     1. src/deepcollapse/commands/toy.py   its command (`deepcollapse toy`)
@@ -7,8 +7,9 @@ The files a stage needs, written here for a toy stage (its "science" is a sorted
     4. params.yaml                        its section
     5. workflow/schemas/params.schema.yaml  the section's schema
     6. workflow/notebooks/toy.ipynb       its report page
-A stage with real science adds its module under src/deepcollapse/ (unless the command holds it),
-and a plotting module if its page needs one.  Nothing else is edited: the Snakefile includes the
+A stage with real science adds its module under src/deepcollapse/ (the commands only parse
+arguments): seven, six once the section's schema is generated from its configuration's declared
+constraints; and a plotting module if its page needs one.  Nothing else is edited: the Snakefile includes the
 rule file, the page joins the plan and the index, the CLI lists the command, and
 dvc_pipelines.py writes its DVC stage, all from the table.  (tests/test_stage_table.py shows the
 same in-process, with the stage registered inside the test.)

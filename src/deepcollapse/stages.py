@@ -12,13 +12,26 @@ each calling one command.  From `STAGES` come:
 * the paths the rules write and read (`path("ufm.store")`): a path is typed here only.
 
 Read at start-up by the CLI, the Snakefile and the workflow scripts: this module imports nothing
-but the standard library.  Adding a stage: see `Stage`, and tests/test_stage_table.py, which
-registers one inside a test.
+but the standard library.  It computes nothing either, so no job's code depends on it
+(workflow/scripts/code_deps.py, DECLARATIONS): editing the table reruns no science.
+
+Adding a stage (tests/test_stage_added.py does it on a scratch copy; tests/test_stage_table.py
+registers one in-process):
+    1. its science, a module of the package (or none, when the command is enough);
+    2. its command, src/deepcollapse/commands/NAME.py (HELP, configure, run);
+    3. its entry in `STAGES` below;
+    4. its rule file, workflow/rules/NAME.smk (paths from `OUT`, i.e. from this table);
+    5. its section of params.yaml;
+    6. that section's schema, workflow/schemas/ (hand-written today);
+    7. its page, workflow/notebooks/NAME.ipynb (inputs: its outputs, by name);
+then `python workflow/scripts/dvc_pipelines.py` regenerates dvc.yaml and demo/dvc.yaml.  The
+Snakefile, the CLI, the output contract and the page plan need no edit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import posixpath
+from dataclasses import dataclass
 
 PACKAGE = "deepcollapse"
 
@@ -43,8 +56,7 @@ class Output:
 
     def __post_init__(self):
         if self.format is None:
-            suffix = "." + self.path.rpartition(".")[2] if "." in self.path.rpartition("/")[2] else ""
-            object.__setattr__(self, "format", _FORMATS.get(suffix, "folder"))
+            object.__setattr__(self, "format", _FORMATS.get(posixpath.splitext(self.path)[1], "folder"))
 
 
 @dataclass(frozen=True)
