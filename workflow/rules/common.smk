@@ -72,6 +72,15 @@ def validate_params(config, schema):
         raise WorkflowError(f"params (params.yaml and any --configfile): {where}: {what}") from None
 
 
+def paper_params():
+    """params.yaml alone, with the schema's defaults filled in exactly as for the resolved config."""
+    import yaml
+
+    paper = yaml.safe_load(open(project_file("params.yaml")))  # the paper run's, also when the demo runs under demo/
+    validate(paper, "../schemas/params.schema.yaml")  # relative to this file, as Snakemake resolves it
+    return paper
+
+
 def planned(derive, *args):
     """A plan derived from the params (deepcollapse.stages, deepcollapse.reports.plan): a params
     mistake it finds stops the workflow with its one-line message."""

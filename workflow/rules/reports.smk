@@ -17,23 +17,10 @@ PAGES_DIR, FIGURES_DIR, DATA_DIR = (os.path.dirname(OUT[f"report_page.{out}"]) f
 REPORT_CODE = sorted(glob.glob(project_file("src/deepcollapse/reports/*.py")) + glob.glob(project_file("src/deepcollapse/compare/*.py")))
 
 
-def _paper_params():
-    """params.yaml alone, with the schema's defaults filled in exactly as for the resolved config."""
-    import yaml
-
-    paper = yaml.safe_load(open(project_file("params.yaml")))  # the paper run's, also when the demo runs under demo/
-    validate(paper, "../schemas/params.schema.yaml")  # relative to this file, as Snakemake resolves it
-    return paper
-
-
 # The pages of this configuration, in index order, and what --configfile overrides (the demo)
 # changed: deepcollapse.reports.plan.
 PAGES = planned(plan.pages, config)
-CONFIG_CHANGES = plan.overrides(_paper_params(), config)
-
-
-def page_parameters(w):
-    return as_json(plan.parameters(w.page, PAGES[w.page], REPORTS, CONFIG_CHANGES))
+CONFIG_CHANGES = plan.overrides(paper_params(), config)
 
 
 rule report_page:
@@ -48,7 +35,7 @@ rule report_page:
         figures=directory(OUT["report_page.figures"]),
         data=directory(OUT["report_page.data"]),
     params:
-        nb=page_parameters,
+        nb=lambda w: as_json(plan.parameters(w.page, PAGES[w.page], REPORTS, CONFIG_CHANGES)),
         kernel=REPORTS["kernel"],
         timeout=REPORTS["cell_timeout_s"],
     log:
