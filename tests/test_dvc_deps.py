@@ -16,6 +16,7 @@ from pipeline_helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "workflow/scripts"))
 import code_deps  # noqa: E402
+from deepcollapse import stages  # noqa: E402
 
 PIPELINES = {"dvc.yaml": ".", "demo/dvc.yaml": "demo"}
 
@@ -45,7 +46,23 @@ def rule_commands() -> dict[str, tuple[str, str]]:
                 out[name] = (smk.name, "deepcollapse.commands." + re.search(r"\{DC\} (\w+)", shell).group(1))
             elif "papermill" in shell:
                 out[name] = (smk.name, "notebooks:workflow/notebooks")
+            elif module := re.search(r"\{PY\} -m (deepcollapse[\w.]*)", shell):
+                out[name] = (smk.name, module.group(1))
     return out
+
+
+def test_the_stage_table_names_the_rule_file_and_command_of_every_rule():
+    """The table (deepcollapse.stages) against the rule files themselves: what each rule's shell runs."""
+    jobs = stages.jobs()
+    commands = rule_commands()
+    assert {"ufm", "report_page", "report_index", "report_math"} <= set(commands)
+    for rule, (smk, entry) in commands.items():
+        assert rule in jobs, f"workflow/rules/{smk}: rule {rule} runs {entry} but is no job of the stage table"
+        assert jobs[rule].file == smk, rule
+        assert entry in code_deps.entries(jobs[rule]), (rule, entry)
+    for rule, job in jobs.items():
+        text = (ROOT / "workflow/rules" / job.file).read_text()
+        assert re.search(rf"^rule {rule}:", text, re.M), f"the stage table puts rule {rule} in {job.file}, which does not define it"
 
 
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))
@@ -96,3 +113,30 @@ def test_closure_follows_relative_lazy_and_from_package_imports(tmp_path):
     got = {str(p) for p in code_deps.closure(["deepcollapse.commands.x"], root=tmp_path)}
     expected = {f"src/deepcollapse/{n}" for n in ("__init__.py", "commands/__init__.py", "commands/x.py", "a/__init__.py", "a/inner.py", "b.py", "c.py")}
     assert got == expected
+
+
+def test_the_stage_table_is_every_stages_dependency_and_no_jobs_code():
+    """Editing the table (adding a stage) shows in `dvc status`, but forces no job to rerun."""
+    for pipeline, folder in PIPELINES.items():
+        for name, stage in yaml.safe_load((ROOT / pipeline).read_text())["stages"].items():
+            assert (ROOT / "src/deepcollapse/stages.py").resolve() in {(ROOT / folder / d).resolve() for d in stage["deps"]}, name
+    for rule in code_deps.RULE_ENTRIES:
+        assert "src/deepcollapse/stages.py" not in {str(p) for p in code_deps.rule_code(rule)}, rule
+
+
+def test_a_stage_forces_the_rules_whose_code_changed_since_its_lock(tmp_path):
+    import snakemake_stage
+
+    def lock_with(changed: str) -> Path:
+        deps = [{"path": str(ROOT / p), "md5": snakemake_stage.md5(ROOT / p)} for p in [*map(str, code_deps.rule_code("ufm")), "src/deepcollapse/stages.py"]]
+        for dep in deps:
+            if dep["path"].endswith(changed):
+                dep["md5"] = "0" * 32
+        lock = tmp_path / changed.replace("/", "_") / "dvc.lock"
+        lock.parent.mkdir()
+        lock.write_text(yaml.safe_dump({"stages": {"ufm": {"deps": deps}}}))
+        return lock
+
+    assert snakemake_stage.rules_with_changed_code("ufm", lock_with("src/deepcollapse/ufm/solver.py")) == ["ufm"]
+    assert snakemake_stage.rules_with_changed_code("ufm", lock_with("src/deepcollapse/stages.py")) == []
+    assert snakemake_stage.rules_with_changed_code("ufm", tmp_path / "no-lock-yet/dvc.lock") == []  # first run: nothing forced

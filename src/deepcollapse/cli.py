@@ -17,11 +17,19 @@ import signal
 import sys
 import threading
 
-from . import __version__
+from . import __version__, stages
 from .errors import InputError
 
-# name -> module under deepcollapse.commands (order = order in --help)
-SUBCOMMANDS = ("ufm", "theory", "lowrank", "asymptotic", "data", "train", "features", "metrics", "report", "info")
+#: Subcommands no pipeline stage runs; the others come from the stage table (deepcollapse.stages).
+NOT_IN_STAGES = ("info",)
+
+
+def subcommands() -> tuple[str, ...]:
+    """Each a module under deepcollapse.commands, in --help order: the stages' commands in table order, then the rest."""
+    return (*stages.commands(), *NOT_IN_STAGES)
+
+
+SUBCOMMANDS = subcommands()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"deepcollapse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    for name in SUBCOMMANDS:
+    for name in subcommands():
         module = importlib.import_module(f"deepcollapse.commands.{name}")
         sp = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.configure(sp)

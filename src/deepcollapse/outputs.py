@@ -36,27 +36,15 @@ from pathlib import Path
 from . import rundir
 from .atomic import atomic_path
 from .errors import InputError
+from .stages import artifact_kinds
 
 MARKER = "deepcollapse_artifact"
 
 #: kind -> on-disk format.  A kind is what an output *is* (a metrics store), so that `--out`
-#: naming a features store when writing metrics is refused even though both are Zarr.
-KINDS: dict[str, str] = {
-    "ufm": "zarr",
-    "lowrank": "zarr",
-    "asymptotic": "zarr",
-    "data": "zarr",
-    "features": "zarr",
-    "metrics": "zarr",
-    "dataset": "zarr",  # write_dataset without a kind (Python users)
-    "theory": "json",
-    "summary": "json",
-    "json": "json",
-    "theory-csv": "csv",
-    "index": "html",
-    "text": "text",
-    "run": "run",
-}
+#: naming a features store when writing metrics is refused even though both are Zarr.  The kinds
+#: of the pipeline's outputs are declared with them in the stage table (deepcollapse.stages);
+#: the generic ones are for Python users' writes without a kind.
+KINDS: dict[str, str] = {**artifact_kinds(), "dataset": "zarr", "json": "json", "text": "text"}
 
 # header rows of the CSV tables we write (first columns): a CSV has no place for a marker
 _CSV_HEADERS = {"theory-csv": "run,point"}

@@ -2,7 +2,7 @@
 
 rule asymptotic:
     output:
-        directory("results/asymptotic/theorem51.zarr"),
+        directory(OUT["asymptotic.study"]),
     params:
         cfg=as_json(config["asymptotic"]),
     log:

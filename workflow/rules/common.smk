@@ -9,6 +9,9 @@ from shlex import quote as shlex_quote
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from deepcollapse import stages
+from deepcollapse.reports import plan
+
 # The interpreter running Snakemake also runs every job: inside a SLURM job or a DVC stage there
 # may be no activated virtual environment, but sys.executable still points at the right one.
 DC = f"{sys.executable} -m deepcollapse"
@@ -67,3 +70,25 @@ def validate_params(config, schema):
         else:
             what = err.message
         raise WorkflowError(f"params (params.yaml and any --configfile): {where}: {what}") from None
+
+
+def paper_params():
+    """params.yaml alone, with the schema's defaults filled in exactly as for the resolved config."""
+    import yaml
+
+    paper = yaml.safe_load(open(project_file("params.yaml")))  # the paper run's, also when the demo runs under demo/
+    validate(paper, "../schemas/params.schema.yaml")  # relative to this file, as Snakemake resolves it
+    return paper
+
+
+def planned(derive, *args):
+    """A plan derived from the params (deepcollapse.stages, deepcollapse.reports.plan): a params
+    mistake it finds stops the workflow with its one-line message."""
+    try:
+        return derive(*args)
+    except stages.PlanError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+# Every path a rule writes or reads, from the stage table: "RULE.OUTPUT" -> template.
+OUT = stages.paths()

@@ -14,7 +14,7 @@ def data_options(w):
 
 rule data:
     output:
-        directory("data/{dataset}.zarr"),
+        directory(OUT["data.store"]),
     params:
         options=data_options,
     log:

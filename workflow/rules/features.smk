@@ -2,11 +2,11 @@
 
 rule features:
     input:
-        "results/runs/{run}/done.json",
+        OUT["train.done"],
     output:
-        directory("results/features/{run}.zarr"),
+        directory(OUT["features.store"]),
     params:
-        run_dir="results/runs/{run}",
+        run_dir=OUT["train.run"],
         options=" ".join(
             [f"--batch-size {NET['features']['batch_size']}"]
             + (["--test"] if NET["features"]["test"] else [])
@@ -25,4 +25,4 @@ rule features:
 
 rule features_all:
     input:
-        expand("results/features/{run}.zarr", run=NET_RUNS),
+        expand(OUT["features.store"], run=NET_RUNS),

@@ -4,7 +4,7 @@ LOWRANK = (config["ufm"].get("studies") or {}).get("lowrank")
 
 rule lowrank:
     output:
-        directory("results/lowrank/study.zarr"),
+        directory(OUT["lowrank.study"]),
     params:
         cfg=lambda w: as_json(LOWRANK),
     log:

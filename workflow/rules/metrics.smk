@@ -2,9 +2,9 @@
 
 rule metrics:
     input:
-        "results/features/{run}.zarr",
+        OUT["features.store"],
     output:
-        directory("results/metrics/{run}.zarr"),
+        directory(OUT["metrics.store"]),
     log:
         "results/logs/metrics/{run}.log",
     wildcard_constraints:
@@ -18,15 +18,15 @@ rule metrics:
 
 rule metrics_all:
     input:
-        expand("results/metrics/{run}.zarr", run=NET_RUNS),
+        expand(OUT["metrics.store"], run=NET_RUNS),
 
 
 rule network_summary:
     # Final NC values per run and layer: a small JSON that DVC tracks as a metric (cache: false).
     input:
-        expand("results/metrics/{run}.zarr", run=NET_RUNS),
+        expand(OUT["metrics.store"], run=NET_RUNS),
     output:
-        "results/summary/networks.json",
+        OUT["network_summary.summary"],
     params:
         stores=lambda w, input: " ".join(f"{run}={path}" for run, path in zip(NET_RUNS, input)),
     log:

@@ -2,10 +2,10 @@
 
 rule theory:
     input:
-        expand("results/ufm/{name}.zarr", name=UFM_EXPERIMENTS),
+        expand(OUT["ufm.store"], name=UFM_EXPERIMENTS),
     output:
-        json="results/theory/agreement.json",
-        csv="results/theory/agreement.csv",
+        json=OUT["theory.json"],
+        csv=OUT["theory.csv"],
     log:
         "results/logs/theory.log",
     resources:

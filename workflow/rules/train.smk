@@ -7,21 +7,7 @@
 # makes train delete the previous run and start over (execution settings such as the device
 # never count as a change, so a run moved to another device resumes).
 
-NET = config["networks"]
-
-
-def network_runs():
-    """Resolved training config (`deepcollapse train` fields) of every run, by name '<dataset>-<loss>'."""
-    runs = {}
-    for dataset in NET["datasets"]:
-        for loss in NET["losses"]:
-            runs[f"{dataset}-{loss}"] = dict(
-                NET["train"], **NET["per_loss"].get(loss, {}), dataset=dataset, loss=loss, data=f"data/{dataset}.zarr"
-            )
-    return runs
-
-
-NET_RUNS = network_runs()
+# NET_RUNS (the Snakefile): the resolved training config of every run, by name '<dataset>-<loss>'.
 
 # sbatch option (quoted for the SLURM executor, which pastes slurm_extra into its command line).
 PREEMPT_SIGNAL = "'--signal=B:USR1@120'"
@@ -31,10 +17,10 @@ rule train:
     input:
         data=lambda w: NET_RUNS[w.run]["data"],
     output:
-        "results/runs/{run}/done.json",
+        OUT["train.done"],
     params:
         cfg=lambda w: as_json(NET_RUNS[w.run]),
-        run_dir="results/runs/{run}",
+        run_dir=OUT["train.run"],
     log:
         "results/logs/train/{run}.log",
     wildcard_constraints:
@@ -52,4 +38,4 @@ rule train:
 
 rule train_all:
     input:
-        expand("results/runs/{run}/done.json", run=NET_RUNS),
+        expand(OUT["train.done"], run=NET_RUNS),

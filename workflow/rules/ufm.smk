@@ -1,22 +1,11 @@
 # Unconstrained features models: one job per entry of params.yaml `ufm.experiments` (the paper's
 # figures and the variants) and of `ufm.sweeps` (λ phase diagrams, seeds: one batched job each).
-# Both write results/ufm/<name>.zarr, so a name must not appear in both.
-
-
-def ufm_runs():
-    experiments, sweeps = config["ufm"]["experiments"], config["ufm"].get("sweeps") or {}
-    both = sorted(set(experiments) & set(sweeps))
-    if both:
-        raise WorkflowError(f"params: ufm.experiments and ufm.sweeps both define {both[0]!r}; names must be unique")
-    return {**experiments, **sweeps}
-
-
-UFM_EXPERIMENTS = ufm_runs()
+# Both write results/ufm/<name>.zarr, so a name must not appear in both (UFM_EXPERIMENTS: the Snakefile).
 
 
 rule ufm:
     output:
-        directory("results/ufm/{name}.zarr"),
+        directory(OUT["ufm.store"]),
     params:
         cfg=lambda w: as_json(UFM_EXPERIMENTS[w.name]),
     log:
@@ -32,4 +21,4 @@ rule ufm:
 
 rule ufm_all:
     input:
-        expand("results/ufm/{name}.zarr", name=UFM_EXPERIMENTS),
+        expand(OUT["ufm.store"], name=UFM_EXPERIMENTS),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,22 +23,31 @@ SRC = Path("src")  # relative to the project root
 
 CLI = (f"{PACKAGE}.__main__", f"{PACKAGE}.cli")
 
-# The entry points of each rule's command (see its `shell:` in workflow/rules/*.smk).  Rules that
-# only collect targets (ufm_all, …) run nothing and are absent.
-RULE_ENTRIES: dict[str, tuple[str, ...]] = {
-    "data": (*CLI, f"{PACKAGE}.commands.data"),
-    "ufm": (*CLI, f"{PACKAGE}.commands.ufm"),
-    "theory": (*CLI, f"{PACKAGE}.commands.theory"),
-    "train": (*CLI, f"{PACKAGE}.commands.train"),
-    "features": (*CLI, f"{PACKAGE}.commands.features"),
-    "metrics": (*CLI, f"{PACKAGE}.commands.metrics"),
-    "network_summary": (*CLI, f"{PACKAGE}.commands.report"),
-    "asymptotic": (*CLI, f"{PACKAGE}.commands.asymptotic"),
-    "report_index": (*CLI, f"{PACKAGE}.commands.report"),
-    "lowrank": (*CLI, f"{PACKAGE}.commands.lowrank"),
-    "report_math": (f"{PACKAGE}.reports.text",),
-    "report_page": ("notebooks:workflow/notebooks",),  # papermill runs every template of the folder
-}
+# The stage table of this project's own source (not of whatever deepcollapse is installed): it
+# names each rule's command.
+sys.path.insert(0, str(PROJECT / SRC))
+from deepcollapse import stages  # noqa: E402
+
+# Modules that describe the pipeline and compute nothing: the stage table says which commands
+# exist and where their outputs go, never a number in them.  Every stage lists it among the
+# workflow files (dvc_pipelines.WORKFLOW), as it lists the Snakefile, so DVC sees an edit; but
+# it is no job's code, so an edit (a new stage) forces no rule to rerun (snakemake_stage.py).
+# A changed path or command reaches Snakemake as a changed output or shell command anyway.
+DECLARATIONS = frozenset({f"{PACKAGE}.stages"})
+
+
+def entries(job: stages.Job) -> tuple[str, ...]:
+    """The entry points of a job's command, plus the modules that plan its parameters."""
+    how, target = job.command.how, job.command.target
+    command = {"cli": (*CLI, f"{PACKAGE}.commands.{target}"), "module": (target,), "notebooks": (f"notebooks:{target}",),
+               "script": ()}[how]  # fmt: skip
+    return (*command, *job.planned_by)
+
+
+# rule -> the entry points of its command (`deepcollapse NAME`: the package's __main__, the CLI and
+# the command's module; `python -m MODULE`; papermill over every template of a folder).  Rules that
+# only collect targets (ufm_all, …) and the workflow scripts' rules run no package code and are absent.
+RULE_ENTRIES: dict[str, tuple[str, ...]] = {rule: entries(job) for rule, job in stages.jobs().items() if entries(job)}
 
 
 def module_path(name: str, root: Path = PROJECT) -> Path | None:
@@ -106,7 +116,7 @@ def closure(entries, root: Path = PROJECT) -> list[Path]:
             todo += [*imported_modules(tree, name, _path), *([name] if name else [])]
     while todo:
         for name in _with_parents(todo.pop()):
-            if name in seen:
+            if name in seen or name in DECLARATIONS:
                 continue
             path = module_path(name, root)
             if path is None:  # `from package import function`: not a module
@@ -119,11 +129,9 @@ def closure(entries, root: Path = PROJECT) -> list[Path]:
 @lru_cache(maxsize=None)
 def rule_code(rule: str, root: Path = PROJECT) -> tuple[Path, ...]:
     """The package files a rule's jobs run."""
-    return tuple(closure(RULE_ENTRIES[rule], root))
+    return tuple(closure(entries(stages.jobs()[rule]), root))
 
 
 if __name__ == "__main__":  # print the derivation: python workflow/scripts/code_deps.py [rule ...]
-    import sys
-
     for rule in sys.argv[1:] or sorted(RULE_ENTRIES):
         print(f"{rule}:", *map(str, rule_code(rule)), sep="\n  ")

@@ -13,9 +13,11 @@ DVC runs a stage in its dvc.yaml's folder; Snakemake, started there by snakemake
 `params.yaml` of that folder and writes its outputs there.  So the lock records exactly the
 parameters the outputs were made with, and neither run can touch the other's lock or outputs.
 
-Each stage's code dependencies are the package files its rules' jobs import (code_deps.py), never
-listed by hand; the generated files are committed, and tests/test_pipeline_dvc.py fails when they
-are out of date.
+The stages are the package's stage table (src/deepcollapse/stages.py), each described once there:
+its Snakemake targets, rule files, params sections, tracked outputs and inputs (other stages'
+outputs, which order the stages).  Each stage's code dependencies are the package files its
+rules' jobs import (code_deps.py), never listed by hand; the generated files are committed, and
+tests/test_dvc_deps.py fails when they are out of date.
 """
 
 from __future__ import annotations
@@ -29,72 +31,68 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from code_deps import PROJECT, rule_code  # noqa: E402
+from code_deps import PROJECT, rule_code, stages  # noqa: E402
+
+Stage = stages.Stage
+# The stages, each described once in the package: deepcollapse/stages.py.
+STAGES = stages.STAGES
 
 DEMO = "demo"
 GENERATED = "# Generated from {source} by workflow/scripts/dvc_pipelines.py (make run runs it): do not edit.\n"
 
-# Workflow files every stage's Snakemake run reads.
+# Workflow files every stage's Snakemake run reads (the stage table too: see code_deps.DECLARATIONS).
 WORKFLOW = ["workflow/Snakefile", "workflow/rules/common.smk", "workflow/schemas", "workflow/scripts/snakemake_stage.py",
-            "workflow/scripts/code_deps.py", "workflow/scripts/dvc_pipelines.py"]  # fmt: skip
-
-
-def stage(targets, rules, rule_files, params, outs, *, after=(), metrics=(), extra_deps=()):
-    return dict(targets=targets, rules=rules, rule_files=rule_files, params=params, outs=outs,
-                after=list(after), metrics=list(metrics), extra_deps=list(extra_deps))  # fmt: skip
-
-
-# The stages: Snakemake targets, the rules whose jobs they run, what they read and write.  `after`:
-# outputs of earlier stages this one reads (DVC orders the stages by them).
-STAGES = {
-    "ufm": stage(["ufm_all"], ["ufm"], ["ufm.smk"], ["ufm"], ["results/ufm"]),
-    "theory": stage(["theory", "dvc_metrics_theory"], ["theory"], ["theory.smk", "dvc_metrics.smk"], ["ufm"],
-                    ["results/theory"], after=["results/ufm"], metrics=["results/dvc-metrics/theory.json"],
-                    extra_deps=["workflow/scripts/dvc_metrics.py"]),
-    "lowrank": stage(["lowrank"], ["lowrank"], ["lowrank.smk"], ["ufm"], ["results/lowrank"]),
-    "train": stage(["train_all"], ["data", "train"], ["data.smk", "train.smk"], ["networks"], ["data", "results/runs"]),
-    "features": stage(["features_all"], ["features"], ["features.smk"], ["networks"], ["results/features"],
-                      after=["results/runs"]),
-    "metrics": stage(["metrics_all", "network_summary", "dvc_metrics_networks"], ["metrics", "network_summary"],
-                     ["metrics.smk", "dvc_metrics.smk"], ["networks"], ["results/metrics", "results/summary"],
-                     after=["results/features"], metrics=["results/dvc-metrics/nets"],
-                     extra_deps=["workflow/scripts/dvc_metrics.py"]),
-    "asymptotic": stage(["asymptotic"], ["asymptotic"], ["asymptotic.smk"], ["asymptotic"], ["results/asymptotic"]),
-    "reports": stage(["all"], ["report_page", "report_index", "report_math"], ["reports.smk"], ["reports"],
-                     ["reports/index.html", "reports/math.html", "reports/pages", "reports/figures", "reports/data",
-                      "reports/notebooks"],
-                     after=["results/ufm", "results/theory", "results/lowrank", "results/summary", "results/metrics",
-                            "results/asymptotic"],
-                     extra_deps=["workflow/notebooks", "workflow/nbconvert", "docs/math.md"]),
-}  # fmt: skip
+            "workflow/scripts/code_deps.py", "workflow/scripts/dvc_pipelines.py", "src/deepcollapse/stages.py"]  # fmt: skip
 
 
 def rules_of(name: str) -> list[str]:
-    return STAGES[name]["rules"]
+    """The stage's rules whose jobs run package code (forced when that code changes)."""
+    return [job.rule for job in STAGES[name].jobs if job.command.how != "script"]
 
 
-def code_deps(name: str) -> list[str]:
-    return sorted({str(path) for rule in rules_of(name) for path in rule_code(rule)})
+def code_deps(name: str, project: Path = PROJECT) -> list[str]:
+    return sorted({str(path) for rule in rules_of(name) for path in rule_code(rule, project)})
 
 
-def pipeline(root: str) -> dict:
+def extra_deps(stage: Stage) -> list[str]:
+    """Project files the stage's jobs read that are neither package code nor rule files: the
+    workflow scripts they run, the notebook folder, templates, documents."""
+    found = []
+    for job in stage.jobs:
+        if job.command.how in ("script", "notebooks"):
+            found.append(job.command.target)
+        found += job.reads
+    return list(dict.fromkeys(found))
+
+
+def after(stage: Stage) -> list[str]:
+    """What DVC orders the stages by: the tracked output of another stage that holds each input."""
+    paths = stages.paths()
+    found = []
+    for ref in stage.inputs:
+        owner = stages.stage_of(ref.partition(".")[0])
+        found.append(next(t for t in owner.tracked if paths[ref] == t or paths[ref].startswith(t + "/")))
+    return list(dict.fromkeys(found))
+
+
+def pipeline(root: str, project: Path = PROJECT) -> dict:
     """dvc.yaml of the pipeline whose dvc.yaml lies in folder `root` (relative to the project)."""
     up = os.path.relpath(".", root) if root != "." else "."
 
-    def project(path):
+    def up_to(path):
         return os.path.normpath(os.path.join(up, path))
 
     stages = {}
     for name, spec in STAGES.items():
-        deps = [project(p) for p in WORKFLOW]
-        deps += [project(f"workflow/rules/{f}") for f in spec["rule_files"]]
-        deps += [project(p) for p in spec["extra_deps"]]
-        deps += [project(p) for p in code_deps(name)]
-        deps += spec["after"]
-        entry = {"cmd": f"python {project('workflow/scripts/snakemake_stage.py')} {name}", "deps": deps,
-                 "params": spec["params"], "outs": [{out: {"persist": True}} for out in spec["outs"]]}  # fmt: skip
-        if spec["metrics"]:
-            entry["metrics"] = [{m: {"persist": True}} for m in spec["metrics"]]
+        deps = [up_to(p) for p in WORKFLOW]
+        deps += [up_to(f"workflow/rules/{f}") for f in spec.rule_files]
+        deps += [up_to(p) for p in extra_deps(spec)]
+        deps += [up_to(p) for p in code_deps(name, project)]
+        deps += after(spec)
+        entry = {"cmd": f"python {up_to('workflow/scripts/snakemake_stage.py')} {name}", "deps": deps,
+                 "params": list(spec.dvc_params), "outs": [{out: {"persist": True}} for out in spec.tracked]}  # fmt: skip
+        if spec.metrics:
+            entry["metrics"] = [{m: {"persist": True}} for m in spec.metrics]
         stages[name] = entry
     # `dvc plots show`: the data of every report figure (tidy CSV: panel, series, kind, x, y, value)
     # with DVC's own scatter template; the PNG/SVG files stay the report's (declaring the figure
@@ -129,7 +127,7 @@ HEADER = """# DVC stages over the Snakemake DAG, {what}.
 def files(project: Path = PROJECT) -> dict[Path, str]:
     """Every generated file and its content."""
     dump = lambda data: yaml.safe_dump(data, sort_keys=False, width=120)  # noqa: E731
-    gen = GENERATED.format(source="its STAGES")
+    gen = GENERATED.format(source="the stage table (src/deepcollapse/stages.py)")
     return {
         project / "dvc.yaml": gen + HEADER.format(what="the paper run: params.yaml -> results/, reports/; `dvc repro`") + dump(pipeline(".")),
         project / DEMO / "dvc.yaml": gen + HEADER.format(what="the CPU demo: demo/params.yaml -> demo/; `make run`") + dump(pipeline(DEMO)),

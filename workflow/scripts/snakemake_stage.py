@@ -25,7 +25,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from code_deps import PROJECT, rule_code  # noqa: E402
-from dvc_pipelines import STAGES  # noqa: E402
+from dvc_pipelines import STAGES, rules_of  # noqa: E402
 
 
 def recorded_code_hashes(lock: Path, stage: str) -> dict[Path, str] | None:
@@ -47,7 +47,7 @@ def rules_with_changed_code(stage: str, lock: Path) -> list[str]:
     if recorded is None:
         return []
     forced = []
-    for rule in STAGES[stage]["rules"]:
+    for rule in rules_of(stage):
         files = [(PROJECT / path).resolve() for path in rule_code(rule)]
         # a file new to the stage counts as changed, as it does for DVC
         if any(recorded.get(f) != md5(f) for f in files):
@@ -56,7 +56,7 @@ def rules_with_changed_code(stage: str, lock: Path) -> list[str]:
 
 
 def command(stage: str, extra: list[str], cwd: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "snakemake", *STAGES[stage]["targets"], "--snakefile",
+    cmd = [sys.executable, "-m", "snakemake", *STAGES[stage].targets, "--snakefile",
            os.path.relpath(PROJECT / "workflow/Snakefile", cwd)]  # fmt: skip
     if not os.environ.get("SNAKEMAKE_PROFILE"):
         cmd += ["--profile", os.path.relpath(PROJECT / "workflow/profiles/local", cwd)]

@@ -13,7 +13,8 @@ The notebooks stay short and readable because the mechanics live here:
 * `sweeps`: the points of a UFM sweep and how every page names them (read by `claims` and `ufm_plots`);
 * `pages`: the demo banner (settings that differ from params.yaml) and links to the math document;
 * `text`: Markdown with LaTeX as HTML + MathML (no script), and docs/math.md rendered as reports/math.html;
-* `theory_table`: the theory page's table, every row, non-agreeing first, with counts and reasons.
+* `theory_table`: the theory page's table, every row, non-agreeing first, with counts and reasons;
+* `plan`: which pages a configuration has, what each reads and its parameters (read by the Snakefile).
 
 Nothing here computes science: the pages only read stores written by the package's commands (the
 closed-form thresholds come from `deepcollapse.ufm.theory`).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import importlib
 
 _SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots", "claims",
-               "pages", "text", "theory_table", "comparison", "lowrank_plots", "sweeps"}
+               "pages", "text", "theory_table", "comparison", "lowrank_plots", "sweeps", "plan"}
 
 
 def __getattr__(name: str):

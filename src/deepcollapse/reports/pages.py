@@ -2,7 +2,7 @@
 
 `banner(overrides)` is the first thing a page shows: when the pipeline ran with overrides of
 params.yaml (the CPU demo, `--configfile workflow/demo.yaml`) it lists every setting of this page
-that differs from params.yaml, as computed by workflow/rules/reports.smk from the resolved config.
+that differs from params.yaml, as computed by deepcollapse.reports.plan from the resolved config.
 `demo_note(name, overrides)` is the suffix of a figure title whose run is not at the paper's setting.
 """
 
