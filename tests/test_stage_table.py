@@ -101,7 +101,7 @@ def test_the_table_imports_only_the_standard_library():
         absolute |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         relative = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level for a in n.names}
         assert absolute <= {"__future__", "dataclasses", "posixpath"}, (module, absolute)
-        assert relative <= {(None, "stages"), ("stages", "PlanError")}, (module, relative)
+        assert relative <= {(None, "stages"), (None, "rundir"), ("stages", "PlanError")}, (module, relative)
     code = ("import sys; import deepcollapse.stages, deepcollapse.reports.plan, deepcollapse.cli, deepcollapse.outputs;"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'xarray', 'zarr', 'numpy', 'pandas', 'yaml'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

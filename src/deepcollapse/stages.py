@@ -33,6 +33,8 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+from . import rundir  # the run folder's file names (standard library only)
+
 PACKAGE = "deepcollapse"
 
 #: on-disk format of an output, by its suffix (a run directory says its format itself)
@@ -159,7 +161,7 @@ STAGES: dict[str, Stage] = _stages(
     Stage("train", params=("networks",), targets=("train_all",),
           jobs=(Job("data", cli("data"), {"store": Output("data/{dataset}.zarr", "data")}),
                 Job("train", cli("train"), {"run": Output("results/runs/{run}", "run", format="run"),
-                                            "done": Output("results/runs/{run}/done.json")})),
+                                            "done": Output(f"results/runs/{{run}}/{rundir.DONE}")})),
           tracked=("data", "results/runs")),
     Stage("features", params=("networks",), targets=("features_all",),
           jobs=(Job("features", cli("features"), {"store": Output("results/features/{run}.zarr", "features")}),),
