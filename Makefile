@@ -1,6 +1,7 @@
-# The two commands a newcomer needs:
+# The commands a newcomer needs:
 #   make run    the CPU demo of the whole pipeline (no cluster, no network) -> demo/reports/index.html
-#   make test   the test suite
+#   make test   the test suite, both tiers (needs root: it starts a local SLURM, installs Debian packages)
+#   make check  the unit tier only (no root, no daemon, no network; the loop between edits)
 # Both create the virtual environment .venv on first use (about 2 minutes; torch is large).
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run paper test venv bench clean
+.PHONY: run paper test check venv bench clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +36,10 @@ paper: $(STAMP)
 	$(BIN)/dvc repro
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadscope tests
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests/unit tests/system
+
+check: $(STAMP)
+	$(BIN)/python -m pytest -n 2 tests/unit
 
 bench: $(STAMP)
 	for script in tests/benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

@@ -1,56 +1,22 @@
-import fcntl
+"""What every test shares: DVC's analytics off, and the order `make test` hands modules to its two
+workers.  The system tier's needs (Debian packages) are in tests/system/conftest.py; the helpers are
+the package tests.support."""
+
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-# helpers shared by tests (e.g. the independent NC reference) are importable as plain modules
-sys.path.insert(0, str(Path(__file__).parent))
 
-APT_LOCK = Path("/tmp/deepcollapse-tests-apt.lock")  # pytest-xdist workers install one at a time
+TESTS = Path(__file__).parent
 
 
 def pytest_configure(config):
+    moved = [path for path in RUN_FIRST if not (TESTS / path).is_file()]
+    if moved:  # a renamed module would silently lose its place and start last
+        raise pytest.UsageError(f"tests/conftest.py RUN_FIRST names modules that do not exist: {moved}")
     _keep_the_collection_order(config)
-    config.addinivalue_line(
-        "markers",
-        "system_package(name, path): the test needs a Debian package (path: a file it installs); "
-        "installed with apt-get before the test when missing, so that `make test` passes on a fresh machine",
-    )
-
-
-def pytest_runtest_setup(item):
-    for mark in item.iter_markers("system_package"):
-        ensure_debian_package(*mark.args, **mark.kwargs)
-
-
-def _apt(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(["apt-get", *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=900)
-
-
-def ensure_debian_package(name: str, path: str) -> None:
-    """Install Debian package `name` unless `path` exists; fail the test with what to do when this
-    process cannot (not root, no apt-get, no package source)."""
-    if Path(path).exists():
-        return
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.fail(f"needs Debian package {name} ({path} is missing) and cannot install it here "
-                    f"(root and apt-get needed): run `apt-get install --no-install-recommends {name}` as root", pytrace=False)  # fmt: skip
-    with open(APT_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if Path(path).exists():  # another worker installed it meanwhile
-            return
-        proc = _apt("install", "-y", "-q", "--no-install-recommends", name)
-        if proc.returncode != 0:  # a fresh machine may have no package lists yet
-            _apt("update", "-q")
-            proc = _apt("install", "-y", "-q", "--no-install-recommends", name)
-    if proc.returncode != 0 or not Path(path).exists():
-        pytest.fail(f"apt-get install {name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}", pytrace=False)
 
 
 # `make test` runs `pytest -n 2 --dist loadscope`: each module goes whole to one of two workers, so
@@ -63,24 +29,24 @@ def ensure_debian_package(name: str, path: str) -> None:
 # its job, ...); a module missing from the list only runs after them.
 # xdist gives a worker its next module while it still has up to two tests left, so the SLURM
 # workflow's checks are five tests of one module fixture: no module waits behind its run.
-RUN_FIRST = (
-    "test_slurm_workflow.py",
-    "test_cached_features_journey.py",
-    "test_pipeline_dvc.py",
-    "test_pipeline_e2e.py",
-    "test_slurm_signal.py",  # after these: its job would hold one of the local SLURM's 2 CPUs the workflow's jobs need
-    "test_faults.py",
-    "test_nets_train.py",
-    "test_pipeline_dag.py",
-    "test_reports_claims.py",
-    "test_reports_browser.py",
-    "test_dvc_remote.py",
-    "test_slurm_profile.py",
-    "test_ufm_deep.py",
-    "test_ufm_deep_theory.py",
-    "test_ufm_models.py",
-    "test_slurm_cluster.py",
-    "test_bad_inputs.py",
+RUN_FIRST = (  # paths under tests/
+    "system/test_slurm_workflow.py",
+    "system/test_cached_features_journey.py",
+    "system/test_pipeline_dvc.py",
+    "system/test_pipeline_e2e.py",
+    "system/test_slurm_signal.py",  # after these: its job would hold one of the local SLURM's 2 CPUs the workflow's jobs need
+    "system/test_faults.py",
+    "unit/nets/test_trainer.py",
+    "system/test_pipeline_dag.py",
+    "system/test_reports_claims.py",
+    "system/test_reports_browser.py",
+    "system/test_dvc_remote.py",
+    "system/test_slurm_profile.py",
+    "unit/ufm/test_deep.py",
+    "unit/ufm/test_deep_theory.py",
+    "unit/ufm/test_models.py",
+    "system/test_slurm_cluster.py",
+    "unit/test_bad_inputs.py",
 )
 
 
@@ -91,4 +57,8 @@ def _keep_the_collection_order(config):
 
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(RUN_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+    items.sort(key=lambda item: rank.get(_under_tests(item.path), len(rank)))  # stable: the rest keep their order
+
+
+def _under_tests(path: Path) -> str:
+    return path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else path.as_posix()

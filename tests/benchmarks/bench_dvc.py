@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # a script: the repository root, for tests.support
 
-from helpers_dvc import BUCKET, add_remote, encoding, feature_dataset, files_under, init_repo, moto_s3, sh, size_mb  # noqa: E402
+from tests.support.dvc import BUCKET, add_remote, encoding, feature_dataset, files_under, init_repo, moto_s3, sh, size_mb  # noqa: E402
 
 from deepcollapse.store import open_dataset, write_dataset  # noqa: E402
 

@@ -1,0 +1,83 @@
+"""The JSON Schema of params.yaml stays in step with the package's config dataclasses, and accepts
+params.yaml and the demo as they are.
+
+The schema exists so that a bad key fails before any job; the dataclasses are the single place where
+each parameter is defined.  These tests fail when a field is added to one and not the other.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+
+from tests.support.pipeline import ROOT
+
+SCHEMAS = ROOT / "workflow/schemas"
+
+
+def _schema(name):
+    return yaml.safe_load((SCHEMAS / name).read_text())
+
+
+def _validator():
+    registry = Registry().with_resources(
+        (path.name, Resource.from_contents(yaml.safe_load(path.read_text()))) for path in SCHEMAS.glob("*.yaml")
+    )
+    return jsonschema.Draft202012Validator(_schema("params.schema.yaml"), registry=registry)
+
+
+def _fields(cls):
+    return {f.name for f in dataclasses.fields(cls) if f.init}
+
+
+def test_ufm_experiment_keys_are_the_ufm_config_fields():
+    from deepcollapse.ufm import Config
+
+    keys = set(_schema("ufm.schema.yaml")["$defs"]["experiment"]["properties"]) - {"sweep"}
+    assert keys == _fields(Config)
+
+
+def test_asymptotic_keys_are_the_study_config_fields():
+    from deepcollapse.asymptotic import Config, ExtendedConfig
+
+    schema = _schema("asymptotic.schema.yaml")["properties"]
+    assert set(schema) == _fields(Config)
+    assert set(schema["extended"]["properties"]) == _fields(ExtendedConfig)
+
+
+def test_network_training_keys_are_the_train_config_fields_the_workflow_does_not_set():
+    from deepcollapse.nets.config import TrainConfig
+
+    keys = set(_schema("networks.schema.yaml")["$defs"]["train"]["properties"])
+    assert keys == _fields(TrainConfig) - {"dataset", "loss", "data"}
+
+
+def _merged(*files):
+    from snakemake.utils import update_config
+
+    config = {}
+    for path in files:
+        update_config(config, yaml.safe_load(Path(path).read_text()))
+    return config
+
+
+@pytest.mark.parametrize("files", [["params.yaml"], ["params.yaml", "workflow/demo.yaml"]], ids=["params", "demo"])
+def test_params_and_demo_validate(files):
+    errors = list(_validator().iter_errors(_merged(*(ROOT / f for f in files))))
+    assert errors == []
+
+
+def test_every_ufm_run_of_params_builds_its_package_config():
+    # the schema is the first gate; the package's own checks (ranges, step size, cross-field rules)
+    # must accept every run of the paper config too, or the run would fail hours in
+    from deepcollapse.ufm import batched
+
+    ufm = yaml.safe_load((ROOT / "params.yaml").read_text())["ufm"]
+    for name, exp in ufm["experiments"].items():
+        assert batched.from_mapping(exp, source=name)[1] is None, f"{name}: a sweep belongs in ufm.sweeps"
+    for name, exp in (ufm.get("sweeps") or {}).items():
+        base, sweep = batched.from_mapping(exp, source=name)
+        batched.configs_of(base, sweep)  # every point validated
