@@ -86,7 +86,7 @@ def test_direct_construction_is_type_checked_for_every_config():
     import numpy as np
 
     from deepcollapse.asymptotic import Config as AsymptoticConfig
-    from deepcollapse.constraints import validate
+    from deepcollapse.constraints import validate_fields
     from deepcollapse.nets.config import TrainConfig
     from deepcollapse.ufm import Config as UFMConfig
 
@@ -99,5 +99,5 @@ def test_direct_construction_is_type_checked_for_every_config():
     with pytest.raises(InputError, match="lambda_W must be a (non-negative )?number"):
         UFMConfig(lambda_W="0.1")
     UFMConfig(K=np.int64(3), lr=np.float32(0.5))  # numpy scalars are numbers
-    validate(UFMConfig(init_scale=None))  # `float | None` accepts None
-    validate(Toy(K=np.int64(3), lr=np.float32(0.5)))  # a dataclass without declarations: only its annotations
+    validate_fields(UFMConfig(init_scale=None))  # `float | None` accepts None
+    validate_fields(Toy(K=np.int64(3), lr=np.float32(0.5)))  # a dataclass without declarations: only its annotations

@@ -2,8 +2,8 @@
 
 Each configuration declares, beside itself, ``parameter_constraints = {field: constraint}`` (the
 UFM models, `ufm.Config`, `nets.config.TrainConfig`, the Theorem 5.1 configs, the low-rank study);
-`validate(config, declared)` checks them and raises `InputError` with one sentence naming the
-field and its value.  Rules that span several fields stay in the configuration's own `validate`.
+`validate_fields(config)` checks them and raises `InputError` with one sentence naming the
+field and its value.  Rules that span several fields stay in the configuration's own `validate` method.
 
 A constraint is introspectable, so that nothing about a range is written twice:
 
@@ -338,7 +338,9 @@ class ListOf(Constraint):
         return out
 
     def valid_values(self) -> list[Any]:
-        good = sorted(set(self.item.valid_values()), key=repr) if not self.increasing else sorted(set(self.item.valid_values()))
+        good = self.item.valid_values()
+        if self.increasing:
+            good = sorted(set(good))
         return [good[: max(1, self.min_items)]] if good else []
 
     def schema_blind(self, value: Any) -> bool:
@@ -411,8 +413,10 @@ class Nested(Constraint):
         return [1, "x", None]
 
     def valid_values(self) -> list[Any]:
-        return [self.cls()] if all(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-                                   for f in dataclasses.fields(self.cls)) else []  # fmt: skip
+        try:
+            return [self.cls()]  # its defaults, where every field has one
+        except TypeError:
+            return []
 
 
 def schema_name(cls: type) -> str:
@@ -428,7 +432,7 @@ POSITIVE = Interval(float, 0.0, closed="right")
 
 
 # ----------------------------------------------------------------------------------- checking
-def validate(config: Any, declared: Mapping[str, Constraint] | None = None, *, prefix: str = "") -> None:
+def validate_fields(config: Any, declared: Mapping[str, Constraint] | None = None, *, prefix: str = "") -> None:
     """Raise InputError naming the first field of `config` (in declaration order) that its constraint refuses.
 
     `declared`: {field: constraint}, by default `declarations(type(config))`.  `prefix` is put

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from .. import devices
-from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, validate
+from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, validate_fields
 from ..errors import InputError
 
 #: n = 10 … 10⁴, three points per decade (contains docs/math.md#theorem-5-1's 10, 100, 1000, 10⁴).
@@ -47,7 +47,7 @@ class ExtendedConfig:
     }  # fmt: skip
 
     def __post_init__(self):
-        validate(self, prefix="extended.")  # its place in the parent study names its fields
+        validate_fields(self, prefix="extended.")  # its place in the parent study names its fields
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,12 @@ class Config:
     }
 
     def __post_init__(self):
-        validate(self)
+        validate_fields(self)
+        self.validate()
+
+    def validate(self) -> None:
+        """The rules that span fields, and the device this machine must have (each field's own
+        values are declared above)."""
         if self.d < self.K:
             raise InputError(f"d must be at least K={self.K} (an orthogonal frame of K means), got {self.d}")
         if self.extended.enabled and self.extended.d1 < self.K:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, Literal
 
-from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, OrNone, validate
+from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, OrNone, validate_fields
 from ..devices import DEVICE
 from ..errors import InputError
 
@@ -89,13 +89,17 @@ class TrainConfig:
     }
 
     def __post_init__(self) -> None:
-        validate(self)
-        bad = [e for e in self.checkpoints if not 0 <= e <= self.epochs]
-        if bad:
-            raise InputError(f"key 'checkpoints': epoch {bad[0]} is outside 0..epochs={self.epochs}")
+        validate_fields(self)
+        self.validate()
         if self.bias is None:  # resolved: the paper's pairing, MSE without bias and CE with it
             object.__setattr__(self, "bias", self.loss == "ce")
         # resolved: sorted, unique, and always the final epoch
         object.__setattr__(self, "checkpoints", tuple(sorted(set(self.checkpoints) | {self.epochs})))
+
+    def validate(self) -> None:
+        """The rules that span fields (each field's own values are declared above)."""
+        bad = [e for e in self.checkpoints if not 0 <= e <= self.epochs]
+        if bad:
+            raise InputError(f"key 'checkpoints': epoch {bad[0]} is outside 0..epochs={self.epochs}")
         if self.cuda_graphs and self.compile != "none":
             raise InputError("keys 'cuda_graphs' and 'compile' exclude each other (compile mode 'reduce-overhead' already uses CUDA graphs)")

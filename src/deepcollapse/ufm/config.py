@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, Literal
 
-from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, Options, OrNone, validate
+from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, Options, OrNone, validate_fields
 from ..devices import DEVICE
 from ..errors import InputError
 from . import models
@@ -89,7 +89,7 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
-        validate(self)  # the declared constraints; a model's own fields are checked by the model
+        validate_fields(self)  # the declared constraints; a model's own fields are checked by the model
         self.validate()
 
     def validate(self) -> None:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..constraints import POSITIVE, POSITIVE_INT, NONNEGATIVE_INT, Interval, ListOf, Nested, declarations, validate
+from ..constraints import POSITIVE, POSITIVE_INT, NONNEGATIVE_INT, Interval, ListOf, Nested, declarations, validate_fields
 from ..devices import DEVICE
 from ..errors import InputError
 from . import agreement, deep_theory, models, reduced, theory
@@ -51,7 +51,7 @@ class Size:
     parameter_constraints: ClassVar[dict] = {"K": Interval(int, 2), "n": POSITIVE_INT, "d": POSITIVE_INT}
 
     def __post_init__(self) -> None:
-        validate(self)
+        validate_fields(self)
 
 
 def _size(mapping: Mapping[str, Any], where: str) -> Size:
@@ -92,7 +92,7 @@ class Study:
     }
 
     def __post_init__(self) -> None:
-        validate(self)
+        validate_fields(self)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], *, source: str = "ufm.studies.lowrank") -> "Study":

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 # the constraint vocabulary is the package's; a model declaration reads these names from here
-from ...constraints import NONNEGATIVE, POSITIVE_INT, Interval, PerLayer, validate as validate_fields  # noqa: F401
+from ...constraints import NONNEGATIVE, POSITIVE_INT, Interval, PerLayer, validate_fields  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
