@@ -27,13 +27,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..constraints import POSITIVE, POSITIVE_INT, NONNEGATIVE_INT, Interval, ListOf, Nested, declarations, validate_fields
+from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Nested, declarations, validate_fields
 from ..devices import DEVICE
 from ..errors import InputError
 from . import agreement, deep_theory, models, reduced, theory
 from .batched import Axis, Sweep, solve_sweep
 from .config import Config
-from .models.deep import MAX_DEPTH
 
 #: A singular value counts towards the numerical rank above this fraction of the largest (GD end
 #: points carry residual directions that decay at rate lr·λ; 1e-3 separates them from structure).
@@ -78,7 +77,7 @@ class Study:
     device: str = "cpu"
 
     parameter_constraints: ClassVar[dict] = {
-        "depths": ListOf(Interval(int, 1, MAX_DEPTH)),
+        "depths": ListOf(models.get("deep").parameter_constraints["depth"]),  # the depths the deep model takes
         "sizes": ListOf(Nested(Size)),
         "lambda_ratios": ListOf(POSITIVE),
         "activations": ListOf(declarations(Config)["activation"]),
