@@ -20,6 +20,7 @@ Every number constraint refuses NaN and infinities: no field of the project mean
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import re
@@ -454,6 +455,11 @@ def declarations(cls: type) -> dict[str, Constraint]:
     field true or false, a ``str`` field any string, a nested configuration `Nested`; each
     optionally ``| None``.  Numbers always need a declared range.
     """
+    return dict(_declarations(cls))
+
+
+@functools.cache  # a class's declarations do not change (an Options of a registry reads it when checking)
+def _declarations(cls: type) -> tuple[tuple[str, Constraint], ...]:
     explicit = dict(getattr(cls, "parameter_constraints", {}))
     hints = typing.get_type_hints(cls)
     out: dict[str, Constraint] = {}
@@ -462,7 +468,7 @@ def declarations(cls: type) -> dict[str, Constraint]:
         if constraint is not None:
             out[f.name] = constraint
     out.update(explicit)  # constraints of fields the dataclass does not have are a bug the tests catch
-    return out
+    return tuple(out.items())
 
 
 def from_annotation(tp: Any) -> Constraint | None:
