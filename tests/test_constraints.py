@@ -231,3 +231,12 @@ def test_a_model_fields_schema_rule_refuses_what_no_model_accepts_and_accepts_ea
         for value in constraint.invalid_values():
             if not any(r.accepts(value) for r in others) and not constraint.schema_blind(value):
                 assert not validator.is_valid(_json(value)), (model, field, value)
+
+
+def test_declarations_of_several_models_join_into_one_rule():
+    union = config_schema._union
+    per_layer = C.PerLayer(C.POSITIVE_INT)
+    assert union([C.POSITIVE_INT, per_layer]) is per_layer and union([per_layer, C.POSITIVE_INT]) is per_layer
+    assert union([C.NONNEGATIVE, C.NONNEGATIVE]) == C.NONNEGATIVE
+    joined = union([C.POSITIVE_INT, C.Interval(float, 0.5, 2)])
+    assert joined.json_schema() == {"anyOf": [C.POSITIVE_INT.json_schema(), {"type": "number", "minimum": 0.5, "maximum": 2}]}
