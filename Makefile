@@ -26,12 +26,14 @@ venv: $(STAMP)
 # the lock records the parameters the outputs were made with, and the paper run's results/,
 # reports/ and dvc.lock are never touched.
 run: $(STAMP)
+	$(BIN)/python workflow/scripts/config_schema.py
 	$(BIN)/python workflow/scripts/dvc_pipelines.py
 	$(BIN)/dvc repro demo/dvc.yaml
 	@echo "open demo/reports/index.html"
 
 # The paper run (GPU recommended for the networks): every parameter of params.yaml.
 paper: $(STAMP)
+	$(BIN)/python workflow/scripts/config_schema.py
 	$(BIN)/python workflow/scripts/dvc_pipelines.py
 	$(BIN)/dvc repro
 

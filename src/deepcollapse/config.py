@@ -163,7 +163,8 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, source: str = "con
     """Build dataclass `cls` from `mapping`, refusing unknown keys and wrong types.
 
     `source` names where the mapping came from (a file path) and prefixes every error.  The
-    dataclass's own ``__post_init__`` then checks values (ranges, consistency).
+    dataclass's own ``__post_init__`` then checks values (its declared constraints, see
+    `deepcollapse.constraints`, and the rules that span fields).
     """
     if not isinstance(mapping, Mapping):
         raise InputError(f"{source}: expected a mapping, got {type(mapping).__name__}")
@@ -177,96 +178,6 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, source: str = "con
         return cls(**kwargs)
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None
-
-
-@dataclasses.dataclass(frozen=True)
-class Bound:
-    """The meaningful range of a numeric config field, declared once beside the field
-    (`bounded`), checked by `check_field_types` and listed by `constraints`.
-
-    `minimum`/`maximum` are inclusive unless `exclusive`; NaN and infinities are refused unless
-    `finite` is False.  `why` says what the limit protects (it ends the error message).
-    """
-
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive: bool = False
-    finite: bool = True
-    why: str = ""
-
-    def describe(self) -> str:
-        low = "" if self.minimum is None else (f"> {self.minimum:g}" if self.exclusive else f">= {self.minimum:g}")
-        high = "" if self.maximum is None else f"<= {self.maximum:g}"
-        parts = [p for p in (low, high) if p] + (["finite"] if self.finite else [])
-        return " and ".join(parts) or "any number"
-
-    def violated_by(self, value: Any) -> bool:
-        import math
-
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False  # a type error, reported by the type check
-        if math.isnan(value):
-            return self.finite or self.minimum is not None or self.maximum is not None
-        if self.finite and not math.isfinite(value):
-            return True
-        if self.minimum is not None and (value <= self.minimum if self.exclusive else value < self.minimum):
-            return True
-        return self.maximum is not None and value > self.maximum
-
-
-def bounded(default: Any, **bound: Any) -> Any:
-    """A dataclass field with a declared `Bound` (``width: float = bounded(1.0, minimum=1/64)``)."""
-    return dataclasses.field(default=default, metadata={"bound": Bound(**bound)})
-
-
-def constraints(cls: type) -> dict[str, Bound]:
-    """{field: Bound} declared by config dataclass `cls` (for documentation and property tests)."""
-    return {f.name: f.metadata["bound"] for f in dataclasses.fields(cls) if "bound" in f.metadata}
-
-
-def check_bounds(obj: Any) -> None:
-    """Refuse a field value outside its declared `Bound` (one sentence naming key and value)."""
-    for f in dataclasses.fields(obj):
-        bound = f.metadata.get("bound")
-        value = getattr(obj, f.name)
-        if bound is not None and value is not None and bound.violated_by(value):
-            why = f" ({bound.why})" if bound.why else ""
-            raise InputError(f"key {f.name!r} must be {bound.describe()}, got {value!r}{why}")
-
-
-def check_field_types(obj: Any) -> None:
-    """Refuse wrong types and unknown choices of a config dataclass built directly in Python.
-
-    `from_mapping` checks YAML input; call this first in ``__post_init__`` so that, e.g.,
-    ``Config(bias="regularised")`` is refused instead of running under a misspelt label.
-    Checks Literal choices, int, float and str fields (each optionally ``| None``); numpy
-    scalars count as numbers; other annotations are left to the dataclass.
-    """
-    import numbers
-
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value, tp = getattr(obj, f.name), hints[f.name]
-        is_union = typing.get_origin(tp) in (typing.Union, types.UnionType)
-        options = [a for a in typing.get_args(tp) if a is not type(None)] if is_union else [tp]
-        if value is None and is_union and len(options) < len(typing.get_args(tp)):
-            continue
-        if len(options) != 1:
-            continue
-        (tp,) = options
-        if typing.get_origin(tp) is typing.Literal:
-            if value not in typing.get_args(tp):
-                choices = ", ".join(repr(a) for a in typing.get_args(tp))
-                raise InputError(f"{f.name}={value!r} is not one of {choices}")
-        elif tp is int:
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise InputError(f"{f.name} must be an integer, got {value!r}")
-        elif tp is float:
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise InputError(f"{f.name} must be a number, got {value!r}")
-        elif tp is str and not isinstance(value, str):
-            raise InputError(f"{f.name} must be a string, got {value!r}")
-    check_bounds(obj)
 
 
 def from_yaml(cls: type[T], path: str | os.PathLike, *, key: str | None = None) -> T:

@@ -7,19 +7,27 @@ from collections.abc import Iterator
 
 import torch
 
+from .constraints import Pattern
 from .errors import InputError
+
+#: The `device` field of every configuration (networks, UFM runs and studies, Theorem 5.1): "auto"
+#: is CUDA when this machine has it, else the CPU (the networks' default); a configuration checks
+#: the spelling when it is built, `resolve` checks the machine when a job starts.
+DEVICE = Pattern(
+    r"auto|cpu|cuda(:[0-9]+)?",
+    "'auto', 'cpu', 'cuda' or 'cuda:N'",
+    invalid=("gpu", "tpu", "cuda:", "cpu:0", "CUDA"),
+    valid=("auto", "cpu", "cuda", "cuda:1"),
+)
 
 
 def resolve(name: str) -> torch.device:
     """'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'; anything else is an InputError."""
+    if not DEVICE.accepts(name):
+        raise InputError(DEVICE.refusal("device", name))
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise InputError(f"device {name!r} is not a torch device (use 'auto', 'cpu', 'cuda' or 'cuda:N')") from None
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"device {name!r} is not supported (use 'auto', 'cpu', 'cuda' or 'cuda:N')")
+    device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {name!r} was requested but CUDA is not available on this machine")
     return device

@@ -24,7 +24,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from deepcollapse import rundir
-from deepcollapse.config import constraints, from_mapping
+from deepcollapse.config import from_mapping
+from deepcollapse.constraints import Interval, OrNone, declarations
 from deepcollapse.errors import InputError
 from deepcollapse.nets.config import TrainConfig
 from deepcollapse.outputs import MARKER, artifact_kind, claim
@@ -271,12 +272,16 @@ def test_any_train_mapping_is_accepted_or_refused_with_one_input_error(mapping):
     except InputError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("t.yaml")
         return
-    for name, bound in constraints(TrainConfig).items():  # an accepted config is within every bound
+    for name, constraint in declarations(TrainConfig).items():  # an accepted config is within every constraint
         value = getattr(config, name)
-        assert value is None or not bound.violated_by(value), (name, value)
+        assert constraint.accepts(value, config), (name, value)
 
 
-_BOUNDED = sorted(constraints(TrainConfig))
+def _interval(constraint):
+    return constraint.item if isinstance(constraint, OrNone) else constraint
+
+
+_BOUNDED = sorted(name for name, c in declarations(TrainConfig).items() if isinstance(_interval(c), Interval))
 
 
 @settings(max_examples=300, deadline=None)
@@ -286,20 +291,22 @@ def test_a_bounded_train_field_is_refused_exactly_outside_its_bound(name, value)
     if "int" in str(field_type) and isinstance(value, float):
         value = int(value) if math.isfinite(value) else value
     mapping = {name: value, "checkpoints": [0], "epochs": 3} if name != "epochs" else {name: value, "checkpoints": [0]}
-    bound = constraints(TrainConfig)[name]
+    interval = _interval(declarations(TrainConfig)[name])
     try:
         from_mapping(TrainConfig, mapping, source="t.yaml")
     except InputError as exc:
-        assert bound.violated_by(value) or "expected" in str(exc) or "checkpoints" in str(exc), (name, value, str(exc))
+        assert not interval.accepts(value) or "expected" in str(exc) or "checkpoints" in str(exc), (name, value, str(exc))
     else:
-        assert not bound.violated_by(value), (name, value)
+        assert interval.accepts(value), (name, value)
 
 
 def test_declared_bounds_are_introspectable_and_named_in_errors():
-    bounds = constraints(TrainConfig)
-    assert bounds["batch_size"].minimum == 2 and bounds["width"].minimum == 1 / 64 and bounds["width"].finite
-    with pytest.raises(InputError, match=r"key 'width' must be >= 0.015625 and <= 64 and finite, got 1e-06"):
-        from_mapping(TrainConfig, {"width": 1e-6})
+    declared = declarations(TrainConfig)
+    assert declared["batch_size"].low == 2 and declared["width"].low == 1 / 64 and declared["width"].high == 64
+    with pytest.raises(InputError, match=r"t.yaml: width must be a number >= 0.015625 and <= 64, got 1e-06 \(64\*width channels"):
+        from_mapping(TrainConfig, {"width": 1e-6}, source="t.yaml")
+    with pytest.raises(InputError, match=r"width must be a number >= 0.015625 and <= 64, got inf"):
+        from_mapping(TrainConfig, {"width": math.inf})
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

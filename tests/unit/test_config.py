@@ -86,17 +86,18 @@ def test_direct_construction_is_type_checked_for_every_config():
     import numpy as np
 
     from deepcollapse.asymptotic import Config as AsymptoticConfig
-    from deepcollapse.config import check_field_types
+    from deepcollapse.constraints import validate_fields
     from deepcollapse.nets.config import TrainConfig
     from deepcollapse.ufm import Config as UFMConfig
 
     with pytest.raises(InputError, match="loss='hinge' is not one of"):
         TrainConfig(loss="hinge")
-    with pytest.raises(InputError, match="epochs must be an integer"):
+    with pytest.raises(InputError, match="epochs must be a positive integer, got 2.5"):
         TrainConfig(epochs=2.5)
     with pytest.raises(InputError, match="noise='cauchy' is not one of"):
         AsymptoticConfig(noise="cauchy")
     with pytest.raises(InputError, match="lambda_W must be a (non-negative )?number"):
         UFMConfig(lambda_W="0.1")
-    check_field_types(Toy(K=np.int64(3), lr=np.float32(0.5)))  # numpy scalars are numbers
-    check_field_types(UFMConfig(init_scale=None))  # `float | None` accepts None
+    UFMConfig(K=np.int64(3), lr=np.float32(0.5))  # numpy scalars are numbers
+    validate_fields(UFMConfig(init_scale=None))  # `float | None` accepts None
+    validate_fields(Toy(K=np.int64(3), lr=np.float32(0.5)))  # a dataclass without declarations: only its annotations

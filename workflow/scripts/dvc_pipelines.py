@@ -32,6 +32,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from code_deps import PROJECT, rule_code, stages  # noqa: E402
+from generated_files import sync  # noqa: E402
 
 Stage = stages.Stage
 # The stages, each described once in the package: deepcollapse/stages.py.
@@ -141,19 +142,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check that the generated files are up to date")
     args = parser.parse_args(argv)
-    stale = 0
-    for path, text in files().items():
-        if path.is_file() and path.read_text() == text:
-            continue
-        if args.check:
-            print(f"{path.relative_to(PROJECT)}: out of date; run python workflow/scripts/dvc_pipelines.py", file=sys.stderr)
-            stale = 1
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return stale
+    return sync(files(), check=args.check, root=PROJECT, command="python workflow/scripts/dvc_pipelines.py")
 
 
 if __name__ == "__main__":

@@ -1,38 +1,23 @@
 """Parameters of the Theorem 5.1 study (defaults = params.yaml's `asymptotic:` section, docs/math.md#theorem-5-1).
 
 A flat mapping of `Config` fields, plus the nested `extended:` mapping for the exploratory
-extended-model counterpart.  Types and unknown keys are checked by `deepcollapse.config`;
-ranges here, each failure one sentence naming the key.
+extended-model counterpart.  Types and unknown keys are checked by `deepcollapse.config`; each
+class declares its fields' ranges (`parameter_constraints`, see `deepcollapse.constraints`) and
+checks the rules spanning fields in `__post_init__`, each failure one sentence naming the key.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
-from ..config import check_field_types
+from .. import devices
+from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, validate_fields
 from ..errors import InputError
 
 #: n = 10 … 10⁴, three points per decade (contains docs/math.md#theorem-5-1's 10, 100, 1000, 10⁴).
 DEFAULT_N = (10, 22, 46, 100, 215, 464, 1000, 2154, 4642, 10000)
 DEFAULT_SIGMA = (0.0, 0.1, 0.3, 0.5)
-
-
-def _positive(name: str, value: float) -> None:
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"{name} must be a positive finite number, got {value!r}")
-
-
-def _increasing(name: str, values: tuple, *, minimum: float, strict_min: bool) -> None:
-    if not values:
-        raise InputError(f"{name} must list at least one value")
-    for v in values:
-        if not math.isfinite(v) or v < minimum or (strict_min and v == minimum):
-            bound = f"> {minimum}" if strict_min else f">= {minimum}"
-            raise InputError(f"{name} values must be finite and {bound}, got {v!r}")
-    if any(b <= a for a, b in zip(values, values[1:])):
-        raise InputError(f"{name} must be strictly increasing, got {list(values)}")
 
 
 @dataclass(frozen=True)
@@ -56,13 +41,13 @@ class ExtendedConfig:
     iters: int = 4000
     init_scale: float = 0.1
 
+    parameter_constraints: ClassVar[dict] = {
+        "d1": POSITIVE_INT, "d2": POSITIVE_INT, "lambda_W1": POSITIVE, "lambda_W2": POSITIVE,
+        "lambda_H1_tilde": POSITIVE, "lr": POSITIVE, "iters": POSITIVE_INT, "init_scale": POSITIVE,
+    }  # fmt: skip
+
     def __post_init__(self):
-        check_field_types(self)
-        for name in ("d1", "d2", "iters"):
-            if getattr(self, name) < 1:
-                raise InputError(f"extended.{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lambda_W1", "lambda_W2", "lambda_H1_tilde", "lr", "init_scale"):
-            _positive(f"extended.{name}", getattr(self, name))
+        validate_fields(self, prefix="extended.")  # its place in the parent study names its fields
 
 
 @dataclass(frozen=True)
@@ -82,31 +67,32 @@ class Config:
     rate_fit_n_min: int = 100  # the n^(-1/2) rate is fitted over n >= this (small n has O(1/n) bias)
     extended: ExtendedConfig = field(default_factory=ExtendedConfig)
 
+    parameter_constraints: ClassVar[dict] = {
+        "K": Interval(int, 2),
+        "d": POSITIVE_INT,
+        "lambda_W": POSITIVE,
+        "lambda_H_tilde": POSITIVE,
+        "n": ListOf(POSITIVE_INT, increasing=True),
+        "sigma": ListOf(NONNEGATIVE, increasing=True),
+        "seeds": POSITIVE_INT,
+        "seed": NONNEGATIVE_INT,
+        "device": devices.DEVICE,
+        "rate_fit_n_min": POSITIVE_INT,
+    }
+
     def __post_init__(self):
-        check_field_types(self)
-        if self.K < 2:
-            raise InputError(f"K must be at least 2, got {self.K}")
+        validate_fields(self)
+        self.validate()
+
+    def validate(self) -> None:
+        """The rules that span fields, and the device this machine must have (each field's own
+        values are declared above)."""
         if self.d < self.K:
             raise InputError(f"d must be at least K={self.K} (an orthogonal frame of K means), got {self.d}")
-        _positive("lambda_W", self.lambda_W)
-        _positive("lambda_H_tilde", self.lambda_H_tilde)
-        _increasing("n", self.n, minimum=1, strict_min=False)
-        _increasing("sigma", self.sigma, minimum=0.0, strict_min=False)
-        if self.seeds < 1:
-            raise InputError(f"seeds must be at least 1, got {self.seeds}")
-        if self.rate_fit_n_min < 1:
-            raise InputError(f"rate_fit_n_min must be at least 1, got {self.rate_fit_n_min}")
-        if self.seed < 0:
-            raise InputError(f"seed must be non-negative, got {self.seed}")
         if self.extended.enabled and self.extended.d1 < self.K:
             raise InputError(f"extended.d1 must be at least K={self.K}, got {self.extended.d1}")
         if self.extended.enabled and self.extended.d2 < self.K:
             # below K the product W2 W1 cannot reach rank K and the two-factor lemma fails
             raise InputError(f"extended.d2 must be at least K={self.K}, got {self.extended.d2}")
-        _check_device(self.device)
-
-
-def _check_device(device: str) -> None:
-    from .. import devices
-
-    devices.resolve(device)
+        # the study refuses a device this machine lacks before it starts (devices.resolve)
+        devices.resolve(self.device)

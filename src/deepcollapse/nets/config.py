@@ -6,15 +6,17 @@ batch size and momentum are not stated there; we use the common recipe of the ne
 literature (Zhu et al. 2021): 200 epochs, batch 128, momentum 0.9 (docs/math.md#extended-ce).
 
 Build it with `deepcollapse.config.from_mapping(TrainConfig, mapping)` / `from_yaml`, which
-refuse unknown keys and wrong types; `__post_init__` checks the ranges.
+refuse unknown keys and wrong types; `__post_init__` checks the constraints declared in
+`TrainConfig.parameter_constraints` and the rules that span fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
-from ..config import bounded, check_field_types
+from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, OrNone, validate_fields
+from ..devices import DEVICE
 from ..errors import InputError
 
 # Dense early (collapse sets in fast), sparse late: 24 checkpoints over the 200 paper epochs.
@@ -31,50 +33,73 @@ class TrainConfig:
     dataset: Literal["digits", "mnist", "fashion-mnist", "cifar10"] = "digits"
     data: str | None = None  # store written by `deepcollapse data`; None: convert the source in memory
     data_root: str | None = None  # local directory of the standard files when `data` is None
-    train_per_class: int | None = bounded(None, minimum=1)  # balanced subsample of the training split (None: all of it)
-    test_per_class: int | None = bounded(None, minimum=1)
+    train_per_class: int | None = None  # balanced subsample of the training split (None: all of it)
+    test_per_class: int | None = None
     # ---- model
     stem: Literal["3x3", "imagenet"] = "3x3"
-    # stage widths 64w, 128w, 256w, 512w (rounded); below 1/64 the first stage would have no channel
-    width: float = bounded(1.0, minimum=1 / 64, maximum=64, why="64*width channels in the first stage, at least one")
+    width: float = 1.0
     bias: bool | None = None  # classifier bias; None: the paper's choice for the loss (none with MSE, with CE)
     # ---- loss: "mse" = mse_scale * mean over batch and classes of (logit - one_hot)^2,
     # i.e. mse_scale/(B K) * sum_i ||W h_i + b - e_{y_i}||^2 (torch's MSELoss(reduction="mean") at 1);
     # the UFM normalisation 1/(2N) sum_i ||...||^2 of docs/math.md#notation is mse_scale = K/2.
     loss: Literal["mse", "ce"] = "mse"
-    mse_scale: float = bounded(1.0, minimum=0, exclusive=True)
+    mse_scale: float = 1.0
     # ---- optimisation (paper recipe)
-    epochs: int = bounded(200, minimum=1)
+    epochs: int = 200
     # BatchNorm cannot normalise a batch of one sample in training mode
-    batch_size: int = bounded(128, minimum=2, why="BatchNorm needs two samples per batch")
-    lr: float = bounded(0.05, minimum=0, exclusive=True)
-    momentum: float = bounded(0.9, minimum=0)
-    weight_decay: float = bounded(5e-4, minimum=0)
-    lr_step: int = bounded(40, minimum=1)  # lr *= lr_gamma every lr_step epochs
-    lr_gamma: float = bounded(0.1, minimum=0, maximum=1, exclusive=True)
-    seed: int = bounded(0, minimum=0, why="numpy seeds are non-negative")
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_step: int = 40  # lr *= lr_gamma every lr_step epochs
+    lr_gamma: float = 0.1
+    seed: int = 0
     # ---- checkpoints: kept at these epochs (0 = initialisation) for `deepcollapse features`;
     # a rolling resume point is also written every `save_every` epochs (0: never)
     checkpoints: tuple[int, ...] = PAPER_CHECKPOINTS
-    save_every: int = bounded(1, minimum=0)
+    save_every: int = 1
     # ---- execution
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of the forward pass (the loss is computed in float32)
     channels_last: bool = False
     compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile mode
     cuda_graphs: bool = False  # capture the whole training step in a CUDA graph (CUDA only)
-    threads: int = bounded(0, minimum=0)  # CPU threads of torch (0: torch's default); on a shared machine 1 is often fastest
+    threads: int = 0  # CPU threads of torch (0: torch's default); on a shared machine 1 is often fastest
+
+    #: the meaningful values of each number field (the Literal, bool and str fields say theirs in
+    #: their annotations; see `deepcollapse.constraints`)
+    parameter_constraints: ClassVar[dict] = {
+        "train_per_class": OrNone(POSITIVE_INT),
+        "test_per_class": OrNone(POSITIVE_INT),
+        # stage widths 64w, 128w, 256w, 512w (rounded); below 1/64 the first stage would have no channel
+        "width": Interval(float, 1 / 64, 64, why="64*width channels in the first stage, at least one"),
+        "mse_scale": POSITIVE,
+        "epochs": POSITIVE_INT,
+        "batch_size": Interval(int, 2, why="BatchNorm needs two samples per batch"),
+        "lr": POSITIVE,
+        "momentum": NONNEGATIVE,
+        "weight_decay": NONNEGATIVE,
+        "lr_step": POSITIVE_INT,
+        "lr_gamma": Interval(float, 0, 1, closed="right"),
+        "seed": Interval(int, 0, why="numpy seeds are non-negative"),
+        "checkpoints": ListOf(NONNEGATIVE_INT),
+        "save_every": NONNEGATIVE_INT,
+        "device": DEVICE,
+        "threads": NONNEGATIVE_INT,
+    }
 
     def __post_init__(self) -> None:
-        check_field_types(self)  # types, then every range declared with `bounded` above
-        bad = [e for e in self.checkpoints if not 0 <= e <= self.epochs]
-        if bad:
-            raise InputError(f"key 'checkpoints': epoch {bad[0]} is outside 0..epochs={self.epochs}")
+        validate_fields(self)
+        self.validate()
         if self.bias is None:  # resolved: the paper's pairing, MSE without bias and CE with it
             object.__setattr__(self, "bias", self.loss == "ce")
         # resolved: sorted, unique, and always the final epoch
         object.__setattr__(self, "checkpoints", tuple(sorted(set(self.checkpoints) | {self.epochs})))
-        if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
-            raise InputError(f"key 'device' must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+
+    def validate(self) -> None:
+        """The rules that span fields (each field's own values are declared above)."""
+        bad = [e for e in self.checkpoints if not 0 <= e <= self.epochs]
+        if bad:
+            raise InputError(f"key 'checkpoints': epoch {bad[0]} is outside 0..epochs={self.epochs}")
         if self.cuda_graphs and self.compile != "none":
             raise InputError("keys 'cuda_graphs' and 'compile' exclude each other (compile mode 'reduce-overhead' already uses CUDA graphs)")

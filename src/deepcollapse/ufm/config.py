@@ -10,11 +10,10 @@ refused instead).
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
-from typing import Literal
+from typing import ClassVar, Literal
 
-from ..config import check_field_types
+from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, Options, OrNone, validate_fields
+from ..devices import DEVICE
 from ..errors import InputError
 from . import models
 
@@ -24,8 +23,6 @@ COMMON_BATCHABLE = ("seed", "lr", "init_scale", "init_scale_features")
 BATCHABLE = COMMON_BATCHABLE[:1] + tuple(
     dict.fromkeys(f for name in models.names() for f in models.get(name).batchable)
 ) + COMMON_BATCHABLE[1:]
-
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,15 +67,36 @@ class Config:
     dtype: Literal["float64", "float32"] = "float64"
     device: str = "cpu"
 
+    #: the fields every model reads; a model declares the constraints of its own fields
+    #: (`models.get(name).parameter_constraints`), and `activation`, `bias`, `loss`, `dtype` and
+    #: `reinit_dead` state theirs in their annotations (`constraints.declarations`)
+    parameter_constraints: ClassVar[dict] = {
+        "model": Options(models.names),
+        "K": Interval(int, 2),
+        "n": POSITIVE_INT,
+        "lr": POSITIVE,
+        "iters": POSITIVE_INT,
+        "log_every": POSITIVE_INT,
+        "log_spaced": NONNEGATIVE_INT,
+        "init_scale": OrNone(POSITIVE),
+        "init_scale_features": OrNone(POSITIVE),
+        "seed": NONNEGATIVE_INT,
+        "device": DEVICE,
+    }
+
     def __post_init__(self) -> None:
         for name in ("d", "lambda_W"):  # a list from Python or YAML is stored as a tuple (hashable, frozen)
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
-        check_field_types(self)
-        model = models.get(self.model) if isinstance(self.model, str) else None
-        if model is None:
-            raise InputError(f"model must be a string, got {self.model!r}")
+        validate_fields(self)  # the declared constraints; a model's own fields are checked by the model
+        self.validate()
+
+    def validate(self) -> None:
+        """The rules that span fields: another model's fields stay at their defaults, the model's
+        own constraints and rules (`Model.validate`), reinit_dead needs a ReLU level, and the step
+        size lets GD converge."""
+        model = models.get(self.model)
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for name in sorted(models.model_fields() - set(model.fields), key=list(defaults).index):
             if getattr(self, name) != defaults[name]:
@@ -87,27 +105,10 @@ class Config:
                     f"{name}={getattr(self, name)!r} only applies to the {' and '.join(owners)} "
                     f"model{'s' if len(owners) > 1 else ''}; leave it out for model {self.model!r}"
                 )
-        if self.K < 2:
-            raise InputError(f"K must be at least 2, got {self.K}")
-        for name in ("n", "log_every", "iters"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("log_spaced", "seed"):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name} must be non-negative, got {getattr(self, name)}")
         model.validate(self)
-        for name, value in self.lambdas().items():
-            if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"{name} must be a non-negative number, got {value}")
         if self.reinit_dead and not model.relu_levels(self):
             raise InputError("reinit_dead only applies to models with a ReLU level (activation 'relu', depth >= 2)")
         self._check_step_size()
-        if not _DEVICE.match(self.device):
-            raise InputError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        for name in ("init_scale", "init_scale_features"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise InputError(f"{name} must be a positive number, got {value}")
 
     def _check_step_size(self) -> None:
         """Refuse a step with which GD provably cannot converge (docs/math.md#gd-protocol).
@@ -116,8 +117,6 @@ class Config:
         regularized factor, and exactly (1+λ_b)·I for the bias under MSE.  GD is unstable at any
         critical point where lr·λ_max ≥ 2.
         """
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"lr must be a positive number, got {self.lr}")
         for name, value in self.lambdas().items():
             if self.lr * value >= 2:
                 raise InputError(f"lr={self.lr} with {name}={value} diverges: GD needs lr*{name} < 2")
@@ -159,3 +158,4 @@ class Config:
     def label(self) -> str:
         """A short human description, e.g. 'plain UFM, MSE, bias unregularized'."""
         return models.get(self.model).label(self)
+

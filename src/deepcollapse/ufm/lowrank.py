@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Nested, declarations, validate_fields
+from ..devices import DEVICE
 from ..errors import InputError
 from . import agreement, deep_theory, models, reduced, theory
 from .batched import Axis, Sweep, solve_sweep
@@ -45,6 +47,18 @@ class Size:
     n: int
     d: int
 
+    parameter_constraints: ClassVar[dict] = {"K": Interval(int, 2), "n": POSITIVE_INT, "d": POSITIVE_INT}
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+
+
+def _size(mapping: Mapping[str, Any], where: str) -> Size:
+    try:
+        return Size(int(mapping["K"]), int(mapping["n"]), int(mapping["d"]))
+    except InputError as exc:
+        raise InputError(f"{where}{exc}") from None  # the message starts with the field's name
+
 
 @dataclasses.dataclass(frozen=True)
 class Study:
@@ -62,6 +76,23 @@ class Study:
     log_every: int = 50_000
     device: str = "cpu"
 
+    parameter_constraints: ClassVar[dict] = {
+        "depths": ListOf(models.get("deep").parameter_constraints["depth"]),  # the depths the deep model takes
+        "sizes": ListOf(Nested(Size)),
+        "lambda_ratios": ListOf(POSITIVE),
+        "activations": ListOf(declarations(Config)["activation"]),
+        "losses": ListOf(declarations(Config)["loss"]),
+        "seeds": ListOf(NONNEGATIVE_INT),
+        "init_scale": POSITIVE,
+        "lr": POSITIVE,
+        "iters": POSITIVE_INT,
+        "log_every": POSITIVE_INT,
+        "device": DEVICE,
+    }
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], *, source: str = "ufm.studies.lowrank") -> "Study":
         if not isinstance(mapping, Mapping):
@@ -73,7 +104,7 @@ class Study:
         values = dict(mapping)
         try:
             if "sizes" in values:
-                values["sizes"] = tuple(Size(int(s["K"]), int(s["n"]), int(s["d"])) for s in values["sizes"])
+                values["sizes"] = tuple(_size(s, f"sizes[{i}].") for i, s in enumerate(values["sizes"]))
             for name in ("depths", "seeds"):
                 if name in values:
                     values[name] = tuple(int(v) for v in values[name])
@@ -83,22 +114,11 @@ class Study:
             for name in ("activations", "losses"):
                 if name in values:
                     values[name] = tuple(str(v) for v in values[name])
+            return cls(**values)
         except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise InputError(f"{source}: {exc}") from None
             raise InputError(f"{source}: malformed value ({exc})") from None
-        study = cls(**values)
-        for a in study.activations:
-            if a not in ("linear", "relu"):
-                raise InputError(f"{source}.activations: {a!r} is not 'linear' or 'relu'")
-        for loss in study.losses:
-            if loss not in ("mse", "ce"):
-                raise InputError(f"{source}.losses: {loss!r} is not 'mse' or 'ce'")
-        if not study.depths or min(study.depths) < 1:
-            raise InputError(f"{source}.depths: every depth must be >= 1, got {list(study.depths)}")
-        if not study.seeds or min(study.seeds) < 0:
-            raise InputError(f"{source}.seeds: seeds must be non-negative, got {list(study.seeds)}")
-        if not all(r > 0 for r in study.lambda_ratios):
-            raise InputError(f"{source}.lambda_ratios: every ratio must be > 0")
-        return study
 
     def cases(self) -> list[tuple[int, Size, str, str]]:
         """(L, size, activation, loss) of every sweep. A ReLU case whose model has no ReLU level

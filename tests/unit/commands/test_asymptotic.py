@@ -50,7 +50,7 @@ def test_stdin_json_as_the_workflow_pipes_it(tmp_path):
 @pytest.mark.parametrize(
     "mapping, fragment",
     [
-        ({"K": 1}, "K must be at least 2"),
+        ({"K": 1}, "K must be an integer >= 2, got 1"),
         ({"n": [100, 10]}, "strictly increasing"),
         ({"noise": "cauchy"}, "'cauchy' is not one of"),
         ({"extended": {"lr": 50.0, "iters": 200}, "n": [10], "seeds": 1}, "diverged"),

@@ -59,7 +59,7 @@ def test_sweep_from_stdin_then_theory_table(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(
     "config, fragment",
     [
-        ("{K: 1}", "K must be at least 2"),
+        ("{K: 1}", "K must be an integer >= 2, got 1"),
         ("{lambda_H: -1}", "lambda_H must be a non-negative number"),
         ("{colour: red}", "unknown key 'colour'"),
         ("{bias: regularized, lambda_b: 0.5, lr: 1.5}", "lr*(1+lambda_b) < 2"),

@@ -158,8 +158,11 @@ def test_params_compare_names_one_relu_and_one_linear_extended_ufm_per_loss():
         for kind, activation in (("relu", "relu"), ("linear", "linear")):
             ufm = experiments[refs[kind]]
             assert (ufm["model"], ufm["activation"], ufm["loss"]) == ("extended", activation, loss)
-    schema = yaml.safe_load((ROOT / "workflow/schemas/networks.schema.yaml").read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    from referencing import Registry, Resource
+
+    schemas = ROOT / "workflow/schemas"  # networks.schema.yaml refers to the generated fields.schema.yaml
+    registry = Registry().with_resources((p.name, Resource.from_contents(yaml.safe_load(p.read_text()))) for p in schemas.glob("*.yaml"))
+    validator = jsonschema.Draft202012Validator(registry["networks.schema.yaml"].contents, registry=registry)
     assert list(validator.iter_errors(params["networks"])) == []
     params["networks"]["compare"]["mse"] = {"relu": "fig9d"}
     assert any("linear" in e.message for e in validator.iter_errors(params["networks"]))

@@ -71,7 +71,7 @@ def test_config_validation():
         from_mapping(TrainConfig, {"epochs": 5, "checkpoints": [0, 10]})
     with pytest.raises(InputError, match="'sgd' is not one of 'mse', 'ce'"):
         from_mapping(TrainConfig, {"loss": "sgd"})
-    with pytest.raises(InputError, match="'lr' must be > 0"):
+    with pytest.raises(InputError, match="lr must be a positive number, got 0.0"):
         from_mapping(TrainConfig, {"lr": 0.0})
     with pytest.raises(InputError, match="device"):
         from_mapping(TrainConfig, {"device": "tpu"})

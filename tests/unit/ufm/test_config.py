@@ -23,7 +23,7 @@ def test_defaults_are_the_papers_and_resolve_per_model():
 @pytest.mark.parametrize(
     "fields, fragment",
     [
-        ({"K": 1}, "K must be at least 2"),
+        ({"K": 1}, "K must be an integer >= 2, got 1"),
         ({"n": 0}, "n must be a positive integer"),
         ({"lambda_W": -0.1}, "lambda_W must be a non-negative number"),
         ({"model": "extended", "lambda_H1": -1e-3}, "lambda_H1 must be a non-negative"),
@@ -48,7 +48,7 @@ def test_defaults_are_the_papers_and_resolve_per_model():
         ({"reinit_dead": True}, "reinit_dead only applies to models with a ReLU level"),
         ({"model": "extended", "reinit_dead": True}, "reinit_dead only applies to models with a ReLU level"),
         ({"init_scale": 0.0}, "init_scale must be a positive number"),
-        ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N'"),
+        ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"),
         ({"iters": -1}, "iters must be a positive integer"),
         ({"iters": 0}, "iters must be a positive integer, got 0"),
         ({"lr": float("nan")}, "lr must be a positive number, got nan"),
@@ -69,12 +69,12 @@ def test_impossible_values_are_refused(fields, fragment):
         ({"model": "Extended"}, "model='Extended' is not one of"),
         ({"loss": "hinge"}, "loss='hinge' is not one of"),
         ({"K": 2.5}, "K must be an integer"),
-        ({"iters": 10.5}, "iters must be an integer"),
-        ({"seed": True}, "seed must be an integer"),
+        ({"iters": 10.5}, "iters must be a positive integer, got 10.5"),
+        ({"seed": True}, "seed must be a non-negative integer, got True"),
         ({"lambda_W": "0.1"}, "lambda_W must be a non-negative number, got '0.1'"),
         ({"model": "Deep"}, "model='Deep' is not one of 'plain', 'extended', 'deep'"),
-        ({"init_scale": "big"}, "init_scale must be a number"),
-        ({"device": 0}, "device must be a string"),
+        ({"init_scale": "big"}, "init_scale must be a positive number or null, got 'big'"),
+        ({"device": 0}, "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 0"),
     ],
 )
 def test_direct_construction_checks_types_and_choices(fields, fragment):

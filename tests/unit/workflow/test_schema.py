@@ -33,26 +33,43 @@ def _fields(cls):
     return {f.name for f in dataclasses.fields(cls) if f.init}
 
 
+def _at(name, pointer=""):
+    """The subschema at `pointer` of schema file `name`, following `$ref`s (to fields.schema.yaml, generated)."""
+    resolver = _validator()._resolver
+    node = resolver.lookup(f"{name}#{pointer}").contents
+    while "$ref" in node:
+        file, _, fragment = node["$ref"].partition("#")
+        name = file or name
+        node = resolver.lookup(f"{name}#{fragment}").contents
+    return node
+
+
 def test_ufm_experiment_keys_are_the_ufm_config_fields():
     from deepcollapse.ufm import Config
 
-    keys = set(_schema("ufm.schema.yaml")["$defs"]["experiment"]["properties"]) - {"sweep"}
+    keys = set(_at("ufm.schema.yaml", "/$defs/experiment")["properties"]) - {"sweep"}
     assert keys == _fields(Config)
 
 
 def test_asymptotic_keys_are_the_study_config_fields():
     from deepcollapse.asymptotic import Config, ExtendedConfig
 
-    schema = _schema("asymptotic.schema.yaml")["properties"]
+    schema = _at("asymptotic.schema.yaml")["properties"]
     assert set(schema) == _fields(Config)
-    assert set(schema["extended"]["properties"]) == _fields(ExtendedConfig)
+    assert set(_at("fields.schema.yaml", "/$defs/asymptotic.configs.ExtendedConfig")["properties"]) == _fields(ExtendedConfig)
 
 
 def test_network_training_keys_are_the_train_config_fields_the_workflow_does_not_set():
     from deepcollapse.nets.config import TrainConfig
 
-    keys = set(_schema("networks.schema.yaml")["$defs"]["train"]["properties"])
+    keys = set(_at("networks.schema.yaml", "/$defs/train")["properties"])
     assert keys == _fields(TrainConfig) - {"dataset", "loss", "data"}
+
+
+def test_lowrank_keys_are_the_study_fields():
+    from deepcollapse.ufm.lowrank import Study
+
+    assert set(_at("ufm.schema.yaml", "/properties/studies/properties/lowrank")["properties"]) == _fields(Study)
 
 
 def _merged(*files):

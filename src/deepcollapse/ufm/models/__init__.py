@@ -5,8 +5,10 @@
     model = models.of(config)       # the class: fields, shapes, levels, problem, theory hooks
     model.theory.minimizer(config)  # the closed form (or reduced problem) of this model
 
-Adding a model is one class (a `base.Model`, usually a `layered.LayeredModel`) decorated with
-`register`, plus its entry in workflow/schemas/ufm.schema.yaml; see deep.py for an example.
+Adding a model is one class (a `base.Model`, usually a `layered.LayeredModel`) that declares the
+Config fields it reads and their `parameter_constraints`, registered with `register` (below);
+then `python workflow/scripts/config_schema.py` regenerates params.yaml's schema rules from the
+declarations (tests/test_constraints.py fails until it is run); see deep.py for an example.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The interface every UFM model implements, and the declarative field constraints it uses.
+"""The interface every UFM model implements.
 
 A model is one class (registered in `ufm.models`) that knows everything model-specific:
 
 * which `ufm.Config` fields it reads (`fields`) and their constraints (`parameter_constraints`,
-  declared once, scikit-learn style, and introspectable: `describe_constraints()`);
+  declared once in the vocabulary of `deepcollapse.constraints`, introspectable:
+  `describe_constraints()`);
 * its parameters: names in drawing order, shapes in the column layout of the math, public dims
   (sample-major features), initialisation scales (`param_shapes`, `param_dims`, `init_scales`);
 * its regularisers (`regularization`: parameter -> λ) and the λ fields a sweep may vary;
@@ -20,86 +21,16 @@ branching on the model name.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...errors import InputError
+# the constraint vocabulary is the package's; a model declaration reads these names from here
+from ...constraints import NONNEGATIVE, POSITIVE_INT, Interval, PerLayer, validate_fields  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from ..config import Config
-
-
-# ----------------------------------------------------------------------------------- constraints
-@dataclasses.dataclass(frozen=True)
-class Interval:
-    """A number (or integer) in [low, high], each end open or closed; None = unbounded."""
-
-    kind: type  # int or float
-    low: float | None = None
-    high: float | None = None
-    closed: str = "both"  # "both", "left", "right", "neither"
-
-    def accepts(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            return False
-        if self.kind is int and not isinstance(value, numbers.Integral):
-            return False
-        if not math.isfinite(value):
-            return False
-        if self.low is not None:
-            if value < self.low or (value == self.low and self.closed in ("right", "neither")):
-                return False
-        if self.high is not None:
-            if value > self.high or (value == self.high and self.closed in ("left", "neither")):
-                return False
-        return True
-
-    def __str__(self) -> str:
-        if self.high is None and self.low in (0, 1) and self.closed in ("both", "left"):
-            if self.kind is int and self.low == 1:
-                return "a positive integer"
-            if self.kind is float and self.low == 0:
-                return "a non-negative number"
-        name = "an integer" if self.kind is int else "a finite number"
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'>=' if self.closed in ('both', 'left') else '>'} {self.low:g}")
-        if self.high is not None:
-            parts.append(f"{'<=' if self.closed in ('both', 'right') else '<'} {self.high:g}")
-        return name + (" " + " and ".join(parts) if parts else "")
-
-
-@dataclasses.dataclass(frozen=True)
-class PerLayer:
-    """A value satisfying `item`, or a list of exactly `config.depth` of them (one per layer)."""
-
-    item: Interval
-
-    def accepts(self, value: Any, *, length: int | None = None) -> bool:
-        if isinstance(value, (list, tuple)):
-            return (length is None or len(value) == length) and all(self.item.accepts(v) for v in value)
-        return self.item.accepts(value)
-
-    def __str__(self) -> str:
-        return f"{self.item}, or a list of one per layer"
-
-
-def check_constraints(config: "Config", constraints: Mapping[str, Any], *, model: str, length: int | None = None) -> None:
-    """Raise InputError naming the first field of `config` that violates its constraint."""
-    for name, constraint in constraints.items():
-        value = getattr(config, name)
-        ok = constraint.accepts(value, length=length) if isinstance(constraint, PerLayer) else constraint.accepts(value)
-        if not ok:
-            extra = f" (depth {length})" if isinstance(constraint, PerLayer) and isinstance(value, (list, tuple)) else ""
-            raise InputError(f"{name} must be {constraint}{extra}, got {value!r}")
-
-
-POSITIVE_INT = Interval(int, 1)
-NONNEGATIVE = Interval(float, 0.0)
 
 
 # ----------------------------------------------------------------------------------- levels
@@ -211,8 +142,8 @@ class Model:
     # ---- configuration
     @classmethod
     def validate(cls, config: "Config") -> None:
-        """Model-specific checks beyond the declared constraints (cross-field rules)."""
-        check_constraints(config, cls.parameter_constraints, model=cls.name)
+        """The declared constraints of this model's fields, then the rules spanning them (override to add some)."""
+        validate_fields(config, cls.parameter_constraints)
 
     @classmethod
     def describe_constraints(cls) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import InputError
-from .base import NONNEGATIVE, POSITIVE_INT, ZERO, ImplementedTheory, Interval, PerLayer, check_constraints
+from .base import NONNEGATIVE, POSITIVE_INT, ZERO, ImplementedTheory, Interval, PerLayer
 from .layered import Layers, LayeredModel
 
 #: Deeper factorisations are not studied and would only make GD slower (docs/math.md#deep-ufm uses L <= 5).
@@ -64,7 +64,7 @@ class DeepUFM(LayeredModel):
     def validate(cls, config) -> None:
         if config.depth is None:
             raise InputError("model 'deep' needs depth (the number of weight layers L >= 1)")
-        check_constraints(config, cls.parameter_constraints, model=cls.name, length=config.depth)
+        super().validate(config)  # PerLayer reads config.depth
 
     @classmethod
     def label(cls, config) -> str:

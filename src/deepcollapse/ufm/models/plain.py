@@ -6,7 +6,7 @@ Depth 1 of the layered family, with the paper's names (W, H, b) and an optional 
 from __future__ import annotations
 
 from ...errors import InputError
-from .base import ETF, NEITHER, NONNEGATIVE, OF, POSITIVE_INT, ZERO, ImplementedTheory, check_constraints
+from .base import ETF, NEITHER, NONNEGATIVE, OF, POSITIVE_INT, ZERO, ImplementedTheory
 from .layered import Layers, LayeredModel
 
 
@@ -40,7 +40,7 @@ class PlainUFM(LayeredModel):
         for name in ("d", "lambda_W"):
             if isinstance(getattr(config, name), tuple):
                 raise InputError(f"{name} must be a single value for model 'plain' (a list is per layer of model 'deep')")
-        check_constraints(config, cls.parameter_constraints, model=cls.name)
+        super().validate(config)
         if config.bias == "regularized" and config.lambda_b <= 0:
             raise InputError(f"bias 'regularized' needs lambda_b > 0, got {config.lambda_b} (use bias 'unregularized' for 0)")
         if config.bias != "regularized" and config.lambda_b != 0:
