@@ -1,8 +1,10 @@
 """Figures and tables of UFM runs (datasets written by `deepcollapse ufm`).
 
-A run's dataset has dims ("iteration",) or (*sweep dims, "iteration"), the objective and its
-relative gap to the closed form, and one variable per NC metric and feature level (e.g.
-"NC2_OF_H2"); attrs "levels" and "theory".  These functions only read and draw.
+A run's dataset has dims ("iteration",) or (*sweep dims, "iteration"), the objective and one
+variable per NC metric and feature level (e.g. "NC2_OF_H2"); attrs "levels".  Its closed forms
+("theory_objective", "objective_gap") are joined on the theory side (`ufm.joined.with_theory`):
+the functions that show them join what they are given (nothing is recomputed for a dataset
+joined already).  These functions only read and draw.
 """
 
 from __future__ import annotations
@@ -94,8 +96,10 @@ def trajectory_figure(ds, *, title: str, outcomes=None):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
+    from ..ufm.joined import with_theory
     from . import claims
 
+    ds = with_theory(ds)
     levels = list(ds.attrs.get("levels", ["H"]))
     pts = list(members(ds))
     many = len(pts) > 1
@@ -181,10 +185,12 @@ quiet_minor_ticks = readable_log_ticks  # the former name
 def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per run (and sweep point): the closed form, the GD endpoint, its outcome, and the NC
     metrics of every feature level there (H1, Z and H2 of the extended model, not only the last)."""
+    from ..ufm.joined import with_theory
     from . import claims
 
     rows = []
     for name, ds in runs.items():
+        ds = with_theory(ds)
         levels = list(ds.attrs.get("levels", ["H"]))
         status = {o.label: o.kind for o in claims.outcomes(ds)}
         for label, point in members(ds):
@@ -281,8 +287,10 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     """
     import matplotlib.pyplot as plt
 
+    from ..ufm.joined import with_theory
     from . import claims
 
+    ds = with_theory(ds)
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 4.2), constrained_layout=True)
     final = ds.isel(iteration=-1)
     x = np.asarray(ds[dim].values, dtype=float)

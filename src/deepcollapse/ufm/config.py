@@ -14,7 +14,7 @@ import math
 import re
 from typing import Literal
 
-from ..config import check_field_types
+from ..config import check_field_types, to_dict
 from ..errors import InputError
 from . import models
 
@@ -139,8 +139,6 @@ class Config:
 
     def resolved(self) -> dict:
         """The fields as plain JSON types with the init-scale defaults filled in (re-runs identically)."""
-        from ..config import to_dict
-
         return {**to_dict(self), "init_scale": self.weight_scale, "init_scale_features": self.feature_scale}
 
     @property

@@ -21,6 +21,7 @@ value where there is one (closed form or certified reduced problem) and the agre
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from . import agreement, deep_theory, models, reduced, theory
+from . import agreement, deep_theory, models, observables, reduced, theory
 from .batched import Axis, Sweep, solve_sweep
 from .config import Config
 
@@ -150,9 +151,9 @@ def _ranks(matrices: Sequence[np.ndarray], width: int) -> np.ndarray:
 
 def _per_run(config: Config, point, width: int) -> dict[str, Any]:
     """Observables of one GD end point (one problem of a sweep dataset)."""
-    names = agreement.weight_names(config)
+    names = observables.weight_names(config)
     params = {name: np.asarray(point[name].values, dtype=np.float64) for name in [*names, "H1"]}
-    means = agreement.level_means(config, params)
+    means = observables.level_means(config, params)
     logits = params[names[-1]] @ means[-1]
     final = point.isel(iteration=-1)
     history = np.asarray(point["objective"].values, dtype=np.float64)
@@ -265,8 +266,6 @@ def table(ds) -> "Any":
     best_rel_to_dnc, below_dnc (fraction of seeds), means_ranks and weight_ranks ("r1/r2/…" per level,
     most common over seeds), structures (distinct logits structures over seeds), reasons.
     """
-    import collections
-
     import pandas as pd
 
     rows = []
