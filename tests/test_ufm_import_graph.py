@@ -3,7 +3,9 @@ the package has no import cycle.
 
 * The `ufm` stage's code dependencies (workflow/scripts/code_deps.py: what DVC and Snakemake rerun
   a stage for) hold none of the theory's modules, so that a fix to a closed form reruns the theory
-  table and the pages, never hours of gradient descent; the theory table's do hold them.
+  table and the pages, never hours of gradient descent; the theory table's do hold them.  The same
+  for the `lowrank` stage (GD too), except `deep_theory`: the study's λ grid is a multiple of the
+  theory's collapse threshold, so a change there must rerun it.
 * Inside `ufm/`, imports run one way (models ← config ← problems ← solver; theory on top of the
   models), with every import counted, at top level or inside a function (`TYPE_CHECKING` aside):
   a cycle hidden in a function is still a cycle.
@@ -20,8 +22,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 UFM = REPO / "src" / "deepcollapse" / "ufm"
-#: The theory side: closed forms, reduced problems, the observables they predict, the join.
-THEORY_MODULES = ("theory.py", "theory_hooks.py", "agreement.py", "reduced.py", "deep_theory.py", "observables.py", "joined.py")
+#: The theory side: closed forms, the reduced problem, GD against them, the joins of stores with them.
+THEORY_MODULES = ("theory.py", "theory_hooks.py", "agreement.py", "reduced.py", "deep_theory.py", "joined.py", "lowrank_theory.py")
 
 
 def _code_deps():
@@ -40,6 +42,12 @@ def test_gradient_descent_does_not_depend_on_the_closed_forms():
     deps = _ufm_files("ufm")
     assert {"solver.py", "batched.py", "problems.py"} <= deps  # the stage's own code is seen
     assert not deps & set(THEORY_MODULES), f"the ufm stage depends on theory: {sorted(deps & set(THEORY_MODULES))}"
+
+
+def test_the_lowrank_study_depends_on_the_collapse_threshold_only():
+    deps = _ufm_files("lowrank")
+    assert {"lowrank.py", "solver.py", "deep_theory.py"} <= deps
+    assert not deps & (set(THEORY_MODULES) - {"deep_theory.py"}), sorted(deps & set(THEORY_MODULES))
 
 
 def test_the_theory_table_depends_on_the_closed_forms():

@@ -10,14 +10,16 @@ The import graph runs one way, facts first:
 `models` (the registry: one self-describing class per model — plain, extended, deep) ← `config`
 (the validated parameters) ← `problems` (objectives and explicit gradients) ← `solver` (gradient
 descent, the result dataset), `batched` (sweeps as one batch), `batched_metrics` (NC metrics for
-a batch); and on the theory side `theory_hooks` (the interface), `observables` (what a GD end
-point shows), `deep_theory` and `reduced` (the deep and reduced problems) ← `theory` (closed
-forms, bound to each model in `theory.THEORIES`) ← `joined` (a GD store with its closed forms),
-`agreement` (GD against theory, the table rows) ← `lowrank` (the low-rank study).
+a batch), `observables` (what a GD end point shows), `structures` (named K × K structures) ←
+`lowrank` (the low-rank study's gradient descent; its λ grid from `deep_theory`'s threshold); and
+on the theory side `theory_hooks` (the interface), `deep_theory` and `reduced` (the deep and
+reduced problems) ← `theory` (closed forms, bound to each model in `theory.THEORIES`) ← `joined`
+(a GD store with its closed forms), `agreement` (GD against theory, the table rows) ←
+`lowrank_theory` (the low-rank study against deep neural collapse).
 
 This package imports the gradient-descent side only, so that `deepcollapse ufm` (hours of GD in
 the pipeline) never depends on the closed forms; import `deepcollapse.ufm.theory` (or
-`agreement`, `joined`) for those.
+`agreement`, `joined`, `lowrank_theory`) for those.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import metrics as nc_metrics
 from ..errors import InputError
-from . import joined, models, theory
+from . import joined, models, observables, theory
 from .config import Config
 
 #: Relative objective gap within which GD is taken to have reached the closed-form minimum.
@@ -130,18 +130,6 @@ def reason(info: dict[str, Any], objective: float, *, grad_norm: float, last_dec
     return "unexplained", f"stationary (gradient norm {grad_norm:.2e}) {gap:.2e} above the optimum"
 
 
-def _dead_at_end(point) -> int:
-    """Dead samples at the final iterate, summed over the ReLU levels (0 without the variables)."""
-    total = 0
-    for name in point.data_vars:
-        if name.startswith("dead_samples_"):
-            value = point[name]
-            if "iteration" in value.dims:
-                value = value.isel(iteration=-1)
-            total += int(np.asarray(value.values).sum())
-    return total
-
-
 def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
     """One row per problem of a UFM result dataset: closed form vs the final GD iterate.
 
@@ -165,7 +153,7 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
         objective = float(final["objective"])
         history = np.asarray(point["objective"].values, dtype=np.float64)
         last_decrease = (history[-2] - history[-1]) / max(abs(history[-1]), 1e-300) if history.size > 1 else math.inf
-        dead = _dead_at_end(point)
+        dead = observables.dead_at_end(point)
         why, detail = reason(info, objective, grad_norm=float(final["grad_norm"]), last_decrease=last_decrease, dead=dead)
         expected = float(info["objective"])
         gap = (objective - expected) / abs(expected) if info["available"] and expected != 0 else math.nan

@@ -4,8 +4,9 @@ Per model family, the functions the theory hooks (`ufm.theory`) bind: `plain_*`,
 `layered_*` (any bias-free stack of layers) `observed(config, params)` — Gram matrices, alignments
 and spectra, keyed as `theory.structure` names its predictions — and `*_identities(config,
 params)`, the relative residuals of the identities every critical point satisfies
-(docs/math.md#critical-point-identities).  Parameters are in the public layout of `ufm.solve`
-(H sample-major), numpy float64.  Only the model's facts are read (`ufm.models`), no closed form.
+(docs/math.md#critical-point-identities); `dead_at_end(point)`, the ReLU dead samples of a stored
+run's final iterate.  Parameters are in the public layout of `ufm.solve` (H sample-major), numpy
+float64.  Only the model's facts are read (`ufm.models`), no closed form.
 """
 
 from __future__ import annotations
@@ -145,3 +146,15 @@ def layered_identities(config: Config, params: dict[str, np.ndarray]) -> dict[st
         else:
             out[key] = _balance(top, below)
     return out
+
+
+def dead_at_end(point) -> int:
+    """Dead samples at the final iterate, summed over the ReLU levels (0 without the variables)."""
+    total = 0
+    for name in point.data_vars:
+        if name.startswith("dead_samples_"):
+            value = point[name]
+            if "iteration" in value.dims:
+                value = value.isel(iteration=-1)
+            total += int(np.asarray(value.values).sum())
+    return total
