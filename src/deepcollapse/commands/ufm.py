@@ -8,7 +8,7 @@ from ._options import add_out, add_progress
 
 # lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
 
-HELP = "solve a UFM experiment (or a sweep) by gradient descent; store it with its closed form"
+HELP = "solve a UFM experiment (or a sweep) by gradient descent; store what GD produced (`deepcollapse theory` compares it with the closed form)"
 
 EPILOG = """\
 The config is a mapping of ufm.Config fields (model: plain | extended | deep, activation, bias,
@@ -58,17 +58,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(ds, out) -> str:
+    """One line: the run and its final objective(s).  No closed form: that is `deepcollapse theory`'s
+    job, so that this command (hours of GD in the pipeline) never depends on the theory's code."""
     import numpy as np
 
-    from ..ufm.agreement import OBJECTIVE_RTOL
-
-    final = ds.isel(iteration=-1)
-    gaps = np.atleast_1d(final["objective_gap"].values).ravel()
-    head = f"{ds.attrs['description'].split(':')[0]}, {int(final['iteration'])} iterations in {ds.attrs['runtime_s']:.1f} s"
-    if gaps.size == 1:
-        return (
-            f"{head}: objective {float(final['objective']):.12g}, closed form "
-            f"{float(ds['theory_objective']):.12g} (relative gap {gaps[0]:.2e}) -> {out}"
-        )
-    agree = int(np.sum(np.abs(gaps) <= OBJECTIVE_RTOL))
-    return f"{head}: {agree} of {gaps.size} problems within {OBJECTIVE_RTOL:g} of the closed form -> {out}"
+    final = np.atleast_1d(ds["objective"].isel(iteration=-1).values).ravel()
+    head = f"{ds.attrs['description'].split(':')[0]}, {int(ds['iteration'][-1])} iterations in {ds.attrs['runtime_s']:.1f} s"
+    if final.size == 1:
+        return f"{head}: objective {float(final[0]):.12g} -> {out}"
+    return f"{head}: {final.size} problems, final objectives {float(final.min()):.6g} to {float(final.max()):.6g} -> {out}"

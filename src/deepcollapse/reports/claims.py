@@ -19,13 +19,14 @@ import numpy as np
 
 from ..config import from_mapping
 from ..ufm import Config, models, theory
+from ..ufm.joined import with_theory
 from .sweeps import members
 from .text import math_link
 
 #: Where the project's math document lives, relative to the repository root; pages link its anchors.
 MATH_DOC = "docs/math.md"
 
-#: The frame names; the models' `frames` hooks (`ufm.models`) predict the same words (a test checks).
+#: The frame names; the models' `frames` theory hooks (`ufm.theory_hooks`) predict the same words (a test checks).
 OF = "orthogonal frame"
 ETF = "simplex ETF"
 NEITHER = "neither ETF nor OF"
@@ -154,7 +155,7 @@ def level_verdict(point, level: str, *, K: int, t: Thresholds = DEFAULT) -> Leve
 
 def predicted_frames(config: Mapping[str, Any], theory_info: Mapping[str, Any] | None = None) -> dict[str, str]:
     """{level: frame} that the closed form predicts for a UFM config (docs/math.md): the model's
-    `frames` theory hook (`ufm.models`); {} where the package has no verified structure (extended
+    `frames` theory hook (`ufm.theory.hooks`); {} where the package has no verified structure (extended
     CE, deep models beyond the zero solution) or cannot read the config: nothing is then claimed."""
     try:
         cfg = from_mapping(Config, {k: v for k, v in config.items() if k != "sweep"}, source="stored config")
@@ -163,7 +164,7 @@ def predicted_frames(config: Mapping[str, Any], theory_info: Mapping[str, Any] |
         return {}
     if not info.get("available", True) or not info.get("verified", False):
         return {}
-    return dict(models.of(cfg).theory.frames(cfg, info))
+    return dict(theory.hooks(cfg).frames(cfg, info))
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,9 @@ def _dead(final) -> dict[str, tuple[int, int]]:
 
 
 def outcomes(ds, *, t: Thresholds = DEFAULT, theory_info=None) -> list[Outcome]:
-    """Outcome of every point of a UFM result dataset (one for a single run)."""
+    """Outcome of every point of a UFM result dataset (one for a single run), against the closed
+    forms joined on the theory side (`ufm.joined.with_theory`; a store holds none)."""
+    ds = with_theory(ds)
     config = dict(ds.attrs.get("config", {}))
     K = int(config.get("K", 0)) or int(ds.attrs.get("K", 0))
     levels = list(ds.attrs.get("levels", ["H"]))

@@ -1,7 +1,7 @@
 """The low-rank-bias page: GD against deep neural collapse, and sentences computed from the study.
 
 `figure(ds)` draws (GD − DNC)/DNC per run against λ/λ_th, one panel per (loss, activation) that
-has a DNC value, one colour per depth; `findings(table)` turns `ufm.lowrank.table` into the page's statements — every
+has a DNC value, one colour per depth; `findings(table)` turns `ufm.lowrank_theory.table` into the page's statements — every
 number in them comes from the data, including where ours disagree with the literature.
 """
 
@@ -10,17 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from . import figures
-from ..ufm import lowrank
+from ..ufm import lowrank_theory
 
 
 def table(ds):
-    """The study's table (re-exported: the science lives in `ufm.lowrank`)."""
-    return lowrank.table(ds)
+    """The study's table (re-exported: the science lives in `ufm.lowrank_theory`)."""
+    return lowrank_theory.table(ds)
 
 
 def figure(ds, *, title: str = ""):
     import matplotlib.pyplot as plt
 
+    ds = lowrank_theory.with_theory(ds)  # the DNC values: joined on the theory side (nothing recomputed if joined)
     depths = sorted({int(v) for v in ds["depth"].values})
     colors = {L: f"C{i}" for i, L in enumerate(depths)}
     markers = {K: m for K, m in zip(sorted({int(v) for v in ds["K"].values}), "os^vD")}
@@ -83,7 +84,7 @@ def _optimum_by_depth(rows) -> str:
 
 
 def findings(df, seeds: int) -> list[str]:
-    """Statements about the study, each computed from its table (`ufm.lowrank.table`)."""
+    """Statements about the study, each computed from its table (`ufm.lowrank_theory.table`)."""
     out = []
     for K in sorted(df["K"].unique()):
         relu = _runs(df, K=K, activation="relu", loss="mse")

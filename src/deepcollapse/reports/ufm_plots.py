@@ -1,8 +1,10 @@
 """Figures and tables of UFM runs (datasets written by `deepcollapse ufm`).
 
-A run's dataset has dims ("iteration",) or (*sweep dims, "iteration"), the objective and its
-relative gap to the closed form, and one variable per NC metric and feature level (e.g.
-"NC2_OF_H2"); attrs "levels" and "theory".  These functions only read and draw.
+A run's dataset has dims ("iteration",) or (*sweep dims, "iteration"), the objective and one
+variable per NC metric and feature level (e.g. "NC2_OF_H2"); attrs "levels".  Its closed forms
+("theory_objective", "objective_gap") are joined on the theory side (`ufm.joined.with_theory`):
+the functions that show them join what they are given (nothing is recomputed for a dataset
+joined already).  These functions only read and draw.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from ..config import from_mapping
 from ..ufm import Config, theory
+from ..ufm.joined import with_theory
 from . import claims, figures
 from .figures import readable_log_ticks, reference
 # the sweep helpers live in `sweeps` (data, below `claims`); pages also name them as ufm_plots.X
@@ -68,6 +71,7 @@ def trajectory_figure(ds, *, title: str, outcomes=None):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
+    ds = with_theory(ds)
     levels = list(ds.attrs.get("levels", ["H"]))
     pts = list(members(ds))
     many = len(pts) > 1
@@ -155,6 +159,7 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
     metrics of every feature level there (H1, Z and H2 of the extended model, not only the last)."""
     rows = []
     for name, ds in runs.items():
+        ds = with_theory(ds)
         levels = list(ds.attrs.get("levels", ["H"]))
         status = {o.label: o.kind for o in claims.outcomes(ds)}
         for label, point in members(ds):
@@ -244,7 +249,7 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     """
     import matplotlib.pyplot as plt
 
-
+    ds = with_theory(ds)
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 4.2), constrained_layout=True)
     final = ds.isel(iteration=-1)
     x = np.asarray(ds[dim].values, dtype=float)

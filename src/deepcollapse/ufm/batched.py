@@ -22,13 +22,16 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import InputError
 import re
 
-from . import models, solver
+from ..config import from_mapping as config_from_mapping
+from ..errors import InputError
+from ..provenance import collect
+from . import solver
 from .config import BATCHABLE, Config
 
-#: Names the result dataset already uses (a sweep dimension may not take them).
+#: Names the result dataset already uses, or its join with the closed forms (`ufm.joined`) adds
+#: (a sweep dimension may not take them).
 RESERVED = ("iteration", "class", "sample", "label", "objective", "objective_gap", "grad_norm", "b")
 RESERVED_PREFIXES = ("norm_", "theory_", "NC", "dead_")
 #: parameter, level and dim names of every model: W, W1.., H, H1.., Z, Z2.., feature, feature1..
@@ -118,8 +121,6 @@ def from_mapping(mapping: Mapping[str, Any], *, source: str = "config") -> tuple
     Fields the sweep sets need not appear in the base: the base is validated with the sweep's
     first point applied (a regularized-bias sweep over λ_b needs no λ_b of its own).
     """
-    from ..config import from_mapping as config_from_mapping
-
     if not isinstance(mapping, Mapping):
         raise InputError(f"{source}: expected a mapping of Config fields")
     fields = dict(mapping)
@@ -144,11 +145,9 @@ def configs_of(base: Config, sweep: Sweep) -> list[Config]:
 def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "batched", progress=None):
     """Solve every point of `sweep` as one batch; dims (*sweep dims, "iteration") as in `ufm.solve`.
 
-    attrs: "config" (the base config), "sweep" (the axes), "provenance"; the closed-form
-    minimum of each point is the variable "theory_objective" (and "theory_zero").
+    attrs: "config" (the base config), "sweep" (the axes), "provenance"; the closed form of each
+    point is joined on the theory side (`ufm.joined.with_theory`), not stored.
     """
-    from ..provenance import collect
-
     configs = configs_of(base, sweep)
     points = sweep.points()
     trajectory = solver.run(configs, metrics=metrics, on_nonfinite=lambda i: f"sweep point {sweep.describe(points[i])}", progress=progress)
@@ -166,7 +165,6 @@ def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "ba
         attrs={
             "config": record,
             "sweep": sweep.to_dict(),
-            "theory_source": models.of(base).theory.minimizer(base).get("source", ""),
             "provenance": collect(params=params, device=base.device),
         },
     )

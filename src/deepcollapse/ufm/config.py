@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, Literal
 
+from ..config import to_dict
 from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, Options, OrNone, validate_fields
 from ..devices import DEVICE
 from ..errors import InputError
@@ -138,8 +139,6 @@ class Config:
 
     def resolved(self) -> dict:
         """The fields as plain JSON types with the init-scale defaults filled in (re-runs identically)."""
-        from ..config import to_dict
-
         return {**to_dict(self), "init_scale": self.weight_scale, "init_scale_features": self.feature_scale}
 
     @property

@@ -21,7 +21,9 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from . import models
 from .config import Config
+from .models.layered import Layers
 
 Params = dict[str, torch.Tensor]
 
@@ -72,8 +74,6 @@ class Problem:
     names: tuple[str, ...] = ()
 
     def __init__(self, config: Config, lambdas: Mapping[str, torch.Tensor], *, dtype: torch.dtype, device):
-        from . import models
-
         self.config = config
         self.model = models.of(config)
         self.K, self.n, self.N = config.K, config.n, config.N
@@ -128,7 +128,7 @@ class LayeredProblem(Problem):
                   ∇H_1 = G,  ∇b = R 1.
     """
 
-    def __init__(self, config: Config, layers, lambdas, *, dtype, device):
+    def __init__(self, config: Config, layers: Layers, lambdas: Mapping[str, torch.Tensor], *, dtype: torch.dtype, device):
         self.layers = layers
         self.relu = layers.relu
         self.has_bias = layers.bias is not None
@@ -232,23 +232,14 @@ class LayeredProblem(Problem):
         return {name: (Z <= 0).all(dim=-2) for name, Z in zip(self.layers.feature_levels[1:], zs)}
 
 
-def level_names(config: Config) -> tuple[str, ...]:
-    from . import models
-
-    return models.of(config).level_names(config)
-
-
 def build(config: Config, lambdas: Mapping[str, torch.Tensor], *, dtype: torch.dtype, device) -> Problem:
-    """The problem object of `config` with per-problem λ tensors of shape (B, 1, 1)."""
-    from . import models
-
-    return models.of(config).problem(config, lambdas, dtype=dtype, device=device)
+    """The problem object of `config` with per-problem λ tensors of shape (B, 1, 1): every registered
+    model is a stack of layers (`ufm.models.layered`), solved by one `LayeredProblem`."""
+    return LayeredProblem(config, models.of(config).layers(config), lambdas, dtype=dtype, device=device)
 
 
 def lambda_tensors(configs: Sequence[Config], *, dtype, device) -> dict[str, torch.Tensor]:
     """Stack each penalised parameter's λ over the configs into a (B, 1, 1) tensor."""
-    from . import models
-
     model = models.of(configs[0])
     per_config = [model.regularization(c) for c in configs]
     return {

@@ -1,9 +1,11 @@
-"""Full-batch gradient descent on UFMs, logged against the closed form (docs/math.md#gd-protocol).
+"""Full-batch gradient descent on UFMs (docs/math.md#gd-protocol): what GD produces, and nothing else.
 
 `solve(config)` runs one experiment; `ufm.batched.solve_sweep` runs many configs of equal shapes
 as one batched computation.  Both go through `run`: plain GD with simultaneous updates,
 θ_{t+1} = θ_t − lr ∇L(θ_t), from the §6 initialization, logging at the config's schedule the
 objective, the gradient norm, parameter/feature norms and every NC metric at every feature level.
+The result holds no closed-form value: `ufm.joined.with_theory` joins those on the theory side, so
+that a fix to a closed form never reruns gradient descent.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from .. import devices
 from .. import metrics as nc_metrics
 from ..errors import InputError
+from ..provenance import collect
 from . import batched_metrics, models, problems
 from .config import BATCHABLE, Config
 
@@ -474,17 +477,9 @@ def to_dataset(
     dims = tuple(name for name, _ in sweep_dims)
     T = len(trajectory.iterations)
     model = models.of(base)
-    info = [model.theory.minimizer(c) for c in configs]
-    theory_objective = np.array([i["objective"] for i in info], dtype=np.float64)
     data: dict[str, Any] = {}
     for name, values in trajectory.records.items():
         data[name] = (dims + ("iteration",), values.reshape(shape + (T,)))
-    objective = trajectory.records["objective"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gap = (objective - theory_objective[:, None]) / np.abs(theory_objective[:, None])
-    data["objective_gap"] = (dims + ("iteration",), gap.reshape(shape + (T,)))
-    data["theory_objective"] = (dims, theory_objective.reshape(shape))
-    data["theory_zero"] = (dims, np.array([bool(i["zero"]) for i in info]).reshape(shape))
     param_dims = model.param_dims(base)
     for name, value in to_public(trajectory.params).items():
         data[name] = (dims + param_dims[name], value.reshape(shape + value.shape[1:]))
@@ -497,7 +492,6 @@ def to_dataset(
     for name, values in sweep_dims:
         coords[name] = np.asarray(values)
     ds = xr.Dataset(data, coords=coords)
-    ds["objective_gap"].attrs["description"] = "(objective − theory_objective)/|theory_objective|"
     ds.attrs.update(
         {
             "description": f"{base.label}: full-batch gradient descent (docs/math.md, GD protocol)",
@@ -515,25 +509,21 @@ def solve(config: Config, *, metrics: MetricsMode = "reference", progress: Calla
     """Run one UFM experiment; the xarray Dataset described in DESIGN.md.
 
     dims "iteration" (0, every log_every, the log-spaced points, the final iterate); variables
-    "objective", "objective_gap" (relative to the closed form), "grad_norm", "norm_<param/level>",
+    "objective", "grad_norm", "norm_<param/level>",
     f"{key}_{level}" for every key of `metrics.KEYS` and level of the model ("H"; "H1", "Z",
     "H2"; "H1", "Z2", "H2", … "HL"), the final parameters ("W", "H", "b"; "W2", "W1", "H1";
-    "WL", …, "W1", "H1"; H sample-major), "theory_objective", and for every ReLU level
+    "WL", …, "W1", "H1"; H sample-major), and for every ReLU level
     "dead_samples_<level>" (samples whose pre-activations are all <= 0 at the final iterate) and
     "dead_first_iteration_<level>" (first checked iteration with one, -1: never; checked every
     FINITE_CHECK_EVERY iterations), and "fixed_point_iteration" (the first checked t with
     θ_{t+1} = θ_t bit for bit, -1: none; from there GD stops and the logs repeat the last state,
-    exactly what the remaining iterations would have computed).  attrs: "config" (resolved), "theory" (`theory.minimizer(config)`),
-    "provenance".
+    exactly what the remaining iterations would have computed).  attrs: "config" (resolved),
+    "provenance".  No closed-form value: `ufm.joined.with_theory(ds)` adds "theory_objective",
+    "objective_gap" and the attribute "theory".
     """
-    from ..provenance import collect
-
     trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}", progress=progress)
     return to_dataset(
         [config],
         trajectory,
-        attrs={
-            "theory": models.of(config).theory.minimizer(config),
-            "provenance": collect(params=config.resolved(), seed=config.seed, device=config.device),
-        },
+        attrs={"provenance": collect(params=config.resolved(), seed=config.seed, device=config.device)},
     )

@@ -10,9 +10,12 @@ with MSE has the closed form of `ufm.deep_theory`.
   W H̄, b, ...), for comparison with a GD endpoint (`ufm.agreement`).
 * `realize(config)`: one explicit global minimizer, in the layout `ufm.solve` returns.
 
-These three ask the model's theory hooks (`ufm.models.of(config).theory`); the functions below
-them are the closed forms per model (`plain_*`, `extended_*`, `deep_*`) that the hooks name, and
-the balanced construction (`realize_balanced`) shared by every stack of linear layers.
+These three ask the model's theory hooks (`hooks(config)`); the functions below them are the
+closed forms per model (`plain_*`, `extended_*`, `deep_*`), and the balanced construction
+(`realize_balanced`) shared by every stack of linear layers.  At the end of the module,
+`THEORIES` binds each model class of `ufm.models` to its hooks (`PlainTheory`, `ExtendedTheory`,
+`DeepTheory`) by reference: the models know nothing of their theory, so gradient descent never
+imports this module (docs/math.md is implemented here, the GD stores hold none of it).
 
 Conventions of the spec: s = √(nλ_Wλ_H), c = K s, κ = √(nλ_H/λ_W) for the plain UFM;
 ρ = (nλ_W2λ_W1λ_H1)^{1/3} for the extended one.  Everything is float64 numpy.
@@ -25,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from . import models
+from . import deep_theory, models, observables, reduced
 from .config import Config
+from .theory_hooks import ETF, NEITHER, OF, ZERO, TheoryHooks
 
 #: Kρ below which the extended UFM's nonzero critical point is the global minimizer (§2.1).
 EXTENDED_THRESHOLD = 2.0 ** (-4.0 / 3.0)
@@ -64,7 +68,7 @@ def _ce_extended_scalar(K: int, rho: float) -> tuple[float, float]:
     g'(x) → +∞ as x → 0+, so g rises first; its interior minimum (if any) is bracketed on a
     log-spaced grid of sign changes of g' and polished by bisection; x = 0 (g = log K) competes.
     """
-    from scipy.optimize import brentq
+    from scipy.optimize import brentq  # a third-party import kept lazy, as in `ufm.reduced`: scipy loads slowly
 
     def g(x: float) -> float:
         return math.log1p((K - 1) * math.exp(-x)) + 1.5 * (K - 1) * rho * x ** (2.0 / 3.0)
@@ -100,7 +104,7 @@ def minimizer(config: Config) -> dict[str, Any]:
     control value from which the minimizer is 0), "x_star" (singular value of W H̄ or W2W1H̄1)
     and the model's scales (kappa, p, beta, a_sq, b_sq, c1_sq, rank_levels, ...).
     """
-    return models.of(config).theory.minimizer(config)
+    return hooks(config).minimizer(config)
 
 
 def plain_minimizer(config: Config) -> dict[str, Any]:
@@ -229,8 +233,6 @@ def _extended_mse(config: Config) -> dict[str, Any]:
 
 def _reduced_ce(K: int, rho_value: float, m: int) -> dict[str, Any]:
     """The reduced K × K problem with CE (m factors): its certified value, structure and candidates."""
-    from . import reduced
-
     sol = reduced.solve(K, rho_value, m)
     return {
         "objective": sol.value,
@@ -279,8 +281,6 @@ def layers_of(config: Config) -> tuple[int, float, tuple[float, ...], tuple[int,
 def deep_minimizer(config: Config) -> dict[str, Any]:
     """A bias-free stack of L weight layers (the deep UFM; any layered model without bias):
     closed form (linear MSE), reduced problem (linear CE), DNC bound (ReLU)."""
-    from . import deep_theory
-
     depth, lam_H, lam_Ws, widths = layers_of(config)
     K, relu = config.K, config.activation == "relu"
     if lam_H == 0 or min(lam_Ws) == 0:
@@ -350,7 +350,7 @@ def structure(config: Config) -> dict[str, Any]:
     the classes: then the spectra (`layered_spectra`).  Deep UFM: `deep_structure`.  Empty when
     no closed form is available.
     """
-    return models.of(config).theory.structure(config)
+    return hooks(config).structure(config)
 
 
 def plain_structure(config: Config) -> dict[str, Any]:
@@ -408,9 +408,7 @@ def extended_structure(config: Config) -> dict[str, Any]:
 def _level_gram_scales(config: Config) -> list[float]:
     """H̄_lᵀH̄_l = scale_l (ZᵀZ)^{l/m} at a balanced minimizer: scale_1 = ρ/(nλ_H1), ×ρ/λ_Wl per level."""
     depth, lam_H, lam_Ws, _ = layers_of(config)
-    from .deep_theory import rho as rho_of
-
-    rho_L = rho_of(config.n, lam_H, lam_Ws)
+    rho_L = deep_theory.rho(config.n, lam_H, lam_Ws)
     scales = [rho_L / (config.n * lam_H)]
     for lam in lam_Ws[:-1]:
         scales.append(scales[-1] * rho_L / lam)
@@ -481,7 +479,7 @@ def realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
     H1 (N, d1).  The ReLU model gets the linear minimizer with W1H̄1 ≥ 0 (disjoint supports),
     where σ is the identity and both models coincide.  Raises ValueError without a closed form.
     """
-    return models.of(config).theory.realize(config, seed=seed)
+    return hooks(config).realize(config, seed=seed)
 
 
 def _available(config: Config) -> dict[str, Any]:
@@ -527,9 +525,6 @@ def extended_realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
 
 def optimal_product(config: Config) -> np.ndarray:
     """Z = W_L⋯W_1H̄1 of one global minimizer of a linear (or ReLU-MSE) layered config."""
-    from . import reduced
-    from .deep_theory import rho as rho_of
-
     info = minimizer(config)
     K = config.K
     if config.loss == "mse":
@@ -538,7 +533,7 @@ def optimal_product(config: Config) -> np.ndarray:
     depth, lam_H, lam_Ws, _ = layers_of(config)
     if depth == 1:
         return info["x_star"] * _P(K)
-    return reduced.solve(K, rho_of(config.n, lam_H, lam_Ws), depth + 1).Z
+    return reduced.solve(K, deep_theory.rho(config.n, lam_H, lam_Ws), depth + 1).Z
 
 
 def deep_realize(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
@@ -555,8 +550,6 @@ def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
     (MSE only, Z = s*I): the hidden levels use distinct coordinate vectors, so every level above
     H1 is a nonnegative orthogonal frame on which ReLU is the identity (the DNC point).
     """
-    from .deep_theory import rho as rho_of
-
     depth, lam_H, lam_Ws, widths = layers_of(config)
     K, n, m = config.K, config.n, depth + 1
     rng = np.random.default_rng(seed)
@@ -564,7 +557,7 @@ def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
     U, sv, Vt = np.linalg.svd(Z)
     r = int(np.sum(sv > 1e-10 * max(sv.max(), 1e-300)))
     U, sv, Vt = U[:, :r], sv[:r], Vt[:r]
-    rho_L = rho_of(n, lam_H, lam_Ws)
+    rho_L = deep_theory.rho(n, lam_H, lam_Ws)
     root = sv ** (1.0 / m)
 
     def diag(a: float) -> np.ndarray:
@@ -585,3 +578,101 @@ def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
         out[names[l - 1]] = bases[l] @ diag(lam_Ws[l - 1]) @ bases[l - 1].T
     out[names[-1]] = U @ diag(lam_Ws[-1]) @ bases[-1].T
     return out
+
+
+# ----------------------------------------------------------------------------------- theory hooks
+class PlainTheory(TheoryHooks):
+    """Theorems 3.1 (bias-free: OF), 3.2 (unregularized bias: ETF), the regularized bias and CE
+    (docs/math.md#ufm-plain)."""
+
+    def minimizer(self, config):
+        return plain_minimizer(config)
+
+    def structure(self, config):
+        return plain_structure(config)
+
+    def realize(self, config, *, seed: int = 0):
+        return plain_realize(config, seed=seed)
+
+    def observed(self, config, params):
+        return observables.plain_observed(config, params)
+
+    def identities(self, config, params):
+        return observables.plain_identities(config, params)
+
+    def frames(self, config, info):
+        if info.get("zero"):
+            return {"H": ZERO}
+        if config.loss == "ce" or config.bias == "unregularized":
+            return {"H": ETF}
+        if config.bias == "regularized":  # the ETF up to λ_b = c/(1−c) (p = 0), neither above
+            return {"H": ETF if info.get("p", 0.0) == 0.0 else NEITHER}
+        return {"H": OF}
+
+
+class ExtendedTheory(TheoryHooks):
+    """Theorems 4.1 (linear MSE) and 4.2 (ReLU MSE), the reduced K × K problem (linear CE), no theory
+    for ReLU CE (docs/math.md#extended-linear, #extended-relu, #extended-ce)."""
+
+    def minimizer(self, config):
+        return extended_minimizer(config)
+
+    def structure(self, config):
+        return extended_structure(config)
+
+    def realize(self, config, *, seed: int = 0):
+        return extended_realize(config, seed=seed)
+
+    def observed(self, config, params):
+        return observables.extended_observed(config, params)
+
+    def identities(self, config, params):
+        return observables.extended_identities(config, params)
+
+    def frames(self, config, info):
+        if info.get("zero"):
+            return {"H2": ZERO}
+        if config.loss == "mse":  # Thm 4.1: OF at both levels; Thm 4.2: no claim on H1
+            return {"H1": OF, "H2": OF} if config.activation == "linear" else {"H2": OF}
+        return {}  # CE: the reduced problem's structure depends on K and Kρ (docs/math.md#extended-ce)
+
+
+class DeepTheory(TheoryHooks):
+    """The theory of a bias-free stack of L layers: the closed form for linear MSE (`ufm.deep_theory`),
+    the certified reduced K × K problem for linear CE (`ufm.reduced`), and for ReLU with L >= 3 only
+    the deep-neural-collapse value as an upper bound ("no closed form").  These functions read the
+    model's `layer_stack`, so any bias-free `LayeredModel` can use these hooks."""
+
+    def minimizer(self, config):
+        return deep_minimizer(config)
+
+    def structure(self, config):
+        return deep_structure_of(config)
+
+    def realize(self, config, *, seed: int = 0):
+        return deep_realize(config, seed=seed)
+
+    def observed(self, config, params):
+        return observables.layered_observed(config, params)
+
+    def identities(self, config, params):
+        return observables.layered_identities(config, params)
+
+    def frames(self, config, info):
+        # the zero solution is zero at every level; otherwise no structure is claimed for the deep
+        # models on the report pages (the low-rank study reports ranks and structures itself)
+        return {f"H{models.of(config).depth(config)}": ZERO} if info.get("zero") else {}
+
+
+#: The theory of every model class that has one; a model absent here has none (`TheoryHooks()`).
+THEORIES: dict[type[models.Model], TheoryHooks] = {
+    models.PlainUFM: PlainTheory(),
+    models.ExtendedUFM: ExtendedTheory(),
+    models.DeepUFM: DeepTheory(),
+}
+NO_THEORY = TheoryHooks()
+
+
+def hooks(config: Config) -> TheoryHooks:
+    """The theory hooks of `config`'s model (`TheoryHooks()`, which knows nothing, for a model without theory)."""
+    return THEORIES.get(models.of(config), NO_THEORY)

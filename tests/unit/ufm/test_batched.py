@@ -9,6 +9,7 @@ import torch
 from deepcollapse import metrics
 from deepcollapse.errors import InputError
 from deepcollapse.ufm import Config, NonFiniteError, Sweep, batched_metrics, problems, solve, solve_sweep, solver
+from deepcollapse.ufm.joined import point_configs, with_theory
 
 K, n, p = 3, 5, 6
 
@@ -66,7 +67,9 @@ def test_sweep_equals_separate_solves():
     sweep = Sweep.from_mapping({"seed": [0, 1], "lambda": {"fields": ["lambda_W", "lambda_H"], "values": [0.05, 0.2]}})
     ds = solve_sweep(base, sweep)
     assert ds["objective"].dims == ("seed", "lambda", "iteration")
-    assert ds["H"].dims == ("seed", "lambda", "sample", "feature") and ds["theory_objective"].dims == ("seed", "lambda")
+    joined = with_theory(ds)
+    assert ds["H"].dims == ("seed", "lambda", "sample", "feature") and joined["theory_objective"].dims == ("seed", "lambda")
+    assert joined["objective_gap"].dims == ("seed", "lambda", "iteration") and "theory_objective" not in ds
     assert ds["lambda"].values.tolist() == [0.05, 0.2] and ds.attrs["sweep"]["lambda"]["fields"] == ["lambda_W", "lambda_H"]
     for i, seed in enumerate([0, 1]):
         for j, lam in enumerate([0.05, 0.2]):
@@ -74,7 +77,7 @@ def test_sweep_equals_separate_solves():
             point = ds.isel(seed=i, **{"lambda": j})
             np.testing.assert_allclose(point["objective"], one["objective"], rtol=1e-12)
             np.testing.assert_allclose(point["H"], one["H"], rtol=1e-9, atol=1e-12)
-            assert float(point["theory_objective"]) == float(one["theory_objective"])
+            assert float(joined.isel(seed=i, **{"lambda": j})["theory_objective"]) == float(with_theory(one)["theory_objective"])
             for var in one.data_vars:
                 if var.startswith("NC"):
                     np.testing.assert_allclose(point[var], one[var], rtol=1e-7, atol=1e-12, err_msg=var)
@@ -114,12 +117,10 @@ def test_bad_sweeps_are_refused(mapping, fragment):
 def test_init_scale_sweep_records_the_feature_scale_it_used():
     """Sweeping init_scale moves the feature scale along (init_scale_features unset): the stored
     config must say so, so that each point rebuilt from it re-runs identically."""
-    from deepcollapse.ufm.agreement import _point_configs
-
     base = Config(model="extended", K=3, n=4, d1=5, d2=5, iters=20, log_every=10)
     ds = solve_sweep(base, Sweep.from_mapping({"init_scale": [0.1, 0.3]}))
     assert ds.attrs["config"]["init_scale_features"] is None
-    for index, config in _point_configs(ds):
+    for index, config in point_configs(ds):
         assert config.feature_scale == config.weight_scale
         one = solve(config)
         np.testing.assert_allclose(ds["H1"].isel(index).values, one["H1"].values, rtol=1e-9, atol=1e-12)

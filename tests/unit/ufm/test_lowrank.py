@@ -9,7 +9,7 @@ import pytest
 from deepcollapse.cli import main
 from deepcollapse.errors import InputError
 from deepcollapse.store import open_dataset
-from deepcollapse.ufm import Config, deep_theory, lowrank, reduced
+from deepcollapse.ufm import Config, deep_theory, lowrank, lowrank_theory, reduced
 
 TINY = {"depths": [1, 3], "sizes": [{"K": 3, "n": 4, "d": 5}], "lambda_ratios": [0.5, 1.5], "activations": ["linear", "relu"],
         "losses": ["mse", "ce"], "seeds": [0, 1], "iters": 4000, "log_every": 2000}
@@ -17,7 +17,7 @@ TINY = {"depths": [1, 3], "sizes": [{"K": 3, "n": 4, "d": 5}], "lambda_ratios": 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return lowrank.run(lowrank.Study.from_mapping(TINY))
+    return lowrank_theory.with_theory(lowrank.run(lowrank.Study.from_mapping(TINY)))
 
 
 def test_study_refuses_bad_keys_and_values():
@@ -64,11 +64,11 @@ def test_per_run_observables(tiny):
         assert (ranks[c, :, :, depth[c]:] == -1).all()  # no such level
         assert (ranks[c, :, :, : depth[c]] >= 0).all() and (ranks[c, :, :, : depth[c]] <= 3).all()
     rel = tiny["rel_to_dnc"].values
-    assert np.array_equal(tiny["below_dnc"].values, rel < -lowrank.BELOW_RTOL)
+    assert np.array_equal(tiny["below_dnc"].values, rel < -lowrank_theory.BELOW_RTOL)
     # linear MSE: the closed form is the global minimum, GD never ends below it
     linear_mse = [c for c in tiny["case"].values if str(tiny["activation"].values[c]) == "linear" and str(tiny["loss"].values[c]) == "mse"]
     assert not tiny["below_dnc"].values[linear_mse].any()
-    table = lowrank.table(tiny)
+    table = lowrank_theory.table(tiny)
     assert len(table) == tiny.sizes["case"] * tiny.sizes["ratio"]
     assert set(table["below_dnc"]) <= {0.0, 0.5, 1.0}
 
@@ -85,7 +85,7 @@ def test_page_draws_only_panels_with_a_dnc_value_and_says_why_relu_ce_is_missing
     assert sorted(ax.get_title() for ax in drawn) == ["linear, CE", "linear, MSE", "relu, MSE"]
     for ax in drawn:  # every drawn panel has a point of every (depth, K) case it names
         assert any(len(line.get_xdata()) for line in ax.get_lines() if not line.get_label().startswith("_"))
-    sentences = lowrank_plots.findings(lowrank.table(tiny), seeds=tiny.sizes["seed"])
+    sentences = lowrank_plots.findings(lowrank_theory.table(tiny), seeds=tiny.sizes["seed"])
     relu_ce = [s for s in sentences if s.startswith("ReLU with cross-entropy")]
     n_cases = sum(1 for c in tiny["case"].values if str(tiny["activation"].values[c]) == "relu" and str(tiny["loss"].values[c]) == "ce")
     assert len(relu_ce) == 1 and f"its {n_cases * tiny.sizes['ratio'] * tiny.sizes['seed']} runs are not plotted" in relu_ce[0]
@@ -98,7 +98,11 @@ def test_command_writes_the_study_and_refuses_bad_input(tmp_path, capsys, monkey
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(config)))
     out = tmp_path / "study.zarr"
     assert main(["lowrank", "--config", "-", "--out", str(out)]) == 0
-    ds = open_dataset(out)
+    stored = open_dataset(out)
+    # what GD produced: the DNC values and reasons are the theory side's (a closed-form fix must not rerun the study)
+    assert not set(lowrank_theory.THEORY_VARIABLES) & set(stored.variables) and "below_rtol" not in stored.attrs
+    assert "DNC" not in capsys.readouterr().out
+    ds = lowrank_theory.with_theory(stored)
     assert ds.attrs["study"]["depths"] == [2] and "provenance" in ds.attrs
     assert str(ds["reason"].values[0, 0, 0]) in {"agrees", "not converged in the iterations given", "ReLU dead sample", "rank-r stationary point", "unexplained", "closed form refuted", "local minimum"}
     capsys.readouterr()
@@ -156,6 +160,6 @@ def test_a_depth_one_model_runs_once_as_the_plain_ufm_it_is():
     only_relu = lowrank.Study.from_mapping(dict(TINY, activations=["relu"]))
     assert {(L, a) for L, _, a, _ in only_relu.cases()} == {(1, "relu"), (3, "relu")}
     for loss in ("mse", "ce"):
-        linear, relu = (lowrank._config(study, 1, study.sizes[0], a, loss, 0.01) for a in ("linear", "relu"))
-        assert lowrank.dnc_value(relu) == lowrank.dnc_value(linear) and math.isfinite(lowrank.dnc_value(relu))
-    assert math.isnan(lowrank.dnc_value(lowrank._config(study, 3, study.sizes[0], "relu", "ce", 0.01)))
+        linear, relu = (lowrank.config_of(study, 1, study.sizes[0], a, loss, 0.01) for a in ("linear", "relu"))
+        assert lowrank_theory.dnc_value(relu) == lowrank_theory.dnc_value(linear) and math.isfinite(lowrank_theory.dnc_value(relu))
+    assert math.isnan(lowrank_theory.dnc_value(lowrank.config_of(study, 3, study.sizes[0], "relu", "ce", 0.01)))

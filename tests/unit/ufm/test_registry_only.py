@@ -2,10 +2,11 @@
 
 * No code outside `ufm/models/` compares a model name (`config.model == "plain"`, `model in (...)`):
   a branch like that is a second place to edit when a model is added.
-* A model registered by this test alone — a stack of three layers under its own name, with the
-  deep UFM's theory hooks — is solved, compared with theory, tabulated by the agreement table and
-  read by the report claims without any edit elsewhere, and gives exactly what the deep UFM of
-  depth 3 gives.
+* A model registered by this test alone — a stack of three layers under its own name (the models'
+  registry: facts only), bound to the deep UFM's theory hooks (the theory's registry,
+  `theory.THEORIES`) — is solved, compared with theory, tabulated by the agreement table and read
+  by the report claims without any edit elsewhere, and gives exactly what the deep UFM of depth 3
+  gives.
 """
 
 import re
@@ -14,9 +15,8 @@ import numpy as np
 import pytest
 
 from deepcollapse.reports import claims
-from deepcollapse.ufm import Config, agreement, models, solve, theory
+from deepcollapse.ufm import Config, agreement, models, solve, theory, theory_hooks
 from deepcollapse.ufm.models.base import NONNEGATIVE, POSITIVE_INT
-from deepcollapse.ufm.models.deep import DeepTheory
 from deepcollapse.ufm.models.layered import Layers, LayeredModel
 from tests.support import ROOT
 
@@ -75,7 +75,6 @@ class ThreeLayers(LayeredModel):
     parameter_constraints = {"d": POSITIVE_INT, "lambda_W": NONNEGATIVE, "lambda_H": NONNEGATIVE}
     batchable = ("lambda_W", "lambda_H")
     default_init_scale = 0.3
-    theory = DeepTheory()
 
     @classmethod
     def lambdas(cls, config):
@@ -98,6 +97,7 @@ class ThreeLayers(LayeredModel):
 @pytest.fixture
 def registered(monkeypatch):
     monkeypatch.setitem(models._REGISTRY, ThreeLayers.name, ThreeLayers)
+    monkeypatch.setitem(theory.THEORIES, ThreeLayers, theory.DeepTheory())
     return ThreeLayers.name
 
 
@@ -136,4 +136,14 @@ def test_a_registered_model_needs_no_edit_elsewhere(registered, activation):
 
 
 def test_frame_names_are_the_reports_words():
-    assert (models.OF, models.ETF, models.NEITHER, models.ZERO) == (claims.OF, claims.ETF, claims.NEITHER, claims.ZERO)
+    assert (theory_hooks.OF, theory_hooks.ETF, theory_hooks.NEITHER, theory_hooks.ZERO) == (claims.OF, claims.ETF, claims.NEITHER, claims.ZERO)
+
+
+def test_a_model_without_theory_is_solved_and_tabulated_as_such(monkeypatch):
+    """Registered in the models' registry only (no theory bound): GD runs, the theory side says it
+    knows nothing, and the agreement table says "no closed form"."""
+    monkeypatch.setitem(models._REGISTRY, ThreeLayers.name, ThreeLayers)
+    config = Config(model=ThreeLayers.name, K=3, n=4, d=6, lambda_W=0.01, lambda_H=0.02, iters=200, log_every=100)
+    assert theory.hooks(config) is theory.NO_THEORY and theory.minimizer(config)["available"] is False
+    (row,) = agreement.rows(solve(config), run="bare")
+    assert row["status"] == "no closed form" and row["reason"] == "no closed form"

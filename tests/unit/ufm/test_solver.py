@@ -9,6 +9,7 @@ import torch
 from deepcollapse import metrics
 from deepcollapse.ufm import Config, NonFiniteError, problems, solve, solver, theory
 from deepcollapse.ufm.agreement import identity_residuals, rows, structure_errors
+from deepcollapse.ufm.joined import THEORY_VARIABLES, with_theory
 
 SMALL = dict(K=3, n=4, d=5, lambda_W=0.05, lambda_H=0.05, log_every=500)  # c = 0.3
 EXT = dict(model="extended", K=3, n=4, d1=5, d2=5, lambda_W1=0.02, lambda_W2=0.02, lambda_H1=0.02, init_scale=0.3, log_every=500)
@@ -37,7 +38,7 @@ def final_params(ds):
 def test_gd_reaches_the_closed_form(name):
     fields, collapsed = CASES[name]
     config = Config(**fields)
-    ds = solve(config)
+    ds = with_theory(solve(config))
     final = ds.isel(iteration=-1)
     expected = theory.minimizer(config)["objective"]
     assert abs(float(final["objective"]) - expected) <= 1e-6 * expected
@@ -96,10 +97,14 @@ def test_dataset_contract():
             assert ds[f"{key}_{level}"].dims == ("iteration",)
     assert ds["W2"].dims == ("class", "feature2") and ds["H1"].shape == (12, 5)  # sample-major
     assert ds["W1"].shape == (6, 5) and ds["label"].values.tolist() == [0] * 4 + [1] * 4 + [2] * 4
-    for var in ("objective", "objective_gap", "grad_norm", "norm_W2", "norm_W1", "norm_H1", "norm_Z", "norm_H2"):
+    for var in ("objective", "grad_norm", "norm_W2", "norm_W1", "norm_H1", "norm_Z", "norm_H2"):
         assert var in ds
+    # what GD produced only: the closed form is joined on the theory side
+    assert not set(THEORY_VARIABLES) & set(ds.variables) and "theory" not in ds.attrs
+    joined = with_theory(ds)
+    assert set(THEORY_VARIABLES) <= set(joined.variables) and joined["objective_gap"].dims == ("iteration",)
     assert ds.attrs["config"]["init_scale"] == 0.1 and ds.attrs["config"]["iters"] == 1234
-    assert ds.attrs["theory"]["objective"] == float(ds["theory_objective"])
+    assert joined.attrs["theory"]["objective"] == float(joined["theory_objective"]) == theory.minimizer(config)["objective"]
     assert {"git", "versions", "device", "params"} <= set(ds.attrs["provenance"])
     assert ds.attrs["levels"] == ["H1", "Z", "H2"]
     # H1 and Z have no linear classifier in the ReLU model; H2's NC3/NC4 use W2
@@ -119,7 +124,7 @@ def test_same_config_same_numbers_and_float32():
     a, b = solve(config), solve(config)
     np.testing.assert_array_equal(a["objective"].values, b["objective"].values)
     np.testing.assert_array_equal(a["H"].values, b["H"].values)
-    single = solve(Config(**dict(SMALL, iters=3000, dtype="float32"))).isel(iteration=-1)
+    single = with_theory(solve(Config(**dict(SMALL, iters=3000, dtype="float32")))).isel(iteration=-1)
     assert abs(float(single["objective_gap"])) <= 1e-5  # float32 GD, metrics in float64
 
 

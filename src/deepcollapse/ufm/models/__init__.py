@@ -2,13 +2,15 @@
 
     from deepcollapse.ufm import models
     models.names()                  # ('plain', 'extended', 'deep')
-    model = models.of(config)       # the class: fields, shapes, levels, problem, theory hooks
-    model.theory.minimizer(config)  # the closed form (or reduced problem) of this model
+    model = models.of(config)       # the class: fields, constraints, shapes, levels
 
 Adding a model is one class (a `base.Model`, usually a `layered.LayeredModel`) that declares the
 Config fields it reads and their `parameter_constraints`, registered with `register` (below);
 then `python workflow/scripts/config_schema.py` regenerates params.yaml's schema rules from the
-declarations (tests/test_constraints.py fails until it is run); see deep.py for an example.
+declarations (tests/unit/test_constraints.py fails until it is run); see deep.py for an example.
+A model holds facts only: its closed form, if it has one, is bound to the class in
+`ufm.theory.THEORIES` (theory imports the models, never the reverse, so that gradient descent does
+not depend on the closed forms).
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import InputError
-from .base import ETF, NEITHER, OF, ZERO, ImplementedTheory, Interval, Level, Model, NoTheory, PerLayer, TheoryHooks
+from .base import Interval, Level, Model, PerLayer
+from .deep import DeepUFM
+from .extended import ExtendedUFM
+from .plain import PlainUFM
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -54,15 +59,11 @@ def model_fields() -> set[str]:
     return {field for cls in _REGISTRY.values() for field in cls.fields}
 
 
-from .deep import DeepUFM  # noqa: E402
-from .extended import ExtendedUFM  # noqa: E402
-from .plain import PlainUFM  # noqa: E402
-
 for _cls in (PlainUFM, ExtendedUFM, DeepUFM):
     register(_cls)
 
 __all__ = [
-    "Model", "TheoryHooks", "ImplementedTheory", "NoTheory", "Level", "Interval", "PerLayer", "OF", "ETF", "NEITHER", "ZERO",
+    "Model", "Level", "Interval", "PerLayer",
     "register", "names", "get", "of", "model_fields",
     "PlainUFM", "ExtendedUFM", "DeepUFM",
 ]

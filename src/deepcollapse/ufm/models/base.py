@@ -8,14 +8,14 @@ A model is one class (registered in `ufm.models`) that knows everything model-sp
 * its parameters: names in drawing order, shapes in the column layout of the math, public dims
   (sample-major features), initialisation scales (`param_shapes`, `param_dims`, `init_scales`);
 * its regularisers (`regularization`: parameter -> λ) and the λ fields a sweep may vary;
-* its feature levels ("H"; "H1", "Z2", "H2", ...) and the problem object that evaluates the
-  objective and its explicit gradients (`problem`, in `ufm.problems`);
-* the work of one GD iteration (`work`, multiply-adds), which picks the thread count;
-* its theory hooks (`TheoryHooks`): the closed form or reduced problem, the predicted structure,
-  the observed counterparts of a GD end point and the critical-point identities.
+* its feature levels ("H"; "H1", "Z2", "H2", ...); `ufm.problems.build` makes from them the
+  object that evaluates the objective and its explicit gradients;
+* the work of one GD iteration (`work`, multiply-adds), which picks the thread count.
 
 Solver, batched solver, theory table and plots ask the model (`ufm.models.of(config)`) instead of
-branching on the model name.
+branching on the model name.  A model holds facts only: what theory knows about it (its closed
+form, predicted structure, critical-point identities) is bound to the model class on the theory
+side (`ufm.theory.THEORIES`), so that gradient descent never imports the closed forms.
 """
 
 from __future__ import annotations
@@ -43,84 +43,6 @@ class Level:
     has_classifier: bool
 
 
-# ----------------------------------------------------------------------------------- theory hooks
-#: The frame names a model's `frames` hook predicts (the words the report pages print).
-OF, ETF, NEITHER, ZERO = "orthogonal frame", "simplex ETF", "neither ETF nor OF", "zero solution"
-
-
-class TheoryHooks:
-    """What theory knows about a model: the base class knows nothing (a model without theory).
-
-    `ufm.theory` (minimizer, structure, realize) and `ufm.agreement` (observed, identity
-    residuals) ask `models.of(config).theory`; a model with theory subclasses this and overrides
-    the hooks, usually by pointing them at its functions in `ufm.theory` / `ufm.agreement`.  Every
-    method takes the config (and, for the observed quantities, one GD end point in the public
-    layout of `ufm.solve`, numpy float64).
-    """
-
-    reason = "no closed form or reduced problem is registered for this model"
-
-    def minimizer(self, config: "Config") -> dict[str, Any]:
-        """The global minimum (key "objective") and its scalars; "available" False without theory."""
-        nan = float("nan")
-        return {"model": config.label, "available": False, "reason": self.reason, "objective": nan, "zero": None}
-
-    def structure(self, config: "Config") -> dict[str, Any]:
-        """The predicted gauge-invariant structure of a minimizer (Gram matrices, alignments), keyed as `observed`."""
-        return {}
-
-    def realize(self, config: "Config", *, seed: int = 0) -> dict[str, Any]:
-        """One explicit minimizer in the public layout (raises ValueError without a closed form)."""
-        raise ValueError(f"no closed form for this configuration: {self.reason}")
-
-    def observed(self, config: "Config", params: Mapping[str, Any]) -> dict[str, Any]:
-        """The quantities `structure` predicts, measured on a GD end point."""
-        return {}
-
-    def identities(self, config: "Config", params: Mapping[str, Any]) -> dict[str, float]:
-        """Relative residuals of the identities that hold at every critical point (0 there)."""
-        return {}
-
-    def frames(self, config: "Config", info: Mapping[str, Any]) -> dict[str, str]:
-        """{level: frame} (OF, ETF, NEITHER, ZERO) of the class means that a *verified* theory
-        predicts, given `info = minimizer(config)`; {} claims nothing (the report pages then say
-        nothing about the structure)."""
-        return {}
-
-
-class ImplementedTheory(TheoryHooks):
-    """Hooks implemented by functions of `ufm.theory` (minimizer, structure, realize) and
-    `ufm.agreement` (observed, identities), named once per model in `implemented_by`
-    ({hook: "theory.plain_minimizer", …}); imported on call, since those modules import the registry."""
-
-    implemented_by: ClassVar[dict[str, str]] = {}
-
-    def _function(self, hook: str):
-        import importlib
-
-        module, name = self.implemented_by[hook].split(".")
-        return getattr(importlib.import_module(f"..{module}", __package__), name)
-
-    def minimizer(self, config):
-        return self._function("minimizer")(config)
-
-    def structure(self, config):
-        return self._function("structure")(config)
-
-    def realize(self, config, *, seed: int = 0):
-        return self._function("realize")(config, seed=seed)
-
-    def observed(self, config, params):
-        return self._function("observed")(config, params)
-
-    def identities(self, config, params):
-        return self._function("identities")(config, params)
-
-
-class NoTheory(TheoryHooks):
-    """A model without any theory yet: every hook says so (GD results carry no gap)."""
-
-
 # ----------------------------------------------------------------------------------- the model
 class Model:
     """Base class of a registered UFM model (see the module docstring for the contract)."""
@@ -136,8 +58,6 @@ class Model:
     batchable: ClassVar[tuple[str, ...]] = ()
     #: init scale of the weights when `init_scale` is not given (docs/math.md#gd-protocol)
     default_init_scale: ClassVar[float] = 1.0
-    #: the theory hooks (an instance of TheoryHooks); replaced per model by the theory side
-    theory: ClassVar[TheoryHooks] = TheoryHooks()
 
     # ---- configuration
     @classmethod
@@ -225,9 +145,4 @@ class Model:
     @classmethod
     def work(cls, config: "Config") -> int:
         """Multiply-adds of one GD iteration of one problem (forward and backward matmuls)."""
-        raise NotImplementedError
-
-    @classmethod
-    def problem(cls, config: "Config", lambdas: Mapping[str, "torch.Tensor"], *, dtype, device):
-        """The batched objective/gradient object (`ufm.problems.Problem`) of this model."""
         raise NotImplementedError

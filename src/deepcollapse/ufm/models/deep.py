@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import InputError
-from .base import NONNEGATIVE, POSITIVE_INT, ZERO, ImplementedTheory, Interval, PerLayer
+from .base import NONNEGATIVE, POSITIVE_INT, Interval, PerLayer
 from .layered import Layers, LayeredModel
 
 #: Deeper factorisations are not studied and would only make GD slower (docs/math.md#deep-ufm uses L <= 5).
@@ -23,28 +23,6 @@ MAX_DEPTH = 16
 def per_layer(value: Any, depth: int) -> tuple:
     """A per-layer field as a tuple of `depth` values (one number means every layer)."""
     return tuple(value) if isinstance(value, tuple) else (value,) * depth
-
-
-class DeepTheory(ImplementedTheory):
-    """The theory of a bias-free stack of L layers: the closed form for linear MSE (`ufm.deep_theory`),
-    the certified reduced K × K problem for linear CE (`ufm.reduced`), and for ReLU with L >= 3 only
-    the deep-neural-collapse value as an upper bound ("no closed form").  Implemented in
-    `ufm.theory.deep_*` and `ufm.agreement.layered_*`, which read the model's `layer_stack`, so
-    any bias-free `LayeredModel` can use these hooks."""
-
-    implemented_by = {"minimizer": "theory.deep_minimizer", "structure": "theory.deep_structure_of", "realize": "theory.deep_realize",
-                      "observed": "agreement.layered_observed", "identities": "agreement.layered_identities"}  # fmt: skip
-
-    def frames(self, config, info):
-        # the zero solution is zero at every level; otherwise no structure is claimed for the deep
-        # models on the report pages (the low-rank study reports ranks and structures itself)
-        return {f"H{self._depth(config)}": ZERO} if info.get("zero") else {}
-
-    @staticmethod
-    def _depth(config) -> int:
-        from . import of
-
-        return of(config).depth(config)
 
 
 class DeepUFM(LayeredModel):
@@ -58,7 +36,6 @@ class DeepUFM(LayeredModel):
     }
     batchable = ("lambda_W", "lambda_H")
     default_init_scale = 0.3  # docs/math.md#deep-ufm: 0.1 sends most L >= 3 runs to the origin, 0.3 reaches the optimum
-    theory = DeepTheory()
 
     @classmethod
     def validate(cls, config) -> None:

@@ -6,24 +6,8 @@ H1, the pre-activation "Z" (ReLU only) and H2.
 
 from __future__ import annotations
 
-from .base import NONNEGATIVE, OF, POSITIVE_INT, ZERO, ImplementedTheory
+from .base import NONNEGATIVE, POSITIVE_INT
 from .layered import Layers, LayeredModel
-
-
-class ExtendedTheory(ImplementedTheory):
-    """Theorems 4.1 (linear MSE) and 4.2 (ReLU MSE), the reduced K × K problem (linear CE), no theory
-    for ReLU CE (docs/math.md#extended-linear, #extended-relu, #extended-ce); implemented in
-    `ufm.theory.extended_*` and `ufm.agreement.extended_*`."""
-
-    implemented_by = {"minimizer": "theory.extended_minimizer", "structure": "theory.extended_structure", "realize": "theory.extended_realize",
-                      "observed": "agreement.extended_observed", "identities": "agreement.extended_identities"}  # fmt: skip
-
-    def frames(self, config, info):
-        if info.get("zero"):
-            return {"H2": ZERO}
-        if config.loss == "mse":  # Thm 4.1: OF at both levels; Thm 4.2: no claim on H1
-            return {"H1": OF, "H2": OF} if config.activation == "linear" else {"H2": OF}
-        return {}  # CE: the reduced problem's structure depends on K and Kρ (docs/math.md#extended-ce)
 
 
 class ExtendedUFM(LayeredModel):
@@ -38,7 +22,6 @@ class ExtendedUFM(LayeredModel):
     }
     batchable = ("lambda_W1", "lambda_W2", "lambda_H1")
     default_init_scale = 0.1  # docs/math.md#gd-protocol: N(0,1) diverges at step 0.1
-    theory = ExtendedTheory()
 
     @classmethod
     def label(cls, config) -> str:

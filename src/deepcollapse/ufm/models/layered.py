@@ -133,9 +133,3 @@ class LayeredModel(Model):
         spec = cls.layers(config)
         rows = spec.widths[1:] + (config.K,)
         return sum(r * c for r, c in zip(rows, spec.widths)) * config.N * 3
-
-    @classmethod
-    def problem(cls, config, lambdas, *, dtype, device):
-        from ..problems import LayeredProblem
-
-        return LayeredProblem(config, cls.layers(config), lambdas, dtype=dtype, device=device)

@@ -6,25 +6,8 @@ Depth 1 of the layered family, with the paper's names (W, H, b) and an optional 
 from __future__ import annotations
 
 from ...errors import InputError
-from .base import ETF, NEITHER, NONNEGATIVE, OF, POSITIVE_INT, ZERO, ImplementedTheory
+from .base import NONNEGATIVE, POSITIVE_INT
 from .layered import Layers, LayeredModel
-
-
-class PlainTheory(ImplementedTheory):
-    """Theorems 3.1 (bias-free: OF), 3.2 (unregularized bias: ETF), the regularized bias and CE
-    (docs/math.md#ufm-plain), implemented in `ufm.theory.plain_*` and `ufm.agreement.plain_*`."""
-
-    implemented_by = {"minimizer": "theory.plain_minimizer", "structure": "theory.plain_structure", "realize": "theory.plain_realize",
-                      "observed": "agreement.plain_observed", "identities": "agreement.plain_identities"}  # fmt: skip
-
-    def frames(self, config, info):
-        if info.get("zero"):
-            return {"H": ZERO}
-        if config.loss == "ce" or config.bias == "unregularized":
-            return {"H": ETF}
-        if config.bias == "regularized":  # the ETF up to λ_b = c/(1−c) (p = 0), neither above
-            return {"H": ETF if info.get("p", 0.0) == 0.0 else NEITHER}
-        return {"H": OF}
 
 
 class PlainUFM(LayeredModel):
@@ -33,7 +16,6 @@ class PlainUFM(LayeredModel):
     parameter_constraints = {"d": POSITIVE_INT, "lambda_W": NONNEGATIVE, "lambda_H": NONNEGATIVE, "lambda_b": NONNEGATIVE}
     batchable = ("lambda_W", "lambda_H", "lambda_b")
     default_init_scale = 1.0
-    theory = PlainTheory()
 
     @classmethod
     def validate(cls, config) -> None:
