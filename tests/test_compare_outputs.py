@@ -101,6 +101,15 @@ def test_flipped_bit_in_one_array_is_named(before, tmp_path, capsys):
     assert f"0.1314 != {float(objective[3])!r}" in line and float(objective[3]) != 0.1314, line
 
 
+def test_large_array_read_in_blocks_names_the_global_index(before, tmp_path, capsys, monkeypatch):
+    after = make_tree(tmp_path / "after")
+    array = zarr.open_group(str(after / "results/ufm/fig2a.zarr"), mode="r+")["W"]
+    array[1, 2] = 6.5
+    monkeypatch.setattr(compare_outputs, "_BLOCK_BYTES", 16)  # one row of W (4 float32) per block
+    status, out = run(before, after, capsys=capsys)
+    assert status == 1 and "fig2a.zarr/W: 1 of 8 elements differ, first at [1, 2]: 6.0 != 6.5" in out, out
+
+
 def test_nan_equals_nan_only_bit_for_bit(before, tmp_path, capsys):
     # NaN equals NaN only bit for bit: a store is equal to itself, a NaN with another payload differs
     objective = np.array([1.0, 0.5, np.nan, 0.1314])

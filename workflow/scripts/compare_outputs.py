@@ -95,6 +95,7 @@ _NOT_COMPARED_WHY = {
     "page": "rendered (--no-rendered)",
 }
 _SHOWN_PER_FILE = 5  # differences printed per file (the count says how many more)
+_BLOCK_BYTES = 256 * 2**20  # a large array is read and compared in blocks of rows of about this size
 
 
 # ------------------------------------------------------------------------------ bookkeeping
@@ -169,28 +170,48 @@ def _as_array(x: Any):
     return None
 
 
-def compare_arrays(a, b, where: str, outcome: Outcome) -> None:
-    """dtype, shape and every element bit for bit; the first differing index with both values."""
+def _mismatch(a, b):
+    """Boolean mask of the elements of two same-shape arrays that differ bit for bit (elements
+    without a fixed width -- strings, objects -- by value, NaN equal to NaN)."""
     import numpy as np
 
-    if a.dtype != b.dtype or a.shape != b.shape:
-        outcome.differences.append(f"{where}: dtype/shape {a.dtype}{list(a.shape)} != {b.dtype}{list(b.shape)}")
-        return
     if a.dtype.kind in "biufcmMV?" and a.dtype.itemsize:
         width = a.dtype.itemsize
         av = np.ascontiguousarray(a).view(np.uint8).reshape(a.shape + (width,))
         bv = np.ascontiguousarray(b).view(np.uint8).reshape(b.shape + (width,))
-        mask = (av != bv).any(axis=-1)
-    else:  # strings, objects: element by element
-        same = np.frompyfunc(lambda x, y: x == y or (x != x and y != y), 2, 1)
-        mask = ~np.asarray(same(a.astype(object), b.astype(object)), dtype=bool).reshape(a.shape)
-    count = int(np.count_nonzero(mask))
+        return (av != bv).any(axis=-1)
+    same = np.frompyfunc(lambda x, y: x == y or (x != x and y != y), 2, 1)
+    return ~np.asarray(same(a.astype(object), b.astype(object)), dtype=bool).reshape(a.shape)
+
+
+def _element(array, index) -> Any:
+    value = array[index]
+    return value.item() if hasattr(value, "item") else value
+
+
+def compare_arrays(a, b, where: str, outcome: Outcome) -> None:
+    """dtype, shape and every element bit for bit; the first differing index with both values.
+    `a`, `b`: numpy arrays, or Zarr arrays (read in blocks of rows of at most _BLOCK_BYTES)."""
+    import numpy as np
+
+    if a.dtype != b.dtype or tuple(a.shape) != tuple(b.shape):
+        outcome.differences.append(f"{where}: dtype/shape {a.dtype}{list(a.shape)} != {b.dtype}{list(b.shape)}")
+        return
+    row_bytes = max(1, int(np.prod(a.shape[1:], dtype=np.int64)) * max(1, a.dtype.itemsize))
+    step = max(1, _BLOCK_BYTES // row_bytes) if a.ndim else 1
+    count, first = 0, None
+    for start in range(0, a.shape[0] if a.ndim else 1, step):
+        block = slice(start, start + step) if a.ndim else ()
+        block_a, block_b = np.asarray(a[block]), np.asarray(b[block])
+        mask = _mismatch(block_a, block_b)
+        count += int(np.count_nonzero(mask))
+        if count and first is None:
+            local = tuple(int(i) for i in np.argwhere(mask)[0])
+            first = ((local[0] + start, *local[1:]) if a.ndim else (), _element(block_a, local), _element(block_b, local))
     if count:
-        index = tuple(int(i) for i in np.argwhere(mask)[0]) if a.ndim else ()
-        outcome.differences.append(
-            f"{where}: {count} of {a.size} elements differ, first at {list(index)}: {_show(a[index].item() if hasattr(a[index], 'item') else a[index])}"
-            f" != {_show(b[index].item() if hasattr(b[index], 'item') else b[index])}"
-        )
+        index, value_a, value_b = first
+        size = int(np.prod(a.shape, dtype=np.int64))
+        outcome.differences.append(f"{where}: {count} of {size} elements differ, first at {list(index)}: {_show(value_a)} != {_show(value_b)}")
 
 
 def compare_values(a: Any, b: Any, base: str, outcome: Outcome, rules: Rules, path: tuple = ()) -> None:
@@ -240,7 +261,6 @@ def _scalar(x: Any) -> Any:
 
 # ------------------------------------------------------------------------------ file kinds
 def compare_zarr(before: Path, after: Path, rel: str, rules: Rules) -> Outcome:
-    import numpy as np
     import zarr
 
     outcome = Outcome()
@@ -267,7 +287,7 @@ def compare_zarr(before: Path, after: Path, rel: str, rules: Rules) -> Outcome:
         dims = [getattr(node.metadata, "dimension_names", None) for node in (a, b)]
         if dims[0] != dims[1]:
             outcome.differences.append(f"{where}: dimensions {dims[0]} != {dims[1]}")
-        compare_arrays(np.asarray(a[...]), np.asarray(b[...]), where, outcome)
+        compare_arrays(a, b, where, outcome)
     return outcome
 
 
@@ -401,14 +421,20 @@ def inventory(root: Path) -> tuple[dict[str, str], int]:
     return found, hidden
 
 
-def compare_trees(before: Path, after: Path, rules: Rules) -> tuple[list[tuple[str, int, int]], list[str], list[str], Counter]:
-    """(rows of (category, compared, equal), differences, allowed one-sided items, not compared)."""
+@dataclass
+class Comparison:
+    """What comparing two trees found."""
+
+    counts: dict[str, list[int]] = field(default_factory=dict)  # category -> [compared, equal]
+    differences: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+    not_compared: Counter = field(default_factory=Counter)  # category -> files
+
+
+def compare_trees(before: Path, after: Path, rules: Rules) -> Comparison:
     files_a, hidden_a = inventory(before)
     files_b, hidden_b = inventory(after)
-    counts: dict[str, list[int]] = {}
-    differences: list[str] = []
-    allowed: list[str] = []
-    not_compared: Counter = Counter()
+    result = Comparison()
     one_sided = Outcome()
     for rel in sorted(set(files_a) | set(files_b)):
         if rel not in files_b or rel not in files_a:
@@ -416,55 +442,52 @@ def compare_trees(before: Path, after: Path, rules: Rules) -> tuple[list[tuple[s
             continue
         category = files_a[rel]
         if files_b[rel] != category:
-            differences.append(f"{rel}: a {category} before, a {files_b[rel]} after")
+            result.differences.append(f"{rel}: a {category} before, a {files_b[rel]} after")
             continue
         compare = _comparer(category, rules)
         if compare is None:
-            not_compared[category] += 1
+            result.not_compared[category] += 1
             continue
         outcome = compare(before / rel, after / rel, rel, rules)
-        row = counts.setdefault(category, [0, 0])
+        row = result.counts.setdefault(category, [0, 0])
         row[0] += 1
         row[1] += not outcome.differences
-        differences.extend(outcome.differences[:_SHOWN_PER_FILE])
+        result.differences.extend(outcome.differences[:_SHOWN_PER_FILE])
         if len(outcome.differences) > _SHOWN_PER_FILE:
-            differences.append(f"{rel}: ... and {len(outcome.differences) - _SHOWN_PER_FILE} more differences")
-        allowed.extend(outcome.allowed)
-    differences.extend(one_sided.differences)
-    allowed.extend(one_sided.allowed)
+            result.differences.append(f"{rel}: ... and {len(outcome.differences) - _SHOWN_PER_FILE} more differences")
+        result.allowed.extend(outcome.allowed)
+    result.differences.extend(one_sided.differences)
+    result.allowed.extend(one_sided.allowed)
     if hidden_a or hidden_b:
-        not_compared["hidden"] = max(hidden_a, hidden_b)
-    rows = [(category, n, equal) for category, (n, equal) in sorted(counts.items())]
-    return rows, differences, allowed, not_compared
+        result.not_compared["hidden"] = max(hidden_a, hidden_b)
+    return result
 
 
-def render(rows, differences, allowed, not_compared, rules: Rules, before: Path, after: Path) -> str:
+def render(result: Comparison, rules: Rules, before: Path, after: Path) -> str:
     lines = [f"before: {before}", f"after:  {after}", ""]
     lines.append(f"{'compared':<12} {'files':>6} {'equal':>6} {'differ':>6}")
-    for category, n, equal in rows:
+    for category, (n, equal) in sorted(result.counts.items()):
         lines.append(f"{category:<12} {n:>6} {equal:>6} {n - equal:>6}")
-    total, total_equal = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    total, total_equal = (sum(row[i] for row in result.counts.values()) for i in (0, 1))
     lines.append(f"{'all':<12} {total:>6} {total_equal:>6} {total - total_equal:>6}")
-    if not_compared:
+    if result.not_compared:
         lines.append("")
         lines.append("not compared:")
         why = {**_NOT_COMPARED_WHY, "hidden": "hidden entries (.snakemake/, locks, temporary siblings)"}
-        for category, count in sorted(not_compared.items()):
+        for category, count in sorted(result.not_compared.items()):
             lines.append(f"  {category:<10} {count:>5}  {why.get(category, '')}")
     lines.append("")
     lines.append("excluded fields (VOLATILE): " + ", ".join(".".join(k) for k in VOLATILE))
-    if allowed:
+    if result.allowed:
         lines.append("")
-        lines.append(f"allowed ({len(allowed)}):")
-        lines.extend(f"  {item}" for item in allowed)
-    unused = [f"{kind}:{p}" for kind, patterns in (("removed", rules.allow_removed), ("added", rules.allow_added))
-              for p in patterns if f"{kind}:{p}" not in rules.used]  # fmt: skip
-    for item in unused:
-        lines.append(f"note: --allow-{item.split(':', 1)[0]} {item.split(':', 1)[1]!r} matched nothing")
+        lines.append(f"allowed ({len(result.allowed)}):")
+        lines.extend(f"  {item}" for item in result.allowed)
+    for kind, patterns in (("removed", rules.allow_removed), ("added", rules.allow_added)):
+        lines.extend(f"note: --allow-{kind} {p!r} matched nothing" for p in patterns if f"{kind}:{p}" not in rules.used)
     lines.append("")
-    if differences:
-        lines.append(f"DIFFERENCES ({len(differences)} lines):")
-        lines.extend(f"  {d}" for d in differences)
+    if result.differences:
+        lines.append(f"DIFFERENCES ({len(result.differences)} lines):")
+        lines.extend(f"  {d}" for d in result.differences)
     else:
         lines.append("EQUAL: everything compared is equal")
     return "\n".join(lines)
@@ -485,9 +508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{root}: not a directory (expected an output root such as demo/)", file=sys.stderr)
             return 2
     rules = Rules(allow_removed=args.allow_removed, allow_added=args.allow_added, rendered=not args.no_rendered)
-    rows, differences, allowed, not_compared = compare_trees(args.before, args.after, rules)
-    print(render(rows, differences, allowed, not_compared, rules, args.before, args.after))
-    return 1 if differences else 0
+    result = compare_trees(args.before, args.after, rules)
+    print(render(result, rules, args.before, args.after))
+    return 1 if result.differences else 0
 
 
 if __name__ == "__main__":
