@@ -191,6 +191,14 @@ def test_file_only_in_one_tree(before, tmp_path, capsys):
     assert status == 1 and "results/theory/agreement.csv: only before" in out
 
 
+def test_unknown_file_type_compared_byte_for_byte(before, tmp_path, capsys):
+    after = make_tree(tmp_path / "after")
+    (before / "results/notes.txt").write_text("NC1 0.25\n")
+    (after / "results/notes.txt").write_text("NC1 0.26\n")
+    status, out = run(before, after, capsys=capsys)
+    assert status == 1 and "results/notes.txt: bytes differ (sizes 9, 9; first at byte 7)" in out, out
+
+
 def test_page_text_outside_provenance_is_compared(before, tmp_path, capsys):
     after = make_tree(tmp_path / "after")
     page = after / "reports/pages/theory.html"

@@ -22,6 +22,7 @@ trees and compares what each file means, not its bytes:
   page (.html)      the text, with the provenance blocks cut out (they name the commit, the time
                     and the rendering machine) -- numbers, verdicts and embedded images remain.
                     --no-rendered lists figures and pages as not compared instead.
+  any other file    byte for byte (nothing escapes unseen for want of a parser).
   not compared      executed notebooks (.ipynb: papermill records cell timings), logs, dvc.yaml
                     (its code-dependency lists change with the code), hidden files (.snakemake/,
                     locks); listed with a count.
@@ -90,7 +91,6 @@ _NOT_COMPARED_WHY = {
     "notebook": "executed notebooks: papermill records cell timings; their content is the pages'",
     "log": "logs: timings and progress",
     "pipeline": "dvc.yaml: its code-dependency lists change with the code",
-    "other": "no comparison defined for this file type",
     "figure": "rendered (--no-rendered)",
     "page": "rendered (--no-rendered)",
 }
@@ -397,7 +397,7 @@ def _comparer(category: str, rules: Rules):
         load = documents[category]
         return lambda a, b, rel, r: compare_documents(a, b, rel, r, load)
     rendered = {"figure": compare_bytes, "page": compare_page} if rules.rendered else {}
-    return {"zarr": compare_zarr, "csv": compare_csv, **rendered}.get(category)
+    return {"zarr": compare_zarr, "csv": compare_csv, "other": compare_bytes, **rendered}.get(category)
 
 
 # ------------------------------------------------------------------------------ trees
