@@ -19,8 +19,9 @@ trees and compares what each file means, not its bytes:
   checkpoint (.pt)  torch.load'ed, compared entry by entry, tensors bit for bit.
   figure (.png/.svg) byte for byte: the package writes them without dates or random ids
                     (reports.figures) so that equal data give equal bytes.
-  page (.html)      the text, with the provenance blocks cut out (they name the commit, the time
-                    and the rendering machine) -- numbers, verdicts and embedded images remain.
+  page (.html)      the text, with the provenance blocks (they name the commit, the time and the
+                    rendering machine) and the notebook cell ids (papermill's are random) cut out:
+                    numbers, verdicts and embedded images remain.
                     --no-rendered lists figures and pages as not compared instead.
   any other file    byte for byte (nothing escapes unseen for want of a parser).
   not compared      executed notebooks (.ipynb: papermill records cell timings), logs, dvc.yaml
@@ -75,10 +76,14 @@ VOLATILE: dict[tuple[str, ...], str] = {
     ("seconds",): "wall time of a training epoch (run's history.json, checkpoints' history)",
 }
 
-# HTML that states provenance (reports.provenance.to_html on every page; reports.index's own record)
-_PROVENANCE_BLOCKS = (
+# What a page's HTML holds that differs between two renderings of the same data, cut out before
+# comparing: the provenance blocks (reports.provenance.to_html on every page, reports.index's own
+# record: commit, times, the rendering machine) and the notebook cells' ids (papermill gives the
+# parameters cell it injects a random id, which nbconvert writes into the page as id="cell-id=…").
+_PAGE_VOLATILE = (
     re.compile(r'<div class="provenance">.*?</div>', re.S),
     re.compile(r"<section><h2>Provenance of this index</h2><pre>.*?</pre></section>", re.S),
+    re.compile(r' id="cell-id=[^"]*"'),
 )
 
 # file suffix -> category; a category compared by no function below is listed as not compared
@@ -371,10 +376,10 @@ def compare_bytes(before: Path, after: Path, rel: str, rules: Rules) -> Outcome:
 
 
 def page_text(path: Path) -> str:
-    """A page's HTML without its provenance blocks."""
+    """A page's HTML without its provenance blocks and cell ids (`_PAGE_VOLATILE`)."""
     text = path.read_text(errors="replace")
-    for block in _PROVENANCE_BLOCKS:
-        text = block.sub("", text)
+    for pattern in _PAGE_VOLATILE:
+        text = pattern.sub("", text)
     return text
 
 
@@ -386,12 +391,12 @@ def compare_page(before: Path, after: Path, rel: str, rules: Rules) -> Outcome:
             col = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
             lo = max(0, col - 30)
             outcome.differences.append(
-                f"{rel}: line {number} (provenance removed) differs at column {col + 1}: "
+                f"{rel}: line {number} (provenance, cell ids removed) differs at column {col + 1}: "
                 f"{_show(html.unescape(x[lo:col + 50]))} != {_show(html.unescape(y[lo:col + 50]))}"
             )
             return outcome
     if len(a) != len(b):
-        outcome.differences.append(f"{rel}: {len(a)} lines != {len(b)} (provenance removed)")
+        outcome.differences.append(f"{rel}: {len(a)} lines != {len(b)} (provenance, cell ids removed)")
     return outcome
 
 
