@@ -84,6 +84,7 @@ def test_equal_trees(before, tmp_path, capsys):
     status, out = run(before, after, capsys=capsys)
     assert status == 0, out
     assert "EQUAL" in out
+    assert "written by 111111111111 (clean) x1" in out and "same revision: this checks reproducibility" in out
     # every kind was compared, the log and the lock were only listed
     for category, files in (("zarr", 1), ("json", 1), ("csv", 1), ("page", 1)):
         assert any(line.split()[:3] == [category, str(files), str(files)] for line in out.splitlines()), (category, out)
@@ -124,6 +125,9 @@ def test_provenance_only_difference_is_equal(before, tmp_path, capsys):
     after = make_tree(tmp_path / "after", provenance=other, runtime_s=9.9, cell="6d8f64ae")
     status, out = run(before, after, capsys=capsys)
     assert status == 0, out
+    # what the excused fields hide is stated: which code wrote each tree
+    assert "(written by 111111111111 (clean) x1)" in out and "(written by 222222222222 (dirty) x1)" in out
+    assert "same revision" not in out
 
 
 def test_provenance_params_are_compared(before, tmp_path, capsys):

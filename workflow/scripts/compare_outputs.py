@@ -430,6 +430,27 @@ def inventory(root: Path) -> tuple[dict[str, str], int]:
     return found, hidden
 
 
+def revisions(root: Path, files: Mapping[str, str]) -> Counter:
+    """{"<commit> (clean|dirty)": artifacts} of the provenance records of the stores and JSON files
+    under `root`: which code wrote the tree (the one thing VOLATILE hides that a reader must see)."""
+    found: Counter = Counter()
+    for rel, category in files.items():
+        path = root / rel / "zarr.json" if category == "zarr" else root / rel
+        if category not in ("zarr", "json"):
+            continue
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if category == "zarr":
+            document = document.get("attributes") if isinstance(document, dict) else None
+        provenance = document.get("provenance") if isinstance(document, dict) else None
+        git = provenance.get("git") if isinstance(provenance, dict) else None
+        if isinstance(git, dict):
+            found[f"{str(git.get('commit'))[:12]} ({'dirty' if git.get('dirty') else 'clean'})"] += 1
+    return found
+
+
 @dataclass
 class Comparison:
     """What comparing two trees found."""
@@ -438,12 +459,13 @@ class Comparison:
     differences: list[str] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
     not_compared: Counter = field(default_factory=Counter)  # category -> files
+    revisions: tuple[Counter, Counter] = (Counter(), Counter())  # before, after: see `revisions`
 
 
 def compare_trees(before: Path, after: Path, rules: Rules) -> Comparison:
     files_a, hidden_a = inventory(before)
     files_b, hidden_b = inventory(after)
-    result = Comparison()
+    result = Comparison(revisions=(revisions(before, files_a), revisions(after, files_b)))
     one_sided = Outcome()
     for rel in sorted(set(files_a) | set(files_b)):
         if rel not in files_b or rel not in files_a:
@@ -473,7 +495,13 @@ def compare_trees(before: Path, after: Path, rules: Rules) -> Comparison:
 
 
 def render(result: Comparison, rules: Rules, before: Path, after: Path) -> str:
-    lines = [f"before: {before}", f"after:  {after}", ""]
+    lines = []
+    for side, root, found in (("before:", before, result.revisions[0]), ("after:", after, result.revisions[1])):
+        written = ", ".join(f"{revision} x{count}" for revision, count in sorted(found.items())) or "no provenance record"
+        lines.append(f"{side:<7} {root}  (written by {written})")
+    if result.revisions[0] and set(result.revisions[0]) == set(result.revisions[1]):
+        lines.append("note: both trees were written by the same revision: this checks reproducibility, not a change")
+    lines.append("")
     lines.append(f"{'compared':<12} {'files':>6} {'equal':>6} {'differ':>6}")
     for category, (n, equal) in sorted(result.counts.items()):
         lines.append(f"{category:<12} {n:>6} {equal:>6} {n - equal:>6}")
