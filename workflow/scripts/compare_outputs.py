@@ -40,7 +40,9 @@ locations printed for differences:
     reports/data/theory/fig.csv@value             a column of a CSV table
 
 An allowed removal is printed, never silently ignored; a pattern that matched nothing is printed too.
-Prints one table and the differences (first differing key/index with both values).  Exit status 0
+The head of the output names the revision(s) that wrote each tree (read from the provenance records
+that VOLATILE excuses), so that comparing a tree with itself, or with a run of the wrong checkout,
+shows.  Prints one table and the differences (first differing key/index with both values).  Exit status 0
 when everything compared is equal, 1 when something differs (or exists on one side only, not
 allowed), 2 with one line on stderr when a root is not a directory.
 """
