@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from .errors import InputError
+from .store import jsonable
 
 T = TypeVar("T")
 
@@ -187,6 +188,4 @@ def from_yaml(cls: type[T], path: str | os.PathLike, *, key: str | None = None) 
 
 def to_dict(obj: Any) -> dict[str, Any]:
     """Resolved parameters of a config dataclass as plain JSON types (for provenance)."""
-    from .store import jsonable
-
     return jsonable(dataclasses.asdict(obj))
