@@ -25,7 +25,7 @@ def pytest_configure(config):
 # (minutes of waiting for SLURM's time limits) last, with one worker then running them alone.
 # Instead the longest modules start first, the short ones fill in at the end, so that both workers
 # finish together.  The order is measured (CPU seconds, 2026-12: the SLURM workflow ~350 in its
-# jobs, the README journey ~300, dvc repro ~170, the end-to-end pipeline, the SLURM signal ~150 in
+# jobs, the README journey with the suite's one demo run, dvc repro ~170, the SLURM signal ~150 in
 # its job, ...); a module missing from the list only runs after them.
 # xdist gives a worker its next module while it still has up to two tests left, so the SLURM
 # workflow's checks are five tests of one module fixture: no module waits behind its run.
@@ -33,12 +33,12 @@ RUN_FIRST = (  # paths under tests/
     "system/test_slurm_workflow.py",
     "system/test_cached_features_journey.py",
     "system/test_pipeline_dvc.py",
-    "system/test_pipeline_e2e.py",
     "system/test_slurm_signal.py",  # after these: its job would hold one of the local SLURM's 2 CPUs the workflow's jobs need
     "system/test_faults.py",
     "unit/nets/test_trainer.py",
     "system/test_pipeline_dag.py",
     "system/test_reports_claims.py",
+    "system/test_pipeline_e2e.py",  # only reads the journey's demo run (a file lock makes it wait for that run)
     "system/test_reports_browser.py",
     "system/test_dvc_remote.py",
     "system/test_slurm_profile.py",

@@ -1,5 +1,6 @@
-"""The system tier's tests may need Debian packages (`system_package` marker): installed with apt-get
-before the test when missing, so that `make test` passes on a fresh machine."""
+"""The system tier's shared pieces: Debian packages a test needs (`system_package` marker: installed
+with apt-get before the test when missing, so that `make test` passes on a fresh machine), and the
+one demo-sized pipeline run the pipeline tests share (`demo_run`)."""
 
 import fcntl
 import os
@@ -8,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support.demo_run import DemoRun, shared_demo_run
 
 APT_LOCK = Path("/tmp/deepcollapse-tests-apt.lock")  # pytest-xdist workers install one at a time
 
@@ -48,3 +51,9 @@ def ensure_debian_package(name: str, path: str) -> None:
             proc = _apt("install", "-y", "-q", "--no-install-recommends", name)
     if proc.returncode != 0 or not Path(path).exists():
         pytest.fail(f"apt-get install {name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """The suite's one demo-sized pipeline run (tests/support/demo_run.py), made once per session."""
+    return shared_demo_run(tmp_path_factory)

@@ -2,7 +2,9 @@
 
 The reduced config is params.yaml itself with every experiment kept but made cheap (fewer
 iterations, a tiny network on `digits`, a small asymptotic grid), so that each report page and
-each figure the real run draws is drawn here too, through the real schema, rules and CLI.
+each figure the real run draws is drawn here too, through the real schema, rules and CLI.  The run
+is the suite's shared demo run (`make run` on a scratch project: `dvc repro demo/dvc.yaml`, whose
+stages run the Snakemake targets; tests/support/demo_run.py), read here under its output root demo/.
 """
 
 import csv
@@ -14,19 +16,15 @@ import pytest
 import yaml
 
 from deepcollapse.reports.figures import measured_points
-from tests.support.pipeline import copy_workflow, snakemake
-from tests.support.reduced_config import reduced_params
+from tests.support.pipeline import snakemake
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    work = copy_workflow(tmp_path_factory.mktemp("e2e"))
-    (work / "params.yaml").write_text(yaml.safe_dump(reduced_params(work / "params.yaml"), sort_keys=False))
-    proc = snakemake(work, "all", options=["--cores", "2"], timeout=1500)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return work
+def finished(demo_run):
+    """The demo's output root (results/, reports/ and its merged params.yaml)."""
+    return demo_run.origin / "demo"
 
 
 def _linked_pages(index_html: str) -> list[str]:
@@ -78,7 +76,7 @@ def test_dvc_metrics_are_small_json_with_finite_values(finished):
         assert _finite(run["accuracy"]) and _finite(run["loss"])
 
 
-def test_a_second_run_has_nothing_to_do(finished):
-    proc = snakemake(finished, "all", options=["-n"])
+def test_a_second_run_has_nothing_to_do(demo_run):
+    proc = snakemake(demo_run.origin, "all", options=["--directory", "demo", "-n"])
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
