@@ -15,14 +15,16 @@ Read at start-up by the CLI, the Snakefile and the workflow scripts: this module
 but the standard library.  It computes nothing either, so no job's code depends on it
 (workflow/scripts/code_deps.py, DECLARATIONS): editing the table reruns no science.
 
-Adding a stage (tests/test_stage_added.py does it on a scratch copy; tests/test_stage_table.py
+Adding a stage (tests/system/test_stage_added.py does it on a scratch copy; tests/unit/test_stages.py
 registers one in-process):
     1. its science, a module of the package (or none, when the command is enough);
     2. its command, src/deepcollapse/commands/NAME.py (HELP, configure, run);
-    3. its entry in `STAGES` below;
+    3. its entry in `STAGES` below (with a page: its output among the `reports` stage's inputs too);
     4. its rule file, workflow/rules/NAME.smk (paths from `OUT`, i.e. from this table);
     5. its section of params.yaml;
-    6. that section's schema, workflow/schemas/ (hand-written today);
+    6. that section's schema, workflow/schemas/ (the structure, hand-written; a configuration
+       with declared constraints joins workflow/scripts/config_schema.py's ENTRIES, and the
+       section `$ref`s its generated field rules);
     7. its page, workflow/notebooks/NAME.ipynb (inputs: its outputs, by name);
 then `python workflow/scripts/dvc_pipelines.py` regenerates dvc.yaml and demo/dvc.yaml.  The
 Snakefile, the CLI, the output contract and the page plan need no edit.

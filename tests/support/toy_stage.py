@@ -1,7 +1,7 @@
 """A toy stage, for the tests that add a stage: its command module and its stage-table entry.
 
 Its "science" is a sorted list: the names of the runs it is given, written as a JSON artifact of
-its own kind.  tests/test_stage_table.py registers `TOY` in-process; tests/test_stage_added.py
+its own kind.  tests/unit/test_stages.py registers `TOY` in-process; tests/system/test_stage_added.py
 writes `COMMAND` and `TABLE_ENTRY` into a scratch copy of the project.
 """
 

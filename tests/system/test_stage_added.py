@@ -8,10 +8,11 @@ The files a stage needs, written here for a toy stage (its "science" is a sorted
     5. workflow/schemas/params.schema.yaml  the section's schema
     6. workflow/notebooks/toy.ipynb       its report page
 A stage with real science adds its module under src/deepcollapse/ (the commands only parse
-arguments): seven, six once the section's schema is generated from its configuration's declared
-constraints; and a plotting module if its page needs one.  Nothing else is edited: the Snakefile includes the
+arguments): seven; if its section is a configuration with declared constraints, also
+workflow/scripts/config_schema.py (ENTRIES), whose generated field rules the section's schema
+`$ref`s; and a plotting module if its page needs one.  Nothing else is edited: the Snakefile includes the
 rule file, the page joins the plan and the index, the CLI lists the command, and
-dvc_pipelines.py writes its DVC stage, all from the table.  (tests/test_stage_table.py shows the
+dvc_pipelines.py writes its DVC stage, all from the table.  (tests/unit/test_stages.py shows the
 same in-process, with the stage registered inside the test.)
 """
 

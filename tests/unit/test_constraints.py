@@ -121,7 +121,7 @@ def test_per_layer_reads_the_depth_of_the_config():
 
 
 def test_options_read_a_registry_when_checking(monkeypatch):
-    # a model registered after the Config class was defined (as tests/test_ufm_registry_only.py does)
+    # a model registered after the Config class was defined (as tests/unit/ufm/test_registry_only.py does)
     model = C.declarations(UFMConfig)["model"]
     assert not model.accepts("later")
     monkeypatch.setitem(models._REGISTRY, "later", models.get("plain"))

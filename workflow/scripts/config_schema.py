@@ -12,7 +12,7 @@ so a range, an option or a device rule is written once: beside the configuration
 
 A UFM model's fields are declared by the model (`ufm.models`); a field several models read takes
 the values any of them accepts (the deep model's per-layer `d` includes the plain model's single
-one).  The generated file is committed; tests/test_constraints.py fails when it is out of date.
+one).  The generated file is committed; tests/unit/test_constraints.py fails when it is out of date.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ DVC prints every metric file as one table: a row per file, a column per key (nes
 flattened, strings included).  A file of runs × keys would make one row of runs × keys columns
 (~270 characters for the demo's two runs); one file per network run with the same six keys, plus
 four theory numbers, keeps the table under 160 characters for the demo and the paper run
-(tests/test_dvc_metrics.py measures a real `dvc metrics show`).  No string keys: the source of
+(tests/unit/workflow/test_dvc_metrics.py measures a real `dvc metrics show`).  No string keys: the source of
 every number is this stage's dependency in dvc.yaml (recorded with its hash in the lock).
 
 The full tables stay where they are (DVC outputs, pushed and pulled with the rest); these files

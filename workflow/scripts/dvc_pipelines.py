@@ -17,7 +17,7 @@ The stages are the package's stage table (src/deepcollapse/stages.py), each desc
 its Snakemake targets, rule files, params sections, tracked outputs and inputs (other stages'
 outputs, which order the stages).  Each stage's code dependencies are the package files its
 rules' jobs import (code_deps.py), never listed by hand; the generated files are committed, and
-tests/test_dvc_deps.py fails when they are out of date.
+tests/unit/workflow/test_dvc_deps.py fails when they are out of date.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The page plan (deepcollapse.reports.plan), from params dicts alone: no Snakemake.
 
-tests/test_pipeline_dag.py checks the same errors through a real `snakemake -n`; tests/test_reports_claims.py
+tests/system/test_pipeline_dag.py checks the same errors through a real `snakemake -n`; tests/system/test_reports_claims.py
 checks that the demo's overrides reach the pages' parameters in a real dry run."""
 
 from __future__ import annotations
