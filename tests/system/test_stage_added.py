@@ -32,7 +32,7 @@ from tests.support.toy_stage import COMMAND, TABLE_ENTRY
 
 pytestmark = pytest.mark.slow
 
-RULE = '''# The toy stage of tests/test_stage_added.py: a table of the UFM runs' names.
+RULE = '''# The toy stage of tests/system/test_stage_added.py: a table of the UFM runs' names.
 
 rule toy:
     input:
