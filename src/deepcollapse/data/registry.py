@@ -10,12 +10,8 @@ differ from the published ones) be verified by content.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 from ..errors import InputError
-
-DatasetName = Literal["digits", "mnist", "fashion-mnist", "cifar10"]
-NAMES: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "cifar10")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +45,8 @@ SPECS: dict[str, DatasetSpec] = {
         "CIFAR10", "CIFAR-10 (Krizhevsky 2009) via torchvision",
     ),
 }
+#: The known datasets: the keys of SPECS (a configuration's `dataset` is checked against these).
+NAMES: tuple[str, ...] = tuple(SPECS)
 
 # SHA-256 of decompressed files, computed from Debian's `dataset-fashion-mnist`
 # (0.0~git20200523.55506a9-1, files in /usr/share/datasets/fashion-mnist).  Its labels begin

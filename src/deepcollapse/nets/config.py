@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, Literal
 
-from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, OrNone, validate_fields
+from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Options, OrNone, validate_fields
+from ..data.registry import NAMES as DATASETS
 from ..devices import DEVICE
 from ..errors import InputError
 
@@ -30,7 +31,7 @@ EXECUTION_FIELDS = frozenset({"device", "compile", "cuda_graphs", "channels_last
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     # ---- data
-    dataset: Literal["digits", "mnist", "fashion-mnist", "cifar10"] = "digits"
+    dataset: str = "digits"  # a name of data.registry (its SPECS)
     data: str | None = None  # store written by `deepcollapse data`; None: convert the source in memory
     data_root: str | None = None  # local directory of the standard files when `data` is None
     train_per_class: int | None = None  # balanced subsample of the training split (None: all of it)
@@ -69,6 +70,7 @@ class TrainConfig:
     #: the meaningful values of each number field (the Literal, bool and str fields say theirs in
     #: their annotations; see `deepcollapse.constraints`)
     parameter_constraints: ClassVar[dict] = {
+        "dataset": Options(DATASETS),
         "train_per_class": OrNone(POSITIVE_INT),
         "test_per_class": OrNone(POSITIVE_INT),
         # stage widths 64w, 128w, 256w, 512w (rounded); below 1/64 the first stage would have no channel

@@ -194,3 +194,19 @@ def test_cli_data_writes_store_and_refuses_bad_root(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "nowhere: no such directory" in bad.stderr
     assert not (tmp_path / "f.zarr").exists()
+
+
+def test_the_data_command_names_exactly_the_registered_datasets():
+    # `deepcollapse --help` must stay fast, so the command module cannot import the registry (it
+    # pulls numpy and zarr in through deepcollapse.data); its help text spells the names, and this
+    # keeps it equal to the registry, the one place a dataset is declared.
+    import re
+
+    from deepcollapse.commands import data as command
+    from deepcollapse.data.registry import NAMES
+
+    assert re.search(r"\(([^)]*)\)", command.HELP).group(1).split(", ") == list(NAMES)
+    parser = __import__("argparse").ArgumentParser()
+    command.configure(parser)
+    [action] = [a for a in parser._actions if a.dest == "dataset"]
+    assert action.help.split(" | ") == list(NAMES)
