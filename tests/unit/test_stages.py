@@ -56,6 +56,18 @@ def test_inputs_are_outputs_of_other_stages():
             assert stages.stage_of(ref.split(".")[0]).name != stage.name
 
 
+def test_the_reports_stage_reads_every_output_a_page_shows():
+    # A stage with pages whose marked outputs are not inputs of the reports stage: DVC would
+    # neither order the reports after it nor rerun them when it changes.
+    reports = stages.STAGES["reports"]
+    shown = {f"{job.rule}.{name}" for stage in stages.STAGES.values() if stage.pages and stage is not reports
+             for job in stage.jobs for name, out in job.outputs.items() if out.kind}
+    tracked_inputs = set(dvc_pipelines.after(reports))
+    missing = {ref for ref in shown if ref not in reports.inputs
+               and not any(stages.path(ref) == t or stages.path(ref).startswith(t + "/") for t in tracked_inputs)}
+    assert not missing, f"add {sorted(missing)} to the reports stage's inputs (deepcollapse/stages.py)"
+
+
 def test_rules_are_unique_and_commands_exist():
     rules = [job.rule for stage in stages.STAGES.values() for job in stage.jobs]
     assert len(rules) == len(set(rules))
