@@ -300,6 +300,11 @@ def train(
     history: list[dict[str, Any]] = []
     start_epoch, start_step, partial = 0, 0, None
     checkpoint.remove_partial_writes(run_dir)
+    # Python's and numpy's global generators draw nothing in training (epoch_order has its own), but
+    # every checkpoint saves their states for a resume: seeded here, so that a checkpoint is a
+    # function of the config and not of the process's entropy (a resumed run restores them below).
+    random.seed(config.seed)
+    np.random.seed(config.seed)
     found = checkpoint.newest(run_dir)
     if found is not None:
         path, state = found

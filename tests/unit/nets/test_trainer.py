@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,6 +86,43 @@ def test_run_directory_contents(straight):
     mtime = kept[5].stat().st_mtime_ns
     train(from_mapping(TrainConfig, TINY), straight, progress=False)
     assert kept[5].stat().st_mtime_ns == mtime
+
+
+def _leaves(obj, path=""):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _leaves(value, f"{path}.{key}")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _leaves(value, f"{path}[{i}]")
+    else:
+        yield path, obj
+
+
+def test_two_processes_write_identical_checkpoints(straight, tmp_path):
+    # Everything a checkpoint holds is a function of the config, the global Python/numpy RNG states
+    # included (they were once unseeded: equal weights, different checkpoints), except the epochs'
+    # wall times in its history.
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(TINY))
+    other = tmp_path / "run"
+    proc = start_training(other, config_path)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    for epoch in (0, 1, 3, 5):
+        a = dict(_leaves(checkpoint.load(checkpoint.epoch_path(straight, epoch))))
+        b = dict(_leaves(checkpoint.load(checkpoint.epoch_path(other, epoch))))
+        assert a.keys() == b.keys()
+        for key in a:
+            if key.endswith(".seconds"):
+                continue
+            x, y = a[key], b[key]
+            if isinstance(x, torch.Tensor):
+                assert x.dtype == y.dtype and torch.equal(x, y), (epoch, key)
+            elif isinstance(x, np.ndarray):
+                assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (epoch, key)
+            else:
+                assert x == y or (x != x and y != y), (epoch, key, x, y)
 
 
 def test_sigkill_after_checkpoint_then_resume_is_bitwise_equal(straight, tmp_path):
