@@ -581,24 +581,22 @@ def realize_balanced(config: Config, *, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------- theory hooks
-class PlainTheory(TheoryHooks):
+class ImplementedTheory(TheoryHooks):
+    """Hooks bound to one family's five functions (forwarded once here, not five methods per family);
+    a family adds only its `frames`."""
+
+    def __init__(self, minimizer, structure, realize, observed, identities):
+        # instance attributes shadow the base class's methods of the same names
+        self.minimizer, self.structure, self.realize = minimizer, structure, realize
+        self.observed, self.identities = observed, identities
+
+
+class PlainTheory(ImplementedTheory):
     """Theorems 3.1 (bias-free: OF), 3.2 (unregularized bias: ETF), the regularized bias and CE
     (docs/math.md#ufm-plain)."""
 
-    def minimizer(self, config):
-        return plain_minimizer(config)
-
-    def structure(self, config):
-        return plain_structure(config)
-
-    def realize(self, config, *, seed: int = 0):
-        return plain_realize(config, seed=seed)
-
-    def observed(self, config, params):
-        return observables.plain_observed(config, params)
-
-    def identities(self, config, params):
-        return observables.plain_identities(config, params)
+    def __init__(self):
+        super().__init__(plain_minimizer, plain_structure, plain_realize, observables.plain_observed, observables.plain_identities)
 
     def frames(self, config, info):
         if info.get("zero"):
@@ -610,24 +608,12 @@ class PlainTheory(TheoryHooks):
         return {"H": OF}
 
 
-class ExtendedTheory(TheoryHooks):
+class ExtendedTheory(ImplementedTheory):
     """Theorems 4.1 (linear MSE) and 4.2 (ReLU MSE), the reduced K × K problem (linear CE), no theory
     for ReLU CE (docs/math.md#extended-linear, #extended-relu, #extended-ce)."""
 
-    def minimizer(self, config):
-        return extended_minimizer(config)
-
-    def structure(self, config):
-        return extended_structure(config)
-
-    def realize(self, config, *, seed: int = 0):
-        return extended_realize(config, seed=seed)
-
-    def observed(self, config, params):
-        return observables.extended_observed(config, params)
-
-    def identities(self, config, params):
-        return observables.extended_identities(config, params)
+    def __init__(self):
+        super().__init__(extended_minimizer, extended_structure, extended_realize, observables.extended_observed, observables.extended_identities)
 
     def frames(self, config, info):
         if info.get("zero"):
@@ -637,26 +623,14 @@ class ExtendedTheory(TheoryHooks):
         return {}  # CE: the reduced problem's structure depends on K and Kρ (docs/math.md#extended-ce)
 
 
-class DeepTheory(TheoryHooks):
+class DeepTheory(ImplementedTheory):
     """The theory of a bias-free stack of L layers: the closed form for linear MSE (`ufm.deep_theory`),
     the certified reduced K × K problem for linear CE (`ufm.reduced`), and for ReLU with L >= 3 only
     the deep-neural-collapse value as an upper bound ("no closed form").  These functions read the
     model's `layer_stack`, so any bias-free `LayeredModel` can use these hooks."""
 
-    def minimizer(self, config):
-        return deep_minimizer(config)
-
-    def structure(self, config):
-        return deep_structure_of(config)
-
-    def realize(self, config, *, seed: int = 0):
-        return deep_realize(config, seed=seed)
-
-    def observed(self, config, params):
-        return observables.layered_observed(config, params)
-
-    def identities(self, config, params):
-        return observables.layered_identities(config, params)
+    def __init__(self):
+        super().__init__(deep_minimizer, deep_structure_of, deep_realize, observables.layered_observed, observables.layered_identities)
 
     def frames(self, config, info):
         # the zero solution is zero at every level; otherwise no structure is claimed for the deep
