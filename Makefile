@@ -2,7 +2,7 @@
 #   make run    the CPU demo of the whole pipeline (no cluster, no network) -> demo/reports/index.html
 #   make test   the test suite, both tiers (needs root: it starts a local SLURM, installs Debian packages)
 #   make check  the unit tier only (no root, no daemon, no network; the loop between edits)
-# Both create the virtual environment .venv on first use (about 2 minutes; torch is large).
+# Each creates the virtual environment .venv on first use (about 2 minutes; torch is large).
 
 PYTHON ?= python3
 VENV   := .venv

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-# the repository root, wherever below it this file sits (tests/ or tests/unit/)
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
-SRC = ROOT / "src"
-PACKAGE = "deepcollapse"
+from tests.support import ROOT
+from tests.support.import_graph import PACKAGE, SRC, Import, imports, modules
+
 
 #: Where a function-local import of the package is allowed, and why.  Each module there says so in
 #: a ``# lazy imports:`` comment at its top (the reason, where a reader of the module sees it).
@@ -29,69 +27,6 @@ LAZY_ALLOWED = {
     "module's top-level imports are paid by every `deepcollapse` call (--help and refusals included)",
 }
 LAZY_MARK = "# lazy imports:"
-
-
-@dataclass(frozen=True)
-class Import:
-    importer: str
-    imported: str
-    line: int
-    local: bool  # inside a function body
-
-
-def modules(src: Path = SRC, package: str = PACKAGE) -> dict[str, Path]:
-    """Dotted module name -> source file, for every module of the package."""
-    found = {}
-    for path in sorted((src / package).rglob("*.py")):
-        parts = list(path.relative_to(src).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        found[".".join(parts)] = path
-    return found
-
-
-def _type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _import_nodes(tree: ast.AST):
-    """(Import/ImportFrom node, inside a function?) for every import that can run."""
-    def visit(node, local):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _type_checking(child.test):
-                for stmt in child.orelse:
-                    yield from visit_one(stmt, local)
-                continue
-            yield from visit_one(child, local)
-
-    def visit_one(node, local):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node, local
-        yield from visit(node, local or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
-
-    yield from visit(tree, False)
-
-
-def imports(src: Path = SRC, package: str = PACKAGE) -> list[Import]:
-    """Every import of a package module by a package module (self-imports left out)."""
-    mods = modules(src, package)
-    out = []
-    for name, path in mods.items():
-        base = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node, local in _import_nodes(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                if node.level:
-                    parts = base.split(".")
-                    module = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
-                else:
-                    module = node.module or ""
-                targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in mods else module for a in node.names]
-            out += [Import(name, t, node.lineno, local) for t in dict.fromkeys(targets) if t in mods and t != name]
-    return out
 
 
 def cycles(edges: list[Import]) -> list[list[str]]:

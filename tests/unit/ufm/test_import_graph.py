@@ -1,24 +1,24 @@
-"""The import graph of `deepcollapse.ufm`: gradient descent never depends on the closed forms, and
-the package has no import cycle.
+"""The import graph of `deepcollapse.ufm`: gradient descent never depends on the closed forms.
 
 * The `ufm` stage's code dependencies (workflow/scripts/code_deps.py: what DVC and Snakemake rerun
   a stage for) hold none of the theory's modules, so that a fix to a closed form reruns the theory
   table and the pages, never hours of gradient descent; the theory table's do hold them.  The same
   for the `lowrank` stage (GD too), except `deep_theory`: the study's λ grid is a multiple of the
   theory's collapse threshold, so a change there must rerun it.
-* Inside `ufm/`, imports run one way (models ← config ← problems ← solver; theory on top of the
-  models), with every import counted, at top level or inside a function (`TYPE_CHECKING` aside):
-  a cycle hidden in a function is still a cycle.
+* Inside `ufm/`, the facts and gradient descent (models, config, problems, solver) never reach a
+  theory module, with every import counted (tests.support.import_graph; that there is no cycle at
+  all is tests/unit/test_architecture.py's).
 * No module of `ufm/` binds code by a string (`importlib`): grep, the IDE and the code deps see
   every binding.
 """
 
-import ast
 import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support import import_graph
 
 REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 UFM = REPO / "src" / "deepcollapse" / "ufm"
@@ -54,81 +54,21 @@ def test_the_theory_table_depends_on_the_closed_forms():
     assert {"theory.py", "agreement.py", "reduced.py", "deep_theory.py"} <= _ufm_files("theory")
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    """Modules of deepcollapse.ufm that `path` imports anywhere, TYPE_CHECKING blocks aside."""
-    tree = ast.parse(path.read_text())
-    skip = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skip.update(id(n) for n in ast.walk(node))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.ImportFrom):
-            base = package.split(".")
-            base = base[: len(base) - node.level + 1] if node.level else []
-            target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return found
-
-
 def _graph() -> dict[str, set[str]]:
-    modules = {}
-    for path in sorted(UFM.rglob("*.py")):
-        parts = path.relative_to(UFM.parent.parent).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        modules[name] = path
-    graph = {}
-    for name, path in modules.items():
-        edges = set()
-        for target in _imports(path, name):
-            while target and target not in modules:
-                target = target.rpartition(".")[0]
-            while target:  # the target and the packages above it (their __init__ runs first), not our own
-                if target != name and not name.startswith(target + "."):
-                    edges.add(target)
-                target = target.rpartition(".")[0]
-                target = target if target in modules else ""
-        graph[name] = edges
+    """Module -> the package modules importing it runs: its imports (tests.support.import_graph) and
+    the packages above each of them (their __init__ runs first), not its own."""
+    graph: dict[str, set[str]] = {name: set() for name in import_graph.modules()}
+    for edge in import_graph.imports():
+        target = edge.imported
+        while target:
+            if target != edge.importer and not edge.importer.startswith(target + "."):
+                graph[edge.importer].add(target)
+            target = target.rpartition(".")[0]
     return graph
 
 
-def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        state[node] = 2
-        stack.pop()
-        return None
-
-    for node in sorted(graph):
-        if node not in state and (found := visit(node)):
-            return found
-    return None
-
-
-def test_the_cycle_finder_sees_a_cycle():
-    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert _cycle({"a": {"b"}, "b": set()}) is None
-
-
-def test_ufm_has_no_import_cycle():
-    graph = _graph()
-    assert "deepcollapse.ufm.theory" in graph["deepcollapse.ufm.agreement"]  # the graph sees imports
-    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+def test_the_graph_sees_the_imports():
+    assert "deepcollapse.ufm.theory" in _graph()["deepcollapse.ufm.agreement"]
 
 
 @pytest.mark.parametrize("facts", ["models", "models.base", "models.layered", "models.plain", "models.extended", "models.deep",
