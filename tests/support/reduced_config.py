@@ -27,6 +27,9 @@ def reduced_params(path: str | Path) -> dict:
     if lowrank:  # one tiny sweep: the study's job and page, not its science
         lowrank.update(depths=[2], sizes=[{"K": 3, "n": 4, "d": 6}], lambda_ratios=[0.5], activations=["linear"],
                        losses=["mse"], seeds=[0], iters=UFM_ITERS, log_every=UFM_ITERS // 4)
+    theorem1 = (out["ufm"].get("studies") or {}).get("theorem1")
+    if theorem1:  # one point beyond the theorem: the job, its second certificate and the page
+        theorem1.update(Ks=[4], depths=[2], k_rho=[0.3], starts=2, confirm_starts=2)
     asym = out["asymptotic"]
     asym.update(n=[10, 100, 1000], sigma=[0.0, 0.1, 0.5], seeds=3, rate_fit_n_min=10)
     asym["extended"] = {**asym.get("extended", {}), "iters": 200}

@@ -44,9 +44,11 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
     assert jobs["report_index"] == 1 and jobs["theory"] == 1 and jobs["asymptotic"] == 1
     lowrank = "lowrank" in (ufm.get("studies") or {})
     assert jobs.get("lowrank", 0) == lowrank
+    theorem1 = "theorem1" in (ufm.get("studies") or {})
+    assert jobs.get("theorem1", 0) == theorem1
     # + the networks page, and the comparison page when networks.compare names references
     compare = (runs > 0) * (1 + bool(params["networks"].get("compare")))
-    assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + compare + lowrank
+    assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + compare + lowrank + theorem1
     # every job receives its resolved parameters as JSON on stdin, through the package's CLI
     assert "-m deepcollapse ufm --config - --out results/ufm/" in proc.stdout
 

@@ -33,6 +33,7 @@ from deepcollapse.nets.config import TrainConfig  # noqa: E402
 from deepcollapse.ufm import models  # noqa: E402
 from deepcollapse.ufm.config import Config as UFMConfig  # noqa: E402
 from deepcollapse.ufm.lowrank import Study  # noqa: E402
+from deepcollapse.ufm.theorem1 import Study as Theorem1Study  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[2]
 TARGET = PROJECT / "workflow/schemas/fields.schema.yaml"
@@ -55,6 +56,7 @@ ENTRIES = (
     # ufm.experiments.* and ufm.sweeps.*: a Config, plus the `sweep:` of a batched job (ufm.batched)
     Entry(UFMConfig, extra={"sweep": {"$ref": "ufm.schema.yaml#/$defs/sweep"}}),
     Entry(Study),
+    Entry(Theorem1Study),
     Entry(AsymptoticConfig),
     # networks.train and networks.per_loss.*: the workflow sets dataset, loss and data per run
     # (networks.datasets and .losses list them: their values are generated too)

@@ -15,7 +15,9 @@ a batch), `observables` (what a GD end point shows), `structures` (named K × K 
 on the theory side `theory_hooks` (the interface), `deep_theory` and `reduced` (the deep and
 reduced problems) ← `theory` (closed forms, bound to each model in `theory.THEORIES`) ← `joined`
 (a GD store with its closed forms), `agreement` (GD against theory, the table rows) ←
-`lowrank_theory` (the low-rank study against deep neural collapse).
+`lowrank_theory` (the low-rank study against deep neural collapse); and beside them `candidates`
+(every known structure as explicit parameters at its best scale) and `theorem1` (the reduced
+problem's certified structure against Garrod & Keating's Theorem 1).
 
 This package imports the gradient-descent side only, so that `deepcollapse ufm` (hours of GD in
 the pipeline) never depends on the closed forms; import `deepcollapse.ufm.theory` (or

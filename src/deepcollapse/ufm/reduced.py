@@ -69,20 +69,27 @@ def objective(Z: np.ndarray, rho: float, m: int, kind: str = "ce") -> float:
 # ----------------------------------------------------------------------------------- candidates
 # (the candidates themselves, `patterns(K)`, and their names, `classify`, are in `ufm.structures`)
 def _scale_minimum(pattern: np.ndarray, rho: float, m: int, kind: str) -> tuple[float, float]:
-    """min over t ≥ 0 of Φ(t·pattern): (t*, Φ*); t = 0 competes (Φ = loss(0)).
+    """min over t ≥ 0 of Φ(t·pattern): (t*, Φ*); t = 0 competes (Φ = loss(0))."""
+    S = penalty(np.linalg.svd(pattern, compute_uv=False), 1.0, m) * 2.0 / m
+    return best_scale(pattern, rho * S, m, kind)
 
-    φ'(t) = ⟨∇loss(tZ0), Z0⟩ + ρ S t^{2/m−1} (S = Σσ(Z0)^{2/m}) is +∞ at 0+ for m ≥ 3, so every
-    interior minimum is a − to + sign change of φ' on a fine log grid, polished by brentq.
+
+def best_scale(pattern: np.ndarray, weight: float, m: int, kind: str) -> tuple[float, float]:
+    """min over t ≥ 0 of loss(t·pattern) + (m/2)·weight·t^{2/m}: (t*, value); t = 0 competes.
+
+    The reduced problem's candidates have weight ρ Σσ(pattern)^{2/m}; a chain of m fixed factor
+    shapes at their best scales has weight (Π a_i)^{1/m} (`ufm.candidates`).  φ'(t) =
+    ⟨∇loss(tZ0), Z0⟩ + weight·t^{2/m−1} is +∞ at 0+ for m ≥ 3, so every interior minimum is a − to +
+    sign change of φ' on a fine log grid (t up to 200: `pattern` should have singular values of
+    order 1), polished by brentq.
     """
     from scipy.optimize import brentq
 
-    S = penalty(np.linalg.svd(pattern, compute_uv=False), 1.0, m) * 2.0 / m
-
     def phi(t: float) -> float:
-        return loss(t * pattern, kind) + 0.5 * m * rho * S * t ** (2.0 / m)
+        return loss(t * pattern, kind) + 0.5 * m * weight * t ** (2.0 / m)
 
     def dphi(t: float) -> float:
-        return float(np.sum(loss_gradient(t * pattern, kind) * pattern)) + rho * S * t ** (2.0 / m - 1)
+        return float(np.sum(loss_gradient(t * pattern, kind) * pattern)) + weight * t ** (2.0 / m - 1)
 
     best_t, best = 0.0, loss(np.zeros_like(pattern), kind)
     grid = np.geomspace(1e-6, 200.0, 1500)
@@ -137,6 +144,30 @@ def _local_minimum(start: np.ndarray, K: int, m: int, rho: float, kind: str) -> 
     for i in range(1, m):
         Z = A[i] @ Z
     return Z
+
+
+def factor_hessian(Z: np.ndarray, rho: float, m: int, kind: str = "ce", *, step: float = 1e-5) -> dict[str, float]:
+    """Second-order test of Z as a point of the factor problem loss(A_m⋯A_1) + (ρ/2)Σ‖A_i‖², at
+    balanced factors of Z (where the factor penalty equals Φ's Schatten term).
+
+    The Hessian (m K² × m K²) by central differences of the analytic gradient (error O(step²));
+    returns the gradient norm there, the smallest and largest eigenvalues.  A smallest eigenvalue
+    below −1e-6 × the largest is a descent direction: Z is then no local minimum (a saddle).  None
+    below is the second-order condition only (the gauge directions give exact zeros).
+    """
+    K = Z.shape[0]
+    U, sv, Vt = np.linalg.svd(Z)
+    sv[sv <= ZERO_SINGULAR_RTOL * sv.max()] = 0.0  # rounding noise of an exact zero would enter as σ^{1/m}
+    root = np.diag(sv ** (1.0 / m))
+    x0 = np.stack([root @ Vt] + [root] * (m - 2) + [U @ root]).ravel()  # `_balanced_factors`, exact zeros kept
+    grad = _factor_objective(x0, K, m, rho, kind)[1]
+    H = np.empty((x0.size, x0.size))
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e[i] = step
+        H[:, i] = (_factor_objective(x0 + e, K, m, rho, kind)[1] - _factor_objective(x0 - e, K, m, rho, kind)[1]) / (2 * step)
+    eig = np.linalg.eigvalsh(0.5 * (H + H.T))
+    return {"gradient_norm": float(np.linalg.norm(grad)), "min_eigenvalue": float(eig[0]), "max_eigenvalue": float(eig[-1])}
 
 
 # ----------------------------------------------------------------------------------- classification

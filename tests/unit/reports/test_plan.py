@@ -31,10 +31,10 @@ def _with(params: dict, **sections) -> dict:
 
 def test_the_pages_of_the_paper_run_in_index_order():
     pages = plan.pages(PAPER)
-    assert list(pages) == [*PAPER["reports"]["ufm_pages"], "phase_diagram", "theory", "asymptotic", "lowrank", "networks", "comparison"]
+    assert list(pages) == [*PAPER["reports"]["ufm_pages"], "phase_diagram", "theory", "asymptotic", "lowrank", "theorem1", "networks", "comparison"]
     assert {name: p.template for name, p in pages.items() if p.template != "ufm_runs"} == {
         "phase_diagram": "phase_diagram", "theory": "theory", "asymptotic": "asymptotic", "lowrank": "lowrank",
-        "networks": "networks", "comparison": "comparison"}  # fmt: skip
+        "theorem1": "theorem1", "networks": "networks", "comparison": "comparison"}  # fmt: skip
     # every template exists
     for page in pages.values():
         assert (ROOT / "workflow/notebooks" / f"{page.template}.ipynb").is_file()
@@ -48,6 +48,7 @@ def test_page_inputs_are_the_stage_tables_paths():
     # the default page of a stage: its outputs by name
     assert pages["asymptotic"].inputs == {"study": "results/asymptotic/theorem51.zarr"}
     assert pages["lowrank"].inputs == {"study": "results/lowrank/study.zarr"}
+    assert pages["theorem1"].inputs == {"study": "results/theorem1/map.json"}
     theory = pages["theory"]
     assert theory.inputs["agreement"] == "results/theory/agreement.json"
     assert list(theory.inputs["runs"]) == [*PAPER["ufm"]["experiments"], *PAPER["ufm"]["sweeps"]]

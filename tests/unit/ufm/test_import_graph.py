@@ -23,7 +23,8 @@ from tests.support import import_graph
 REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 UFM = REPO / "src" / "deepcollapse" / "ufm"
 #: The theory side: closed forms, the reduced problem, GD against them, the joins of stores with them.
-THEORY_MODULES = ("theory.py", "theory_hooks.py", "agreement.py", "reduced.py", "deep_theory.py", "joined.py", "lowrank_theory.py")
+THEORY_MODULES = ("theory.py", "theory_hooks.py", "agreement.py", "reduced.py", "deep_theory.py", "joined.py", "lowrank_theory.py",
+                  "candidates.py", "theorem1.py")
 
 
 def _code_deps():

@@ -72,6 +72,12 @@ def test_lowrank_keys_are_the_study_fields():
     assert set(_at("ufm.schema.yaml", "/properties/studies/properties/lowrank")["properties"]) == _fields(Study)
 
 
+def test_theorem1_keys_are_the_study_fields():
+    from deepcollapse.ufm.theorem1 import Study
+
+    assert set(_at("ufm.schema.yaml", "/properties/studies/properties/theorem1")["properties"]) == _fields(Study)
+
+
 def _merged(*files):
     from snakemake.utils import update_config
 
