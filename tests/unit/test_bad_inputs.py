@@ -106,6 +106,8 @@ CASES = [
          lambda a, d: (_foreign_dir(d, "out"), _write(d, "lowrank.yaml", yaml.safe_dump(LOWRANK))), says="did not write"),
     Case("lowrank-config-a-ufm-experiment", lambda a, d: ["lowrank", "--config", a["ufm.yaml"], "--out", d / "s.zarr"], 2,
          says="ufm.yaml"),
+    Case("theorem1-out-regular-file", lambda a, d: ["theorem1", "--config", d / "t1.yaml", "--out", d / "f"], 2,
+         lambda a, d: (_write(d, "f", "x"), _write(d, "t1.yaml", "Ks: [4]\ndepths: [2]\nk_rho: [0.3]\n")), says="regular file"),
     Case("theorem1-config-a-ufm-experiment", lambda a, d: ["theorem1", "--config", a["ufm.yaml"], "--out", d / "m.json"], 2,
          says="ufm.yaml"),
     Case("data-out-regular-file", lambda a, d: ["data", "--dataset", "digits", "--train-per-class", "2", "--out", d / "f"], 2,
