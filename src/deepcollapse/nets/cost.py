@@ -13,7 +13,8 @@ the feature layers' widths (`nets.features.LAYERS`):
 * checkpoints: one file per kept epoch, each the float32 weights and BatchNorm buffers plus the
   SGD momentum (none yet at epoch 0), and a rolling resume.pt;
 * features: float32 per sample, per kept epoch, per stored layer (stage1..stage3 pooled,
-  penultimate), for the training split and, with `features --test`, the test split; as written
+  penultimate), for the training split and, with `features --test`, the test split, plus each
+  sample's label and index, the classifier per kept epoch and the store's metadata; as written
   before compression (zstd saves little on these dense floats: the estimate is an upper bound);
 * memory: the training split as uint8 and the model, its gradients and momentum on the device,
   plus the activations autograd keeps for one batch (the outputs of every convolution and of the
@@ -40,6 +41,10 @@ _FLOAT = 4  # bytes: weights, momentum, features and activations are float32
 #: torch.save's framing, the RNG states, history and config of one checkpoint file (measured on
 #: tiny runs: 30-60 KB; the weights dominate every real run)
 CHECKPOINT_OVERHEAD = 64 << 10
+#: a features store's metadata (zarr.json files; the root one holds the run's provenance) and
+#: per-epoch scalars (measured on tiny stores: ~57 KB)
+FEATURES_OVERHEAD = 64 << 10
+_INDEX = 16  # bytes per sample: its label and its row in the dataset, int64 each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Cost:
     checkpoint_bytes: int  # one kept checkpoint after training started (with momentum)
     checkpoints_bytes: int  # all kept checkpoints and the rolling resume.pt
     feature_floats: int  # per sample and checkpoint: the stored layers' widths summed
-    train_features_bytes: int  # the training split, every kept checkpoint
+    train_features_bytes: int  # the training split, every kept checkpoint (and the store's classifier and metadata)
     test_features_bytes: int  # the test split (features --test), every kept checkpoint
     data_bytes: int  # the training split on the device (uint8)
     activation_bytes: int  # what autograd keeps for one training batch
@@ -115,7 +120,8 @@ def estimate(config: TrainConfig) -> Cost:
     checkpoints_bytes = sum(weights if e == 0 else with_momentum for e in config.checkpoints) + with_momentum
     widths = dict(zip(("stage1", "stage2", "stage3", "stage4"), stage_widths(config.width)))
     floats = sum(widths[layer] if layer in widths else widths["stage4"] for layer in LAYERS)
-    per_epoch_row = _FLOAT * floats * kept
+    per_sample = _FLOAT * floats * kept + _INDEX
+    classifier = _FLOAT * (K * widths["stage4"] + K) * kept
     image = spec.channels * spec.height * spec.width
     batch = min(config.batch_size, n_train)
     activation_bytes = _FLOAT * saved * batch
@@ -123,8 +129,8 @@ def estimate(config: TrainConfig) -> Cost:
     return Cost(
         train_samples=n_train, test_samples=n_test, steps_per_epoch=steps_per_epoch, steps=config.epochs * steps_per_epoch,
         parameters=params, buffers=buffers, multiply_adds=macs, checkpoints=kept, checkpoint_bytes=with_momentum,
-        checkpoints_bytes=checkpoints_bytes, feature_floats=floats, train_features_bytes=n_train * per_epoch_row,
-        test_features_bytes=n_test * per_epoch_row, data_bytes=data_bytes, activation_bytes=activation_bytes,
+        checkpoints_bytes=checkpoints_bytes, feature_floats=floats,
+        train_features_bytes=n_train * per_sample + classifier + FEATURES_OVERHEAD, test_features_bytes=n_test * per_sample, data_bytes=data_bytes, activation_bytes=activation_bytes,
         training_memory_bytes=data_bytes + _FLOAT * (3 * params + buffers) + activation_bytes,
     )
 
