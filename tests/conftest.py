@@ -37,6 +37,7 @@ RUN_FIRST = (  # paths under tests/
     "system/test_faults.py",
     "unit/nets/test_trainer.py",
     "system/test_pipeline_dag.py",
+    "system/test_network_journey.py",  # the README's real-data network example, shrunk (~4 min wall loaded)
     "system/test_reports_claims.py",
     "system/test_pipeline_e2e.py",  # only reads the journey's demo run (a file lock makes it wait for that run)
     "system/test_reports_browser.py",

@@ -250,7 +250,11 @@ def ufm_runs(config: dict) -> dict[str, dict]:
 
 
 def network_runs(config: dict) -> dict[str, dict]:
-    """Resolved training config (`deepcollapse train` fields) of every run, by name '<dataset>-<loss>'."""
+    """Resolved training config (`deepcollapse train` fields) of every run, by name '<dataset>-<loss>'.
+
+    Not `threads`: `networks.threads` is the one key of a network job's CPU threads, and the rules
+    pass the cores Snakemake gave the job (`--threads {threads}`, at most that key): in the config
+    it would make a run's parameters, and so its rerun trigger, depend on `--cores`."""
     net = config["networks"]
     return {
         f"{dataset}-{loss}": dict(net["train"], **net["per_loss"].get(loss, {}), dataset=dataset, loss=loss,

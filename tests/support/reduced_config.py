@@ -11,7 +11,7 @@ import yaml
 UFM_ITERS = 400
 NET_TRAIN = {
     "epochs": 2, "checkpoints": [0, 1, 2], "width": 0.0625, "batch_size": 64, "train_per_class": 20,
-    "test_per_class": 5, "device": "cpu", "threads": 1, "lr_step": 1,
+    "test_per_class": 5, "device": "cpu", "lr_step": 1,
 }
 
 

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.slow
 EPOCHS = 300
 NET_TRAIN = {
     "epochs": EPOCHS, "checkpoints": [0, 1, EPOCHS // 2, EPOCHS], "width": 0.25, "lr_step": 50,
-    "device": "cpu", "threads": 1, "save_every": 1,
+    "device": "cpu", "save_every": 1,
 }  # fmt: skip
 RUN = "digits-mse"
 FIRST_ATTEMPT_RUNTIME = "1 if attempt == 1 else 30"  # minutes: only the first attempt is cut short

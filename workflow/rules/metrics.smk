@@ -9,11 +9,11 @@ rule metrics:
         "results/logs/metrics/{run}.log",
     wildcard_constraints:
         run=choice(NET_RUNS),
-    threads: 2
+    threads: NET["threads"]
     resources:
         **res("cpu"),
     shell:
-        "{DC} metrics --features {input} --out {output} --no-progress > {log} 2>&1"
+        "{DC} metrics --features {input} --threads {threads} --out {output} --no-progress > {log} 2>&1"
 
 
 rule metrics_all:

@@ -8,6 +8,9 @@
 # never count as a change, so a run moved to another device resumes).
 
 # NET_RUNS (the Snakefile): the resolved training config of every run, by name '<dataset>-<loss>'.
+# networks.threads reserves the job's cores and reaches torch as `--threads {threads}` (the cores
+# Snakemake gave the job).  The log gets one line per epoch and history.json is rewritten after each
+# (--no-progress: no bar in a file).
 
 # sbatch option (quoted for the SLURM executor, which pastes slurm_extra into its command line).
 PREEMPT_SIGNAL = "'--signal=B:USR1@120'"
@@ -33,7 +36,7 @@ rule train:
         # resumes).  Tested on a real SLURM: tests/system/test_slurm_signal.py.
         slurm_extra=PREEMPT_SIGNAL,
     shell:
-        CONFIG_FROM_STDIN + "{DC} train --config - --out {params.run_dir} --restart-if-changed --no-progress > {log} 2>&1"
+        CONFIG_FROM_STDIN + "{DC} train --config - --out {params.run_dir} --threads {threads} --restart-if-changed --no-progress > {log} 2>&1"
 
 
 rule train_all:

@@ -59,8 +59,9 @@ ENTRIES = (
     Entry(Theorem1Study),
     Entry(AsymptoticConfig),
     # networks.train and networks.per_loss.*: the workflow sets dataset, loss and data per run
-    # (networks.datasets and .losses list them: their values are generated too)
-    Entry(TrainConfig, set_by_workflow=("dataset", "loss", "data")),
+    # (networks.datasets and .losses list them: their values are generated too); threads is
+    # networks.threads, passed by the rules as --threads (one key: the job's cores and torch's)
+    Entry(TrainConfig, set_by_workflow=("dataset", "loss", "data", "threads")),
 )
 
 

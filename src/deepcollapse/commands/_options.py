@@ -1,5 +1,6 @@
 """Options shared by several subcommands, defined once: `--out`/`--force` (the output contract
-of `deepcollapse.outputs`) and `--progress` (a tqdm bar, on by default only on a terminal)."""
+of `deepcollapse.outputs`), `--threads` (torch's CPU threads) and `--progress` (a tqdm bar, on by
+default only on a terminal)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ FORCE_HELP = (
 def add_out(parser: argparse.ArgumentParser, *, help: str, metavar: str | None = None) -> None:
     parser.add_argument("--out", required=True, metavar=metavar, help=help + "; replaces only an artifact of the same kind")
     parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+
+
+def add_threads(parser: argparse.ArgumentParser, *, default: str = "torch's") -> None:
+    parser.add_argument(
+        "--threads", type=int, default=None, metavar="N",
+        help=f"torch's CPU threads, 0 = torch's default (the pipeline passes params.yaml networks.threads; default: {default})",
+    )
 
 
 def add_progress(parser: argparse.ArgumentParser) -> None:

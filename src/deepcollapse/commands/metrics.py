@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_out, add_progress
+from ._options import add_out, add_progress, add_threads
 
 # lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
 
@@ -15,6 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", required=True, help="features store written by `deepcollapse features`")
     add_out(parser, help="output Zarr store, e.g. results/metrics/NAME.zarr")
     parser.add_argument("--split", choices=("train", "test"), default="train", help="which split's features (test needs `features --test`)")
+    add_threads(parser)
     add_progress(parser)
 
 
@@ -24,6 +25,6 @@ def run(args: argparse.Namespace) -> int:
     from ..store import reading
 
     with reserve(args.out, "metrics", force=args.force), reading(args.features):
-        out = layer_metrics(args.features, args.out, split=args.split, progress=args.progress)
+        out = layer_metrics(args.features, args.out, split=args.split, threads=args.threads, progress=args.progress)
     print(f"{out}: metrics written")
     return 0

@@ -19,17 +19,28 @@ from ._options import add_progress
 # lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
 
 HELP = "train ResNet18 (paper recipe by default) with checkpoints into RUN_DIR; resumes an existing RUN_DIR"
+# Not a --dry-run here: what a run costs is `deepcollapse info --cost --config ...`, so that the cost
+# model's code is no code dependency of training (a change to it must not rerun the networks).
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = HELP + ". Its cost first: `deepcollapse info --cost --config FILE` (steps, disk, memory)."
     parser.add_argument("--config", required=True, help="YAML/JSON file of TrainConfig fields ('-' reads stdin)")
-    parser.add_argument("--key", default=None, help="dotted key of the run inside a larger YAML, e.g. networks.runs.mnist_mse")
+    parser.add_argument(
+        "--key", default=None,
+        help="dotted key of the run's fields inside a larger YAML, e.g. networks.train of params.yaml "
+        "(the pipeline adds dataset and loss per run; without them the defaults, digits and mse, apply)",
+    )
     parser.add_argument("--out", required=True, help="run directory (created, or resumed if it is a deepcollapse run directory)")
     parser.add_argument(
         "--force", action="store_true",
         help="use OUT as the run directory even if it is a non-empty directory deepcollapse did not write (nothing in it is deleted)",
     )
     parser.add_argument("--device", default=None, help="override the config's device (cpu, cuda, cuda:1)")
+    parser.add_argument(
+        "--threads", type=int, default=None, metavar="N",
+        help="override the config's threads: torch's CPU threads, 0 = torch's default (the pipeline passes params.yaml networks.threads)",
+    )
     parser.add_argument(
         "--restart-if-changed", action="store_true",
         help="when RUN_DIR holds a run made with other science parameters or data, delete it and start over "
@@ -58,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
     source = "<stdin>" if args.config == "-" else args.config
     mapping = load_yaml(args.config, key=args.key)
+    if args.threads is not None and isinstance(mapping, dict):  # checked with the config's own rule
+        mapping = {**mapping, "threads": args.threads}
     config = from_mapping(TrainConfig, mapping, source=source if not args.key else f"{source} [{args.key}]")
     if args.device:
         config = dataclasses.replace(config, device=args.device)

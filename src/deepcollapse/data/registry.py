@@ -24,6 +24,10 @@ class DatasetSpec:
     classes: tuple[str, ...]
     torchvision_class: str | None  # None: not a torchvision dataset (digits)
     origin: str  # one line for provenance/README
+    # images in the whole training / test split (what a run's cost is estimated from before any
+    # file is read: deepcollapse.nets.cost); tests/unit/data checks them against converted data
+    train_size: int = 0
+    test_size: int = 0
 
 
 _DIGIT_CLASSES = tuple(str(i) for i in range(10))
@@ -32,17 +36,19 @@ SPECS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(
         "digits", 10, 1, 8, 8, _DIGIT_CLASSES, None,
         "scikit-learn's bundled 8x8 handwritten digits (UCI optdigits test set, 1797 images)",
+        train_size=1442, test_size=355,
     ),
-    "mnist": DatasetSpec("mnist", 10, 1, 28, 28, _DIGIT_CLASSES, "MNIST", "MNIST (LeCun et al.) via torchvision"),
+    "mnist": DatasetSpec("mnist", 10, 1, 28, 28, _DIGIT_CLASSES, "MNIST", "MNIST (LeCun et al.) via torchvision",
+                         train_size=60000, test_size=10000),
     "fashion-mnist": DatasetSpec(
         "fashion-mnist", 10, 1, 28, 28,
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-        "FashionMNIST", "Fashion-MNIST (Xiao et al. 2017) via torchvision",
+        "FashionMNIST", "Fashion-MNIST (Xiao et al. 2017) via torchvision", train_size=60000, test_size=10000,
     ),
     "cifar10": DatasetSpec(
         "cifar10", 10, 3, 32, 32,
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-        "CIFAR10", "CIFAR-10 (Krizhevsky 2009) via torchvision",
+        "CIFAR10", "CIFAR-10 (Krizhevsky 2009) via torchvision", train_size=50000, test_size=10000,
     ),
 }
 #: The known datasets: the keys of SPECS (a configuration's `dataset` is checked against these).

@@ -2,8 +2,9 @@
 
 Store layout (readable by `xarray.open_zarr`; one store per training run)::
 
-    stage1..stage4   (epoch, sample, stageN_channel)    float32  stage output, global-average-pooled
-    penultimate      (epoch, sample, penultimate_dim)   float32  what the classifier sees
+    stage1..stage3   (epoch, sample, stageN_channel)    float32  stage output, global-average-pooled
+    penultimate      (epoch, sample, penultimate_dim)   float32  the last stage's (stage4's) output,
+                                                                 pooled: what the classifier sees
     W                (epoch, class, penultimate_dim)    float32  classifier weights
     b                (epoch, class)                     float32  classifier bias (zeros without one)
     loss, accuracy   (epoch,)                           float64  eval-mode loss (the training loss
@@ -11,17 +12,20 @@ Store layout (readable by `xarray.open_zarr`; one store per training run)::
     label            (sample,)                          int64
     sample_index     (sample,)                          int64    row in the dataset's training split
   with --test, the same for the test split: test_stage1.., test_penultimate, test_loss,
-  test_accuracy over (epoch, test_sample), test_label, test_sample_index;
+  test_accuracy over (epoch, test_sample), test_label, test_sample_index (with test_per_class, a
+  balanced subset of the test split: an analysis choice, the run is not retrained);
   with maps_per_class > 0, unpooled maps of a balanced subset:
     stageN_map       (epoch, map_sample, stageN_channel, stageN_height, stageN_width)  float32
     map_label, map_sample_index (map_sample,)            (map_sample_index: row in `sample`)
   coordinate: epoch (the checkpoint epochs; 0 = initialisation)
   attrs: num_classes, layers, classifier_layer ("penultimate"), classifier_bias, loss, run
-         (config, data and provenance of the training run), provenance (of this extraction)
+         (config, data and provenance of the training run), provenance (of this extraction),
+         aliases ({"stage4": "penultimate"}: the other name of a stored layer)
 
-In ResNet18 the penultimate features *are* the pooled stage4 output (the classifier follows the
-global average pool), so `stage4` and `penultimate` hold the same numbers; both are kept so that
-every stage and the classifier's input have a name, as DESIGN.md specifies.
+Each layer is stored once.  In ResNet18 the penultimate features *are* the pooled stage4 output (the
+classifier follows the global average pool), so the last stage's pooled output has one name,
+`penultimate`; `attrs["aliases"]` records that it is stage4's (stores written before this rule
+hold a `stage4` copy too, and are read as before).  The unpooled maps keep their stage names.
 
 Each per-sample variable is chunked in blocks of a few MB and sharded one shard per epoch: the
 store is a few files per checkpoint for DVC, and reading one epoch of one layer touches one file.
@@ -31,6 +35,7 @@ features are computed in eval mode (BatchNorm running statistics), in float32.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ from ..config import from_mapping
 from ..data import balanced_indices
 from ..errors import InputError
 from ..outputs import MARKER, writing
+from ..progress import duration, log_line, wanted
 from ..provenance import collect
 from ..rundir import DONE, done_path, meta_path
 from ..store import jsonable, to_zarr
@@ -50,8 +56,12 @@ from .resnet import STAGES
 from .runtime import Normalizer, build_model, load_data, loss_function, resolve_device
 from .trainer import read_run
 
-LAYERS = (*STAGES, "penultimate")
+#: The pooled layers a store holds, shallow to deep: the last stage's pooled output is `penultimate`.
+POOLED_STAGES = STAGES[:-1]
+LAYERS = (*POOLED_STAGES, "penultimate")
 CLASSIFIER_LAYER = "penultimate"
+#: other names of a stored layer (ResNet18's global average pool follows the last stage directly)
+ALIASES = {STAGES[-1]: "penultimate"}
 _CHUNK_BYTES = 4 << 20
 
 
@@ -72,7 +82,7 @@ def _extract_split(model, images: np.ndarray, labels: np.ndarray, *, normalize, 
         x = normalize(torch.from_numpy(images[start:stop]).to(device))
         y = torch.from_numpy(labels[start:stop].astype(np.int64)).to(device)
         stage_maps, penultimate, logits = model.features(x)
-        feats = {name: stage_maps[name].float().mean(dim=(2, 3)) for name in STAGES}
+        feats = {name: stage_maps[name].float().mean(dim=(2, 3)) for name in POOLED_STAGES}
         feats["penultimate"] = penultimate.float()
         for name, value in feats.items():
             if name not in pooled:
@@ -143,10 +153,16 @@ def extract_features(
     test: bool = False,
     maps_per_class: int = 0,
     batch_size: int = 512,
+    test_per_class: int | None = None,
     device: str | None = None,
+    threads: int | None = None,
     progress: bool | None = None,
 ) -> Path:
-    """Write the features store of a finished run (see the module docstring); returns `out`."""
+    """Write the features store of a finished run (see the module docstring); returns `out`.
+
+    `test_per_class`: with `test`, a balanced subset of this many test images per class (drawn
+    with the run's seed from the run's test split); `threads`: torch's CPU threads (None: the
+    run's `threads`).  Without a progress bar, one line per checkpoint on stderr."""
     import warnings
 
     from tqdm.auto import tqdm
@@ -156,10 +172,18 @@ def extract_features(
     if not done_path(run_dir).is_file():
         raise InputError(f"{run_dir}: training is not complete (no {DONE}); finish `deepcollapse train` first")
     config = from_mapping(TrainConfig, meta["config"], source=str(meta_path(run_dir)))
-    dev = resolve_device(device or config.device, threads=config.threads)
+    if threads is not None and threads < 0:
+        raise InputError(f"threads must be >= 0, got {threads}")
+    dev = resolve_device(device or config.device, threads=config.threads if threads is None else threads)
     data = load_data(config)
     if data.content_hash != meta["data"]["content_hash"]:
         raise InputError(f"{run_dir}: the dataset {config.data or config.dataset} has changed since training (content hash differs)")
+    if test_per_class is not None:
+        if not test:
+            raise InputError("test per class needs the test split (--test, networks.features.test)")
+        if test_per_class < 1:
+            raise InputError(f"test per class must be positive, got {test_per_class}")
+        data = data.subsample(train_per_class=None, test_per_class=test_per_class, seed=config.seed)
     kept = checkpoint.kept_epochs(run_dir)
     missing = [e for e in config.checkpoints if e not in kept]
     if missing:
@@ -182,9 +206,10 @@ def extract_features(
         model = model.to(memory_format=torch.channels_last)
     model.eval()
 
-    params = {"run": str(run_dir), "test": test, "maps_per_class": maps_per_class, "batch_size": batch_size}
+    params = {"run": str(run_dir), "test": test, "maps_per_class": maps_per_class, "batch_size": batch_size,
+              "test_per_class": test_per_class, "threads": torch.get_num_threads()}
     attrs = {
-        "num_classes": data.num_classes, "layers": list(LAYERS), "classifier_layer": CLASSIFIER_LAYER,
+        "num_classes": data.num_classes, "layers": list(LAYERS), "aliases": dict(ALIASES), "classifier_layer": CLASSIFIER_LAYER,
         "classifier_bias": config.bias, "loss": config.loss, "dataset": data.name,
         "run": {"config": meta["config"], "data": meta["data"], "provenance": meta.get("provenance")},
         "provenance": collect(params=params, seed=config.seed, device=dev),
@@ -201,7 +226,9 @@ def extract_features(
     # the output contract (deepcollapse.outputs): claimed, locked, written to a temporary path
     with writing(out, "features") as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        log_checkpoints, started = not wanted(progress), time.perf_counter()
         for i, epoch in enumerate(tqdm(epochs, desc=f"features {run_dir.name}", unit="checkpoint", disable=None if progress is None else not progress)):
+            t0 = time.perf_counter()
             state = checkpoint.load(kept[epoch], map_location=dev)
             checkpoint.restore(model, state, kept[epoch])
             results = {}
@@ -219,4 +246,8 @@ def extract_features(
                 to_zarr(ds, tmp, mode="w", encoding=_encoding(ds, epochs=len(epochs)))
             else:
                 to_zarr(ds, tmp, append_dim="epoch")
+            if log_checkpoints:
+                eta = (time.perf_counter() - started) / (i + 1) * (len(epochs) - i - 1)
+                log_line(f"features {run_dir.name}: checkpoint {i + 1}/{len(epochs)} (epoch {epoch}) "
+                         f"{time.perf_counter() - t0:.1f} s ETA {duration(eta)}")
     return out

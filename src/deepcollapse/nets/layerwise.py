@@ -4,7 +4,8 @@ Output (an xarray Dataset, written as Zarr v3)::
 
     NC1, NC2_ETF, NC2_OF, NC2_W_ETF, NC2_W_OF, NC3_ETF, NC3_OF, NC4   (epoch, layer) float64
     loss, accuracy [, test_loss, test_accuracy]                        (epoch,)       float64
-    coords: epoch, layer ("stage1".."stage4", "penultimate" [, "stage1_map".."stage4_map"])
+    coords: epoch, layer (the store's `layers`: "stage1".."stage3", "penultimate" — stage4's pooled
+            output, stored once — [, "stage1_map".."stage4_map"])
     attrs: split, num_classes, classifier_layer, features (the features store's attrs), provenance
 
 The classifier keys (NC2_W_*, NC3_*, NC4) are defined only for the layer the classifier acts on
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..devices import cpu_threads
 from ..errors import InputError
 from ..metrics import KEYS, Accumulator, blocks
 from ..provenance import collect
@@ -36,8 +38,9 @@ def _layers(ds, split: str) -> list[tuple[str, str]]:
     for name in ds.attrs.get("layers", []):
         if f"{prefix}{name}" in ds:
             out.append((name, f"{prefix}{name}"))
-    if split == "train":
-        out += [(f"{name}_map", f"{name}_map") for name in ds.attrs.get("layers", []) if f"{name}_map" in ds]
+    if split == "train":  # unpooled maps keep every stage's name, also one stored pooled under an alias
+        names = dict.fromkeys([*ds.attrs.get("layers", []), *ds.attrs.get("aliases", {})])
+        out += [(f"{name}_map", f"{name}_map") for name in names if f"{name}_map" in ds]
     return out
 
 
@@ -51,12 +54,24 @@ def _layer_result(var, e: int, labels: np.ndarray, *, K: int, W: Any, b: Any) ->
     return blocks.measure(Accumulator(K, d), read, labels, n, W=W, b=b)
 
 
-def layer_metrics(features: str | Path, out: str | Path, *, split: str = "train", progress: bool | None = None) -> Path:
-    """Compute the metrics dataset of a features store (see the module docstring); returns `out`."""
+def layer_metrics(
+    features: str | Path, out: str | Path, *, split: str = "train", threads: int | None = None, progress: bool | None = None
+) -> Path:
+    """Compute the metrics dataset of a features store (see the module docstring); returns `out`.
+
+    `threads`: torch's CPU threads while computing (None: torch's default)."""
+    import torch
+
+    if threads is not None and threads < 0:
+        raise InputError(f"threads must be >= 0, got {threads}")
+    with cpu_threads(threads or None, device=torch.device("cpu")):
+        return _layer_metrics(Path(features), Path(out), split=split, threads=torch.get_num_threads(), progress=progress)
+
+
+def _layer_metrics(features: Path, out: Path, *, split: str, threads: int, progress: bool | None) -> Path:
     import xarray as xr
     from tqdm.auto import tqdm
 
-    features, out = Path(features), Path(out)
     ds = open_dataset(features)
     if split not in ("train", "test"):
         raise InputError(f"split must be 'train' or 'test', got {split!r}")
@@ -99,5 +114,5 @@ def layer_metrics(features: str | Path, out: str | Path, *, split: str = "train"
         variables, coords=coords,
         attrs={"split": split, "num_classes": K, "classifier_layer": classifier_layer, "features": features_attrs, "features_path": str(features)},
     )
-    params = {"features": str(features), "split": split}
+    params = {"features": str(features), "split": split, "threads": threads}
     return write_dataset(result, out, kind="metrics", provenance=collect(params=params, seed=(features_attrs.get("run") or {}).get("config", {}).get("seed")))

@@ -4,7 +4,8 @@ Run directory (`RUN_DIR`, its files named by `deepcollapse.rundir`)::
 
     run.json               resolved config, dataset hash and normalisation, provenance
     checkpoints/           epoch-NNNN.pt (kept) and resume.pt (rolling), see `checkpoint`
-    history.json           per-epoch training loss/accuracy (train mode, running over the epoch), lr, seconds
+    history.json           per-epoch training loss/accuracy (train mode, running over the epoch), lr, seconds;
+                           rewritten (atomically) after every epoch, so it shows a running job's progress
     done.json              written last: the run is complete
 
 Semantics a scheduler can rely on:
@@ -46,6 +47,7 @@ import torch
 
 from ..config import to_dict
 from ..errors import EXIT_PREEMPTED, InputError
+from ..progress import duration, log_line, wanted
 from ..provenance import collect
 from ..rundir import META, done_path, history_path, meta_path
 from ..store import write_json
@@ -258,13 +260,22 @@ def _check_finite(loss_sum: torch.Tensor, *, epoch: int, step: int, lr: float) -
         )
 
 
+def _epoch_line(name: str, record: dict[str, Any], epochs: int, images_per_s: float, *, eta: float) -> str:
+    """The log line of a finished epoch (where no progress bar is shown: a SLURM or Snakemake log)."""
+    return (
+        f"train {name}: epoch {record['epoch']}/{epochs} loss {record['loss']:.6g} accuracy {record['accuracy']:.4f} "
+        f"lr {record['lr']:.4g} {record['seconds']:.1f} s {images_per_s:.0f} images/s ETA {duration(eta)}"
+    )
+
+
 def train(
     config: TrainConfig, run_dir: str | Path, *, progress: bool | None = None, restart_if_changed: bool = False
 ) -> dict[str, Any]:
     """Train (or resume) the run in `run_dir`; returns the summary also written to done.json.
 
     Raises `Preempted` after a pre-emption signal (state saved) and `TrainingDiverged` on a
-    non-finite loss.  `progress`: tqdm bar (None: only on a terminal).
+    non-finite loss.  `progress`: tqdm bar (None: only on a terminal); without a bar, one line
+    per epoch on stderr (`_epoch_line`).
     """
     from tqdm.auto import tqdm
 
@@ -349,6 +360,8 @@ def train(
     disable = None if progress is None else not progress  # tqdm: None = only on a terminal
     bar = tqdm(total=total, initial=start_epoch * len(starts) + start_step, disable=disable,
                unit="batch", dynamic_ncols=True, desc=f"train {data.name}")
+    log_epochs = not wanted(progress)
+    loop_start, epochs_here = time.perf_counter(), 0
     try:
         with _SignalFlag() as flag, bar:
             for epoch in range(start_epoch, config.epochs):
@@ -363,6 +376,7 @@ def train(
                     loss_sum += partial["loss_sum"]
                     correct += partial["correct"]
                     seen = partial["seen"]
+                seen_before = seen
                 lr = optimizer.param_groups[0]["lr"]
                 for step in range(first, len(starts)):
                     idx = order[starts[step]: starts[step] + config.batch_size]
@@ -386,6 +400,12 @@ def train(
                 }
                 history.append(record)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.4g}", acc=f"{record['accuracy']:.3f}")
+                epochs_here += 1
+                if log_epochs:
+                    per_epoch = (time.perf_counter() - loop_start) / epochs_here
+                    log_line(_epoch_line(run_dir.name, record, config.epochs, (seen - seen_before) / record["seconds"],
+                                         eta=per_epoch * (config.epochs - epoch - 1)))
+                write_json(history, history_path(run_dir))  # each epoch: the file shows a running job's progress
                 done_epochs = epoch + 1
                 # read once: a signal that lands after this line is handled after the next step,
                 # never by stopping without the save decided here

@@ -14,7 +14,7 @@ import xarray as xr
 from deepcollapse import rundir
 from deepcollapse import metrics
 from deepcollapse.cli import main
-from deepcollapse.nets.features import LAYERS
+from deepcollapse.nets.features import ALIASES, LAYERS
 
 # cross-entropy with a classifier bias (the paper's CE setting), 200 training digits
 TINY_CE = {
@@ -26,13 +26,17 @@ TINY_CE = {
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("e2e")
-    paths = {"run": root / "run", "features": root / "features.zarr", "metrics": root / "metrics.zarr", "test_metrics": root / "test.zarr"}
+    paths = {"run": root / "run", "features": root / "features.zarr", "metrics": root / "metrics.zarr", "test_metrics": root / "test.zarr",
+             "subset": root / "subset.zarr"}
     with pytest.MonkeyPatch.context() as mp:  # the pipeline pipes each run's config as JSON
         mp.setattr("sys.stdin", io.StringIO(json.dumps(TINY_CE)))
         assert main(["train", "--config", "-", "--out", str(paths["run"]), "--no-progress"]) == 0
     assert main(["features", "--run", str(paths["run"]), "--out", str(paths["features"]), "--test", "--maps-per-class", "2", "--batch-size", "64", "--no-progress"]) == 0
     assert main(["metrics", "--features", str(paths["features"]), "--out", str(paths["metrics"]), "--no-progress"]) == 0
     assert main(["metrics", "--features", str(paths["features"]), "--out", str(paths["test_metrics"]), "--split", "test", "--no-progress"]) == 0
+    # the test split subsampled by the features setting (no retraining), with an explicit thread count
+    assert main(["features", "--run", str(paths["run"]), "--out", str(paths["subset"]), "--test", "--test-per-class", "3",
+                 "--threads", "1", "--no-progress"]) == 0
     return paths
 
 
@@ -40,7 +44,10 @@ def test_features_store_layout(pipeline):
     ds = xr.open_zarr(pipeline["features"])
     assert list(ds.epoch.values) == [0, 2, 3]
     assert ds.sizes["sample"] == 200 and ds.sizes["test_sample"] == 80 and ds.sizes["map_sample"] == 20
-    widths = {"stage1": 8, "stage2": 16, "stage3": 32, "stage4": 64, "penultimate": 64}
+    widths = {"stage1": 8, "stage2": 16, "stage3": 32, "penultimate": 64}
+    # each layer stored once: the last stage's pooled output is `penultimate` only (its alias says so)
+    assert ds.attrs["layers"] == list(widths) and ds.attrs["aliases"] == {"stage4": "penultimate"}
+    assert "stage4" not in ds and "test_stage4" not in ds and "stage4_map" in ds
     for layer, width in widths.items():
         assert ds[layer].dims == ("epoch", "sample", f"{layer}_channel" if layer != "penultimate" else "penultimate_dim")
         assert ds[layer].shape == (3, 200, width) and ds[layer].dtype == np.float32
@@ -49,7 +56,8 @@ def test_features_store_layout(pipeline):
     assert ds["W"].shape == (3, 10, 64) and ds["b"].shape == (3, 10)
     np.testing.assert_array_equal(np.bincount(ds["label"].values), [20] * 10)
     # the penultimate features are the pooled stage4 output (ResNet18's global average pool)
-    np.testing.assert_allclose(ds["stage4"].values, ds["penultimate"].values, rtol=0, atol=1e-6)
+    rows = ds["map_sample_index"].values
+    np.testing.assert_allclose(ds["stage4_map"].values.mean(axis=(3, 4)), ds["penultimate"].values[:, rows], rtol=1e-5, atol=1e-6)
     # the stored accuracy is the classifier's on the stored features
     H, W, b, y = ds["penultimate"].values, ds["W"].values, ds["b"].values, ds["label"].values
     for e in range(3):
@@ -94,9 +102,10 @@ def test_features_are_the_eval_mode_stage_outputs_of_each_checkpoint(pipeline):
                     h = getattr(model, name)(h)
                     pooled[mode, name] = h.mean(dim=(2, 3)).numpy()
         for name in ("stage1", "stage2", "stage3", "stage4"):
-            np.testing.assert_allclose(ds[name].values[e], pooled["eval", name], rtol=1e-5, atol=1e-5, err_msg=f"{name} epoch {epoch}")
+            stored = ds[ALIASES.get(name, name)].values[e]  # stage4's pooled output is stored as `penultimate`
+            np.testing.assert_allclose(stored, pooled["eval", name], rtol=1e-5, atol=1e-5, err_msg=f"{name} epoch {epoch}")
             # not train mode: batch statistics give other features (so the check above can fail)
-            assert np.abs(ds[name].values[e] - pooled["train", name]).max() > 1e-2, (name, epoch)
+            assert np.abs(stored - pooled["train", name]).max() > 1e-2, (name, epoch)
         # the classifier stored for this epoch is this checkpoint's
         np.testing.assert_array_equal(ds["W"].values[e], state["model"]["fc.weight"].numpy())
         np.testing.assert_array_equal(ds["b"].values[e], state["model"]["fc.bias"].numpy())
@@ -143,6 +152,39 @@ def test_test_split_metrics(pipeline):
     assert list(m.layer.values) == list(LAYERS)
     expected = metrics.nc(feats["test_stage2"].values[1], feats["test_label"].values, K=10)
     assert float(m["NC1"].sel(layer="stage2").values[1]) == pytest.approx(expected["NC1"], rel=1e-10)
+
+
+def test_test_split_subsampled_by_the_features_setting(pipeline):
+    """--test-per-class: a balanced subset of the run's own test split, drawn with the run's seed;
+    the training split, the classifier and every test feature of a kept sample are as before."""
+    full, sub = xr.open_zarr(pipeline["features"]), xr.open_zarr(pipeline["subset"])
+    assert sub.sizes["test_sample"] == 30 and sub.sizes["sample"] == full.sizes["sample"]
+    np.testing.assert_array_equal(np.bincount(sub["test_label"].values), [3] * 10)
+    rows = [int(np.flatnonzero(full["test_sample_index"].values == i)[0]) for i in sub["test_sample_index"].values]
+    np.testing.assert_array_equal(sub["test_label"].values, full["test_label"].values[rows])
+    for layer in LAYERS:
+        np.testing.assert_allclose(sub[f"test_{layer}"].values, full[f"test_{layer}"].values[:, rows], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(sub["penultimate"].values, full["penultimate"].values)
+    assert sub.attrs["provenance"]["params"]["test_per_class"] == 3
+
+
+def test_features_log_a_line_per_checkpoint(pipeline, tmp_path, capsys):
+    assert main(["features", "--run", str(pipeline["run"]), "--out", str(tmp_path / "f.zarr"), "--no-progress"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("features run:")]
+    assert [line.split(" (")[0] for line in lines] == ["features run: checkpoint 1/3", "features run: checkpoint 2/3", "features run: checkpoint 3/3"]
+    assert all("ETA" in line for line in lines) and lines[-1].endswith("ETA 0:00:00")
+
+
+def test_bad_thread_counts_and_subsets_are_refused(pipeline, tmp_path, capsys):
+    out = tmp_path / "f.zarr"
+    for argv, says in [(["--threads", "-1"], "threads must be >= 0"), (["--test-per-class", "3"], "needs the test split"),
+                       (["--test", "--test-per-class", "9"], "fewer than the 9 requested")]:
+        assert main(["features", "--run", str(pipeline["run"]), "--out", str(out), *argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err, err
+        assert not out.exists()
+    assert main(["metrics", "--features", str(pipeline["features"]), "--out", str(tmp_path / "m.zarr"), "--threads", "-2"]) == 2
+    assert "threads must be >= 0" in capsys.readouterr().err
 
 
 def test_features_of_an_unfinished_run_is_refused(pipeline, tmp_path, capsys):

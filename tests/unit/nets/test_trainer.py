@@ -320,3 +320,36 @@ def test_a_damaged_newest_checkpoint_falls_back_to_an_older_one(straight, tmp_pa
     history = json.loads(rundir.history_path(run).read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
     assert_bitwise_equal(final_weights(run), final_weights(straight))
+
+
+def test_a_log_shows_each_epoch_while_the_job_runs(tmp_path):
+    """Not on a terminal (a SLURM or Snakemake log): one line per epoch, flushed as the epoch ends,
+    and history.json rewritten after each, both readable while the process still runs."""
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps({**TINY, "epochs": 40, "checkpoints": [0]}))
+    run, log = tmp_path / "run", tmp_path / "train.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "deepcollapse", "train", "--config", str(config_path), "--out", str(run), "--no-progress"],
+            env=ENV, stdout=sink, stderr=sink, text=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "epoch 2/40" not in log.read_text():
+            assert proc.poll() is None, f"training ended early: {log.read_text()}"
+            assert time.monotonic() < deadline, "no epoch line in the log"
+            time.sleep(0.01)
+        history = json.loads(rundir.history_path(run).read_text())  # written after epoch 1 at the latest
+        assert proc.poll() is None, "the check must happen while the job runs"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    assert proc.returncode == PREEMPTED_EXIT_STATUS
+    assert [h["epoch"] for h in history][:1] == [1]
+    first = next(line for line in log.read_text().splitlines() if line.startswith("train run: epoch 1/40"))
+    words = first.split()
+    assert words[4:12:2] == ["loss", "accuracy", "lr", f"{history[0]['seconds']:.1f}"]
+    assert float(words[5]) == pytest.approx(history[0]["loss"], rel=1e-5) and float(words[7]) == pytest.approx(history[0]["accuracy"], abs=1e-4)
+    assert words[11] == "s" and words[13] == "images/s" and words[14] == "ETA"
+    images_per_s = float(words[12])
+    assert images_per_s == pytest.approx(300 / history[0]["seconds"], rel=0.05)  # 300 training images in the epoch

@@ -63,7 +63,21 @@ def test_network_training_keys_are_the_train_config_fields_the_workflow_does_not
     from deepcollapse.nets.config import TrainConfig
 
     keys = set(_at("networks.schema.yaml", "/$defs/train")["properties"])
-    assert keys == _fields(TrainConfig) - {"dataset", "loss", "data"}
+    assert keys == _fields(TrainConfig) - {"dataset", "loss", "data", "threads"}
+
+
+def test_threads_is_one_key_networks_threads():
+    """`networks.threads` sets a network job's cores and torch's threads; a second key for the same
+    number (networks.train.threads, as the demo once had beside it) is refused before any job."""
+    config = _merged(ROOT / "params.yaml")
+    config["networks"]["train"]["threads"] = 1
+    errors = list(_validator().iter_errors(config))
+    assert len(errors) == 1 and list(errors[0].absolute_path) == ["networks", "train"] and "'threads'" in errors[0].message
+    # every network rule reserves networks.threads and hands the same number to torch
+    for rule in ("train", "features", "metrics"):
+        text = (ROOT / f"workflow/rules/{rule}.smk").read_text()
+        block = text[text.index(f"rule {rule}:"):].split("\n\n\n")[0]
+        assert 'threads: NET["threads"]' in block and "--threads {threads}" in block, rule
 
 
 def test_lowrank_keys_are_the_study_fields():
