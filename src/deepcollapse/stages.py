@@ -162,7 +162,7 @@ STAGES: dict[str, Stage] = _stages(
           tracked=("results/lowrank",), pages=("lowrank",)),
     Stage("theorem1", params=("ufm.studies.theorem1",), targets=("theorem1",),
           jobs=(Job("theorem1", cli("theorem1"), {"study": Output("results/theorem1/map.json", "theorem1")}),),
-          tracked=("results/theorem1",), pages=("theorem1",)),
+          tracked=("results/theorem1",), pages=("theorem1", "literature")),
     Stage("train", params=("networks",), targets=("train_all",),
           jobs=(Job("data", cli("data"), {"store": Output("data/{dataset}.zarr", "data")}),
                 Job("train", cli("train"), {"run": Output("results/runs/{run}", "run", format="run"),

@@ -46,9 +46,10 @@ def test_dry_run_plans_every_job_of_the_config(workdir, demo):
     assert jobs.get("lowrank", 0) == lowrank
     theorem1 = "theorem1" in (ufm.get("studies") or {})
     assert jobs.get("theorem1", 0) == theorem1
-    # + the networks page, and the comparison page when networks.compare names references
+    # + the networks page, and the comparison page when networks.compare names references; the
+    # Theorem-1 map has two pages (its own and the literature page)
     compare = (runs > 0) * (1 + bool(params["networks"].get("compare")))
-    assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + compare + lowrank + theorem1
+    assert jobs["report_page"] == len(params["reports"]["ufm_pages"]) + 3 + compare + lowrank + 2 * theorem1
     # every job receives its resolved parameters as JSON on stdin, through the package's CLI
     assert "-m deepcollapse ufm --config - --out results/ufm/" in proc.stdout
 

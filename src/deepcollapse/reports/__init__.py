@@ -14,10 +14,13 @@ The notebooks stay short and readable because the mechanics live here:
 * `pages`: the demo banner (settings that differ from params.yaml) and links to the math document;
 * `text`: Markdown with LaTeX as HTML + MathML (no script), and docs/math.md rendered as reports/math.html;
 * `theory_table`: the theory page's table, every row, non-agreeing first, with counts and reasons;
-* `plan`: which pages a configuration has, what each reads and its parameters (read by the Snakefile).
+* `plan`: which pages a configuration has, what each reads and its parameters (read by the Snakefile);
+* `literature`: the literature page's rows, each published claim with our number and a verdict rule.
 
 Nothing here computes science: the pages only read stores written by the package's commands (the
-closed-form thresholds come from `deepcollapse.ufm.theory`).
+closed-form thresholds come from `deepcollapse.ufm.theory`) — except `literature`, whose rows
+evaluate `ufm.candidates`, the deep linear closed form and a few reduced solves while the page renders
+(seconds), so that its numbers are never typed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from __future__ import annotations
 import importlib
 
 _SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots", "claims",
-               "pages", "text", "theory_table", "comparison", "lowrank_plots", "sweeps", "plan"}
+               "pages", "text", "theory_table", "comparison", "lowrank_plots", "sweeps", "plan",
+               "literature"}
 
 
 def __getattr__(name: str):

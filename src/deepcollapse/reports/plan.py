@@ -122,6 +122,17 @@ def _comparison(config, stage):
     return {"comparison": Page("comparison", inputs, {"reference_names": compared}, watch=_run_prefixes(references) + _sections(stage))}
 
 
+def _literature(config, stage):
+    """The literature page (deepcollapse.reports.literature): the Theorem-1 map, and the low-rank
+    study's store when its section is set (its runs at K = 2…5 are rows of the page)."""
+    if not stages.section(config, "ufm.studies.theorem1"):
+        return {}
+    inputs = {"study": stages.path("theorem1.study")}
+    if stages.section(config, "ufm.studies.lowrank"):
+        inputs["lowrank"] = stages.path("lowrank.study")
+    return {"literature": Page("literature", inputs, watch=("ufm.studies.theorem1.", "ufm.studies.lowrank."))}
+
+
 def _sections(stage: stages.Stage) -> tuple[str, ...]:
     return tuple(f"{section}." for section in stage.params)
 
@@ -136,7 +147,7 @@ def _stage_outputs(config, stage, template):
 
 #: page template -> builder(config, stage) -> {page name: Page}, for pages that are not `_stage_outputs`
 BUILDERS = {"ufm_runs": _ufm_pages, "phase_diagram": _phase_diagram, "theory": _theory, "networks": _networks,
-            "comparison": _comparison}  # fmt: skip
+            "comparison": _comparison, "literature": _literature}  # fmt: skip
 
 
 def pages(config: dict) -> dict[str, Page]:

@@ -31,10 +31,10 @@ def _with(params: dict, **sections) -> dict:
 
 def test_the_pages_of_the_paper_run_in_index_order():
     pages = plan.pages(PAPER)
-    assert list(pages) == [*PAPER["reports"]["ufm_pages"], "phase_diagram", "theory", "asymptotic", "lowrank", "theorem1", "networks", "comparison"]
+    assert list(pages) == [*PAPER["reports"]["ufm_pages"], "phase_diagram", "theory", "asymptotic", "lowrank", "theorem1", "literature", "networks", "comparison"]
     assert {name: p.template for name, p in pages.items() if p.template != "ufm_runs"} == {
         "phase_diagram": "phase_diagram", "theory": "theory", "asymptotic": "asymptotic", "lowrank": "lowrank",
-        "theorem1": "theorem1", "networks": "networks", "comparison": "comparison"}  # fmt: skip
+        "theorem1": "theorem1", "literature": "literature", "networks": "networks", "comparison": "comparison"}  # fmt: skip
     # every template exists
     for page in pages.values():
         assert (ROOT / "workflow/notebooks" / f"{page.template}.ipynb").is_file()
@@ -49,6 +49,13 @@ def test_page_inputs_are_the_stage_tables_paths():
     assert pages["asymptotic"].inputs == {"study": "results/asymptotic/theorem51.zarr"}
     assert pages["lowrank"].inputs == {"study": "results/lowrank/study.zarr"}
     assert pages["theorem1"].inputs == {"study": "results/theorem1/map.json"}
+    # the literature page: the Theorem-1 map, and the low-rank study's store when its section is set
+    assert pages["literature"].inputs == {"study": "results/theorem1/map.json", "lowrank": "results/lowrank/study.zarr"}
+    without = copy.deepcopy(PAPER)
+    del without["ufm"]["studies"]["lowrank"]
+    assert plan.pages(without)["literature"].inputs == {"study": "results/theorem1/map.json"}
+    del without["ufm"]["studies"]["theorem1"]
+    assert "literature" not in plan.pages(without)
     theory = pages["theory"]
     assert theory.inputs["agreement"] == "results/theory/agreement.json"
     assert list(theory.inputs["runs"]) == [*PAPER["ufm"]["experiments"], *PAPER["ufm"]["sweeps"]]
