@@ -167,6 +167,11 @@ def install(kit: Path, site: Path, *, probe: tuple[str, ...] = PROBE) -> str:
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(site)
+    # what a wheel keeps under NAME.data/purelib or /platlib belongs on the path itself (none of
+    # the kit's wheels has any today; scripts and headers are not needed)
+    for scheme in site.glob("*.data/*lib"):
+        for item in scheme.iterdir():
+            shutil.move(str(item), str(site / item.name))
     still = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(site)!r}); import " + ", ".join(probe)],
                            capture_output=True, text=True)
     if still.returncode:

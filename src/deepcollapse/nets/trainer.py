@@ -388,9 +388,10 @@ def _train(
     normalize = normalizer.on(device, channels_last=config.channels_last)
     loss_fn = loss_function(config, data.num_classes)
     # static shapes: the last, smaller batch of an epoch gets a graph of its own.  By default
-    # torch.compile would recompile for it with symbolic shapes and run every later full batch
-    # through that graph: other kernels than a resumed process (which compiles the full batch
-    # first) uses, so a resumed run would not be bitwise equal, and slower ones on a GPU.
+    # torch.compile would recompile for it with a symbolic batch size and run every later full
+    # batch through that graph: other kernels than a process resumed mid-epoch (which compiles
+    # the full batch first) runs, so bitwise resumption would hold only by luck, and on a GPU
+    # symbolic-shape kernels are slower.
     model_fwd = model if config.compile == "none" else torch.compile(model, mode=config.compile, dynamic=False)
     step_fn = _eager_step(model_fwd, loss_fn, optimizer, autocast=config.precision == "bf16", device=device)
     if config.cuda_graphs:
