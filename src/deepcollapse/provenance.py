@@ -57,11 +57,17 @@ def git_revision() -> dict[str, Any]:
 def device_description(device: Any = None) -> str:
     """Human-readable description of the device that computed (CPU model or GPU name)."""
     dev = str(device) if device is not None else "cpu"
-    if dev.startswith("cuda"):
+    if dev == "auto" or dev.startswith("cuda"):
         import torch
 
-        index = torch.device(dev).index or 0
-        return f"{dev} ({torch.cuda.get_device_name(index)})"
+        # the device that computes, not the name asked for: "auto" is CUDA when there is one
+        # (it was once recorded as the CPU on a GPU), "cuda" is the current CUDA device
+        if dev == "auto":
+            dev = "cuda" if torch.cuda.is_available() else "cpu"
+        if dev.startswith("cuda"):
+            index = torch.device(dev).index
+            index = torch.cuda.current_device() if index is None else index
+            return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     cpu = platform.processor() or platform.machine()
     return f"cpu ({cpu}, {os.cpu_count()} logical cores)"
 

@@ -24,8 +24,9 @@ from ..errors import InputError
 PAPER_CHECKPOINTS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 140, 160, 180, 200)
 
 #: Fields that only change *how* a run executes, not what it computes (up to floating-point
-#: reassociation): a run may be resumed with different values of these.
-EXECUTION_FIELDS = frozenset({"device", "compile", "cuda_graphs", "channels_last", "save_every", "data", "data_root", "threads"})
+#: rounding: `precision` trades bits for speed): a run may be resumed with different values of
+#: these, and run.json records each segment's values (`trainer`, provenance "segments").
+EXECUTION_FIELDS = frozenset({"device", "precision", "compile", "cuda_graphs", "channels_last", "save_every", "data", "data_root", "threads"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +62,10 @@ class TrainConfig:
     save_every: int = 1
     # ---- execution
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of the forward pass (the loss is computed in float32)
+    # fp32: IEEE float32 everywhere (TensorFloat-32 off, also for cuDNN convolutions, which torch
+    # would otherwise run in TF32 on Ampere and later); tf32: TF32 tensor cores for fp32 matmuls
+    # and convolutions (CUDA only); bf16: autocast of the forward pass (the loss in float32)
+    precision: Literal["fp32", "tf32", "bf16"] = "fp32"
     channels_last: bool = False
     compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile mode
     cuda_graphs: bool = False  # capture the whole training step in a CUDA graph (CUDA only)

@@ -30,7 +30,8 @@ hold a `stage4` copy too, and are read as before).  The unpooled maps keep their
 Each per-sample variable is chunked in blocks of a few MB and sharded one shard per epoch: the
 store is a few files per checkpoint for DVC, and reading one epoch of one layer touches one file.
 The small per-epoch variables (W, b, loss, accuracy, epoch) are one shard each across all epochs.  The
-features are computed in eval mode (BatchNorm running statistics), in float32.
+features are computed in eval mode (BatchNorm running statistics), in IEEE float32 whatever the
+run's precision (no TF32, no autocast; `runtime.math_mode`, recorded as provenance "math").
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from ..store import jsonable, to_zarr
 from . import checkpoint
 from .config import TrainConfig
 from .resnet import STAGES
-from .runtime import Normalizer, build_model, load_data, loss_function, resolve_device
+from .runtime import Normalizer, build_model, load_data, loss_function, math_mode, resolve_device
 from .trainer import read_run
 
 #: The pooled layers a store holds, shallow to deep: the last stage's pooled output is `penultimate`.
@@ -224,7 +225,8 @@ def extract_features(
         static["map_sample_index"] = (("map_sample",), map_rows.astype(np.int64))
 
     # the output contract (deepcollapse.outputs): claimed, locked, written to a temporary path
-    with writing(out, "features") as tmp, warnings.catch_warnings():
+    with math_mode(dev, "fp32") as math, writing(out, "features") as tmp, warnings.catch_warnings():
+        attrs["provenance"]["math"] = math
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         log_checkpoints, started = not wanted(progress), time.perf_counter()
         for i, epoch in enumerate(tqdm(epochs, desc=f"features {run_dir.name}", unit="checkpoint", disable=None if progress is None else not progress)):

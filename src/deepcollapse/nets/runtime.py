@@ -1,8 +1,12 @@
-"""What training and feature extraction share: device, data on the device, model construction."""
+"""What training and feature extraction share: device, math mode, data on the device, model construction."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,10 +19,100 @@ from .resnet import ResNet18
 
 
 def resolve_device(name: str, *, threads: int = 0) -> torch.device:
-    """The torch device of a config's `device` (and its CPU thread count, if `threads` > 0)."""
+    """The torch device of a config's `device` (and its CPU thread count, if `threads` > 0).
+
+    A CUDA device comes back with its index and is made the current one: work that names no
+    device (a CUDA graph's capture and replay, new streams, RNG calls) must run on the run's
+    device, not on cuda:0.  `auto` inside a job that was given a GPU but cannot use it is refused
+    (`refuse_cpu_in_gpu_job`)."""
     if threads:
         torch.set_num_threads(threads)
-    return devices.resolve(name)
+    device = devices.resolve(name)
+    if name == "auto":
+        refuse_cpu_in_gpu_job(device, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if device.type == "cuda":
+        index = torch.cuda.current_device() if device.index is None else device.index
+        check_cuda_index(name, index, torch.cuda.device_count())
+        device = torch.device("cuda", index)
+        torch.cuda.set_device(device)
+    return device
+
+
+def check_cuda_index(name: str, index: int, count: int) -> None:
+    """One line, not torch's traceback, for a CUDA device this machine does not have."""
+    if not 0 <= index < count:
+        raise InputError(f"device {name!r}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
+
+
+def refuse_cpu_in_gpu_job(device: torch.device, visible: str | None) -> None:
+    """`device: auto` resolved to the CPU although the job was given a GPU (CUDA_VISIBLE_DEVICES
+    names one): fail in one line rather than warn.  A paper-scale run on the CPU takes weeks, and
+    a warning is read in a batch log after the allocation is spent; the usual cause (a driver
+    older than torch's CUDA, a CPU-only torch) is fixed in minutes.  `device: cpu` trains on
+    the CPU deliberately."""
+    if device.type == "cpu" and visible and visible.strip() not in ("-1", "NoDevFiles"):
+        built = torch.version.cuda or "none (a CPU-only build)"
+        raise InputError(
+            f"device 'auto': this job was given GPU(s) CUDA_VISIBLE_DEVICES={visible} but torch cannot use CUDA "
+            f"(torch {torch.__version__}, its CUDA {built}; check the driver with nvidia-smi); set device: cpu to train on the CPU"
+        )
+
+
+# ---------------------------------------------------------------------------------- math mode
+def _tf32_flags() -> list[tuple[Any, str]]:
+    """The (object, attribute) pairs that decide whether float32 matmuls and convolutions may use
+    TensorFloat-32: torch >= 2.9's `fp32_precision` ("ieee" | "tf32"), else the legacy
+    `allow_tf32` booleans (the two APIs must not be mixed: torch refuses to read a mix)."""
+    cudnn_conv = getattr(torch.backends.cudnn, "conv", None)
+    if cudnn_conv is not None and hasattr(cudnn_conv, "fp32_precision"):
+        return [(torch.backends.cuda.matmul, "fp32_precision"), (cudnn_conv, "fp32_precision")]
+    return [(torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32")]
+
+
+@contextlib.contextmanager
+def math_mode(device: torch.device, precision: str, *, benchmark: bool = False) -> Iterator[dict[str, Any]]:
+    """Run with float32 arithmetic as `precision` says, then restore torch's flags.
+
+    fp32 and bf16: IEEE float32 for every float32 matmul and convolution.  torch's defaults are
+    not: its cuDNN convolutions run in TF32 on Ampere and later unless told otherwise.  tf32: TF32
+    for both.  `benchmark`: cuDNN autotuning (faster, but it may pick other kernels in another
+    process, so a resumed CUDA run need not be bitwise equal).  Yields `math_record`, the record
+    of what was in force, for the provenance.
+    """
+    tf32 = precision == "tf32"
+    flags = _tf32_flags()
+    saved = [(obj, attr, getattr(obj, attr)) for obj, attr in flags]
+    saved_benchmark = torch.backends.cudnn.benchmark
+    try:
+        for obj, attr in flags:
+            setattr(obj, attr, ("tf32" if tf32 else "ieee") if attr == "fp32_precision" else tf32)
+        torch.backends.cudnn.benchmark = benchmark
+        yield math_record(device, precision)
+    finally:
+        for obj, attr, value in saved:
+            setattr(obj, attr, value)
+        torch.backends.cudnn.benchmark = saved_benchmark
+
+
+def math_record(device: torch.device, precision: str) -> dict[str, Any]:
+    """What decides float32 rounding now, read from torch: recorded with every training segment
+    and feature extraction."""
+    record: dict[str, Any] = {"precision": precision, "autocast": "bfloat16" if precision == "bf16" else None}
+    if device.type == "cuda":
+        (matmul, m_attr), (conv, c_attr) = _tf32_flags()
+        as_text = (lambda v: "tf32" if v is True else "ieee" if v is False else str(v))
+        record.update({
+            "cuda_matmul_fp32": as_text(getattr(matmul, m_attr)), "cudnn_conv_fp32": as_text(getattr(conv, c_attr)),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        })
+    else:
+        # oneDNN's float32 mode ("none": IEEE; torch >= 2.9 spells it so, older torch has no such
+        # switch).  Not torch.get_float32_matmul_precision(): it refuses to answer while the CUDA
+        # flags are set through the new API, as math_mode sets them.
+        mkldnn = torch.backends.mkldnn
+        for name in ("matmul", "conv"):
+            record[f"mkldnn_{name}_fp32"] = str(getattr(getattr(mkldnn, name, None), "fp32_precision", "ieee"))
+    return record
 
 
 def load_data(config: TrainConfig):

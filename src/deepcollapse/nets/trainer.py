@@ -21,13 +21,20 @@ Semantics a scheduler can rely on:
 
 Determinism: the initial weights come from `seed`; epoch e visits the samples in the order
 ``numpy.random.default_rng([seed, e]).permutation(N)``; nothing else is random.  On CPU, a run
-killed and resumed ends with bitwise the same weights as an uninterrupted one.
+killed and resumed ends with bitwise the same weights as an uninterrupted one, with every
+execution option (fp32, bf16, channels_last, compile; tests/unit/nets/test_execution.py).  On
+CUDA this is not promised (cuDNN autotuning may choose other kernels in the resumed process).
 
 Speed: the whole training split sits on the device as uint8 and is normalised per batch on
 the device (no DataLoader, no per-sample Python); the loss is checked on the host only every
-`_CHECK_EVERY` steps on CUDA (each check is a device sync).  Options: bf16 autocast,
-channels_last, torch.compile, and `cuda_graphs` (the whole SGD step replayed from a CUDA graph:
-at batch 128 a ResNet18 is bound by kernel-launch overhead, not arithmetic).
+`_CHECK_EVERY` steps on CUDA (each check is a device sync).  Options: TF32 or bf16 autocast,
+channels_last, torch.compile with static shapes, and `cuda_graphs` (the whole SGD step replayed
+from a CUDA graph, to cut the per-kernel launch cost of small batches; whether that cost dominates
+at batch 128 is what the GPU kit's benchmark measures: docs/operations.md#gpu).
+
+Each process that trains a run is a segment: run.json's provenance lists them ("segments": where
+each began, its execution fields, device and float32 math mode), since a run may be resumed with
+other execution fields (another precision, device, ...).
 """
 
 from __future__ import annotations
@@ -48,12 +55,12 @@ import torch
 from ..config import to_dict
 from ..errors import EXIT_PREEMPTED, InputError
 from ..progress import duration, log_line, wanted
-from ..provenance import collect
+from ..provenance import collect, device_description
 from ..rundir import META, done_path, history_path, meta_path
 from ..store import write_json
 from . import checkpoint
 from .config import EXECUTION_FIELDS, TrainConfig
-from .runtime import Normalizer, build_model, load_data, loss_function, resolve_device
+from .runtime import Normalizer, build_model, load_data, loss_function, math_mode, resolve_device
 
 #: Exit status of `deepcollapse train` after a pre-emption signal (SIGTERM/SIGUSR1): the state was
 #: saved and rerunning the same command resumes.  75 = EX_TEMPFAIL in sysexits.h.
@@ -145,6 +152,28 @@ def _prepare_run_dir(
     write_json(meta, meta_path(run_dir))
 
 
+def _record_segment(run_dir: Path, config: TrainConfig, device: torch.device, math: dict[str, Any], *, epoch: int, step: int) -> None:
+    """Append this process's segment (where it starts, its execution fields, device, math mode)
+    to run.json's provenance."""
+    meta = json.loads(meta_path(run_dir).read_text())
+    resolved = to_dict(config)
+    segment = {
+        "from_epoch": epoch, "from_step": step, "execution": {k: resolved[k] for k in sorted(EXECUTION_FIELDS)},
+        "device": device_description(device), "math": math,
+    }
+    meta.setdefault("provenance", {}).setdefault("segments", []).append(segment)
+    write_json(meta, meta_path(run_dir))
+
+
+def check_execution(config: TrainConfig, device: torch.device) -> None:
+    """The execution options that need CUDA, refused in one line on another device."""
+    if device.type != "cuda":
+        if config.cuda_graphs:
+            raise InputError(f"key 'cuda_graphs' needs a CUDA device, but the run uses {device}")
+        if config.precision == "tf32":
+            raise InputError(f"key 'precision': tf32 (TensorFloat-32 tensor cores) needs a CUDA device, but the run uses {device}; use fp32")
+
+
 def read_run(run_dir: str | Path) -> dict[str, Any]:
     """run.json of a run directory (config, data, provenance); InputError if absent."""
     path = meta_path(run_dir)
@@ -201,16 +230,26 @@ class _GraphedStep:
 
     WARMUP = 3
 
-    def __init__(self, eager: Callable, optimizer: torch.optim.Optimizer, *, batch_shape: tuple[int, ...], device: torch.device, memory_format):
-        self.eager, self.optimizer, self.device = eager, optimizer, device
-        self.static_x = torch.zeros(batch_shape, device=device).contiguous(memory_format=memory_format)
-        self.static_y = torch.zeros(batch_shape[0], dtype=torch.long, device=device)
+    def __init__(self, eager: Callable, optimizer: torch.optim.Optimizer, *, batch_size: int, device: torch.device):
+        self.eager, self.optimizer, self.device, self.batch_size = eager, optimizer, device, batch_size
+        self.static_x: torch.Tensor | None = None
+        self.static_y: torch.Tensor | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.graph_lr: float | None = None
         self.warm = 0
 
+    @staticmethod
+    def static_like(x: torch.Tensor) -> torch.Tensor:
+        """The graph's input buffer, laid out exactly like the eager input `x` (same strides:
+        under channels_last a (B, 1, H, W) batch has NHWC strides that `.contiguous(memory_format=
+        channels_last)` of an NCHW buffer would not give, and convolutions choose kernels by
+        strides, so replay and eager steps would run different kernels)."""
+        return torch.empty_like(x, memory_format=torch.preserve_format)
+
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if x.shape != self.static_x.shape:
+        if self.static_x is None and x.shape[0] == self.batch_size:
+            self.static_x, self.static_y = self.static_like(x), torch.empty_like(y)
+        if self.static_x is None or x.shape != self.static_x.shape or x.stride() != self.static_x.stride():
             return self.eager(x, y)
         if self.warm < self.WARMUP:
             side = torch.cuda.Stream(device=self.device)
@@ -239,7 +278,9 @@ class _GraphedStep:
 def _rng_state(device: torch.device) -> dict[str, Any]:
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
     if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        # the run's device only: a state of every visible GPU would not restore in a process
+        # that sees fewer (a run pre-empted on a 2-GPU node, resumed on a 1-GPU one)
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
@@ -247,8 +288,12 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = state.get("cuda")
+    if device.type == "cuda" and saved is not None:
+        if isinstance(saved, (list, tuple)):  # written before issue 24: every device's state
+            saved = saved[device.index] if device.index < len(saved) else None
+        if saved is not None:
+            torch.cuda.set_rng_state(saved, device)
 
 
 def _check_finite(loss_sum: torch.Tensor, *, epoch: int, step: int, lr: float) -> None:
@@ -277,12 +322,19 @@ def train(
     non-finite loss.  `progress`: tqdm bar (None: only on a terminal); without a bar, one line
     per epoch on stderr (`_epoch_line`).
     """
-    from tqdm.auto import tqdm
-
     run_dir = Path(run_dir)
     device = resolve_device(config.device, threads=config.threads)
-    if config.cuda_graphs and device.type != "cuda":
-        raise InputError(f"key 'cuda_graphs' needs a CUDA device, but the run uses {device}")
+    check_execution(config, device)
+    # cuDNN autotuning on CUDA; fp32 is IEEE float32 (torch's default convolutions are TF32)
+    with math_mode(device, config.precision, benchmark=device.type == "cuda") as math:
+        return _train(config, run_dir, device, math, progress=progress, restart_if_changed=restart_if_changed)
+
+
+def _train(
+    config: TrainConfig, run_dir: Path, device: torch.device, math: dict[str, Any], *, progress: bool | None, restart_if_changed: bool
+) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
     data = load_data(config)
     images, labels = data.images["train"], data.labels["train"]
     normalizer = Normalizer.fit(images)
@@ -305,8 +357,6 @@ def train(
         **({"fused": True} if cuda and not config.cuda_graphs else {}),
     )
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
 
     history: list[dict[str, Any]] = []
     start_epoch, start_step, partial = 0, 0, None
@@ -330,6 +380,7 @@ def train(
         _set_rng_state(state["rng"], device)
         start_epoch, start_step = int(state["epoch"]), int(state["step"])
         partial, history = state.get("partial"), list(state.get("history", []))
+    _record_segment(run_dir, config, device, math, epoch=start_epoch, step=start_step)
 
     resolved = to_dict(config)
 
@@ -347,11 +398,15 @@ def train(
     Y = torch.from_numpy(labels.astype(np.int64)).to(device)
     normalize = normalizer.on(device, channels_last=config.channels_last)
     loss_fn = loss_function(config, data.num_classes)
-    model_fwd = model if config.compile == "none" else torch.compile(model, mode=config.compile)
+    # static shapes: the last, smaller batch of an epoch gets a graph of its own.  By default
+    # torch.compile would recompile for it with a symbolic batch size and run every later full
+    # batch through that graph: other kernels than a process resumed mid-epoch (which compiles
+    # the full batch first) runs, so bitwise resumption would hold only by luck, and on a GPU
+    # symbolic-shape kernels are slower.
+    model_fwd = model if config.compile == "none" else torch.compile(model, mode=config.compile, dynamic=False)
     step_fn = _eager_step(model_fwd, loss_fn, optimizer, autocast=config.precision == "bf16", device=device)
     if config.cuda_graphs:
-        batch_shape = (config.batch_size, *images.shape[1:])
-        step_fn = _GraphedStep(step_fn, optimizer, batch_shape=batch_shape, device=device, memory_format=memory_format)
+        step_fn = _GraphedStep(step_fn, optimizer, batch_size=config.batch_size, device=device)
     check_every = _CHECK_EVERY if cuda else 1
 
     n = len(labels)
