@@ -8,131 +8,28 @@ Nothing here runs on a GPU: what the GPU kit checks there is in docs/operations.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import os
-import signal
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-import xarray as xr
 
 from deepcollapse import rundir
 from deepcollapse.cli import main
 from deepcollapse.config import from_mapping
 from deepcollapse.errors import InputError
-from deepcollapse.nets import checkpoint, extract_features, layer_metrics
+from deepcollapse.nets import checkpoint
 from deepcollapse.nets.config import EXECUTION_FIELDS, TrainConfig
 from deepcollapse.nets.runtime import Normalizer, check_cuda_index, math_mode, refuse_cpu_in_gpu_job
 from deepcollapse.nets.trainer import Preempted, _GraphedStep, train
+from tests.support.execution import TINY, VARIANTS, check_variant, sigterm_when_epoch_begins
 
-# 300 digits at width 1/8, batches of 32: 9 full batches and a last one of 12 (the partial batch
-# is what once made torch.compile recompile with dynamic shapes), 2 epochs.
-TINY = {
-    "dataset": "digits", "train_per_class": 30, "test_per_class": 10, "width": 0.125, "batch_size": 32,
-    "epochs": 2, "checkpoints": [0, 2], "device": "cpu", "threads": 1, "seed": 5, "lr_step": 1,
-}
-VARIANTS = {
-    "fp32": {},
-    "bf16": {"precision": "bf16"},
-    "channels_last": {"channels_last": True},
-    "bf16+channels_last": {"precision": "bf16", "channels_last": True},
-    "compile": {"compile": "default"},
-}
+CHEAP = ("fp32", "channels_last")  # the others (minutes each on a CPU): tests/system/test_execution_variants.py
+assert set(CHEAP) < set(VARIANTS)
 
 
-def sigterm_when_epoch_begins(monkeypatch, epoch: int) -> None:
-    """A real SIGTERM to this process as 0-based `epoch` begins: seen after its first step, so the
-    state is saved mid-epoch (step 1 of 10)."""
-    from deepcollapse.nets import trainer
-
-    original, pending = trainer.epoch_order, [True]
-
-    def order(seed: int, e: int, n: int):
-        if e == epoch and pending:
-            pending.clear()
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(seed, e, n)
-
-    monkeypatch.setattr(trainer, "epoch_order", order)
-
-
-def fresh_process_state() -> None:
-    """What a new process would not have: torch.compile's compiled frames and shape history."""
-    torch._dynamo.reset()
-
-
-@contextlib.contextmanager
-def symbolic_batch_sizes():
-    """The symbols torch.compile creates for input sizes while the block runs (its "dynamic" log)."""
-    found: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            message = record.getMessage()
-            if "create_symbol" in message and ".size()" in message:
-                found.append(message[:160])
-
-    handler, logger = Collect(), logging.getLogger("torch.fx.experimental.symbolic_shapes")
-    torch._logging.set_logs(dynamic=logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield found
-    finally:
-        logger.removeHandler(handler)
-        torch._logging.set_logs()
-
-
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", CHEAP)
 def test_variant_trains_resumes_bitwise_and_gives_features_and_metrics(variant, tmp_path, monkeypatch):
-    cfg = from_mapping(TrainConfig, {**TINY, **VARIANTS[variant]})
-    straight, run = tmp_path / "straight", tmp_path / "run"
-    fresh_process_state()
-    with symbolic_batch_sizes() as symbols:
-        train(cfg, straight, progress=False)
-    # compile: the last, smaller batch gets a static graph of its own.  torch's default made it a
-    # dynamic-shape graph ("create_symbol s77 = 12 for L['x'].size()[0]") that then ran every later
-    # full batch, other kernels than a resumed process runs (on this CPU they happen to agree
-    # bitwise, so the comparison below alone would not catch it; on a GPU they are slower too)
-    assert symbols == [], symbols
-
-    fresh_process_state()
-    with monkeypatch.context() as mp:
-        sigterm_when_epoch_begins(mp, 1)
-        with pytest.raises(Preempted) as stopped:
-            train(cfg, run, progress=False)
-    assert (stopped.value.epoch, stopped.value.step) == (1, 1)  # mid-epoch
-    fresh_process_state()
-    train(cfg, run, progress=False)
-
-    final = [checkpoint.load(checkpoint.epoch_path(r, 2)) for r in (straight, run)]
-    for name, tensor in final[0]["model"].items():
-        assert torch.equal(tensor, final[1]["model"][name]), name
-    buffers = [[s["momentum_buffer"] for s in f["optimizer"]["state"].values()] for f in final]
-    assert len(buffers[0]) == len(buffers[1]) > 0 and all(torch.equal(a, b) for a, b in zip(*buffers))
-
-    # each segment of the run is recorded with its precision and math mode
-    segments = json.loads(rundir.meta_path(run).read_text())["provenance"]["segments"]
-    assert [(s["from_epoch"], s["from_step"]) for s in segments] == [(0, 0), (1, 1)]
-    assert {s["execution"]["precision"] for s in segments} == {cfg.precision}
-    assert all(s["math"]["autocast"] == ("bfloat16" if cfg.precision == "bf16" else None) for s in segments)
-    assert set(segments[0]["execution"]) == EXECUTION_FIELDS
-
-    features, metrics = tmp_path / "features.zarr", tmp_path / "metrics.zarr"
-    extract_features(run, features, test=True, progress=False)
-    layer_metrics(features, metrics, progress=False)
-    ds = xr.open_zarr(features)
-    assert list(ds.epoch.values) == [0, 2] and ds["penultimate"].shape == (2, 300, 64)
-    assert ds.attrs["provenance"]["math"]["precision"] == "fp32"  # features: IEEE float32 for every run
-    H, W, y = ds["penultimate"].values[-1], ds["W"].values[-1], ds["label"].values
-    assert abs(np.mean(np.argmax(H @ W.T, axis=1) == y) - float(ds["accuracy"][-1])) <= 1 / len(y)
-    history = json.loads(rundir.history_path(run).read_text())
-    assert history[1]["loss"] < history[0]["loss"]  # it trained
-    final = xr.open_zarr(metrics).sel(layer="penultimate").isel(epoch=-1)  # every key is defined there
-    assert all(np.isfinite(float(final[key])) for key in ("NC1", "NC2_ETF", "NC2_W_ETF", "NC3_ETF", "NC4", "loss", "accuracy"))
+    check_variant(variant, tmp_path, monkeypatch)
 
 
 def test_precision_may_change_on_resume_and_each_segment_records_it(tmp_path, monkeypatch, capsys):
