@@ -94,57 +94,88 @@ def plan(config: Config) -> Plan:
 
 # ----------------------------------------------------------------------------------- products
 # Row-major blocks; `out` never aliases an input.  Each innermost loop runs along a contiguous row
-# (N long for the wide products), the form LLVM vectorises (measured: explicit register tiles
+# (N long for the wide products), the form LLVM vectorises; four terms of the inner dimension per
+# pass quarter the loads and stores of the output row (measured here: 1.2-1.7x; register tiles
 # written out by hand stayed scalar and ran 2-3x slower).
+@njit(fastmath=FAST, cache=True)
+def _axpy_rows(o, A, i, transposed, X, k):
+    """o = Σ_q a_q X[q] over q < k, a_q = A[i, q] (or A[q, i] when `transposed`)."""
+    N = o.shape[0]
+    q = 0
+    if k >= 4:  # the first pass writes (no zeroing pass)
+        if transposed:
+            a0, a1, a2, a3 = A[0, i], A[1, i], A[2, i], A[3, i]
+        else:
+            a0, a1, a2, a3 = A[i, 0], A[i, 1], A[i, 2], A[i, 3]
+        x0, x1, x2, x3 = X[0], X[1], X[2], X[3]
+        for j in range(N):
+            o[j] = a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
+        q = 4
+    else:
+        for j in range(N):
+            o[j] = 0.0
+    while q + 4 <= k:
+        if transposed:
+            a0, a1, a2, a3 = A[q, i], A[q + 1, i], A[q + 2, i], A[q + 3, i]
+        else:
+            a0, a1, a2, a3 = A[i, q], A[i, q + 1], A[i, q + 2], A[i, q + 3]
+        x0, x1, x2, x3 = X[q], X[q + 1], X[q + 2], X[q + 3]
+        for j in range(N):
+            o[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
+        q += 4
+    while q < k:
+        a = A[q, i] if transposed else A[i, q]
+        x = X[q]
+        for j in range(N):
+            o[j] += a * x[j]
+        q += 1
+
+
 @njit(fastmath=FAST, cache=True)
 def _mm(A, X, out):
     """out = A X: A (r, k), X (k, N), out (r, N)."""
     r, k = A.shape
-    N = X.shape[1]
     for i in range(r):
-        o = out[i]
-        a = A[i, 0]
-        x = X[0]
-        for j in range(N):
-            o[j] = a * x[j]
-        for q in range(1, k):
-            a = A[i, q]
-            x = X[q]
-            for j in range(N):
-                o[j] += a * x[j]
+        _axpy_rows(out[i], A, i, False, X, k)
 
 
 @njit(fastmath=FAST, cache=True)
 def _mm_tn(A, G, out):
     """out = Aᵀ G: A (r, k), G (r, N), out (k, N)."""
     r, k = A.shape
-    N = G.shape[1]
     for i in range(k):
-        o = out[i]
-        a = A[0, i]
-        g = G[0]
-        for j in range(N):
-            o[j] = a * g[j]
-        for q in range(1, r):
-            a = A[q, i]
-            g = G[q]
-            for j in range(N):
-                o[j] += a * g[j]
+        _axpy_rows(out[i], A, i, True, G, r)
 
 
 @njit(fastmath=FAST, cache=True)
 def _mm_nt(G, X, out):
-    """out = G Xᵀ: G (r, N), X (k, N), out (r, k) (dot products along N)."""
+    """out = G Xᵀ: G (r, N), X (k, N), out (r, k) (dot products along N, four at a time)."""
     r, N = G.shape
     k = X.shape[0]
     for i in range(r):
         g = G[i]
-        for q in range(k):
+        q = 0
+        while q + 4 <= k:
+            x0, x1, x2, x3 = X[q], X[q + 1], X[q + 2], X[q + 3]
+            c0 = 0.0
+            c1 = 0.0
+            c2 = 0.0
+            c3 = 0.0
+            for j in range(N):
+                gj = g[j]
+                c0 += gj * x0[j]
+                c1 += gj * x1[j]
+                c2 += gj * x2[j]
+                c3 += gj * x3[j]
+            out[i, q], out[i, q + 1], out[i, q + 2], out[i, q + 3] = c0, c1, c2, c3
+            q += 4
+        while q < k:
             x = X[q]
             c = 0.0
             for j in range(N):
                 c += g[j] * x[j]
             out[i, q] = c
+            q += 1
 
 
 # ----------------------------------------------------------------------------------- one problem
