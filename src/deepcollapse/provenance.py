@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 # Packages whose versions can change a number we report.
-_TRACKED_PACKAGES = ("deepcollapse", "numpy", "scipy", "torch", "torchvision", "xarray", "zarr", "scikit-learn")
+_TRACKED_PACKAGES = ("deepcollapse", "numpy", "scipy", "torch", "torchvision", "xarray", "zarr", "scikit-learn", "numba", "llvmlite")
 
 # The batch job that computed a result, when a scheduler ran it: which SLURM job (and restart), and
 # which GPUs it was given.  Recorded only when set.

@@ -142,7 +142,7 @@ def configs_of(base: Config, sweep: Sweep) -> list[Config]:
     return out
 
 
-def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "batched", progress=None):
+def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "batched", progress=None, backend: solver.Backend = "auto"):
     """Solve every point of `sweep` as one batch; dims (*sweep dims, "iteration") as in `ufm.solve`.
 
     attrs: "config" (the base config), "sweep" (the axes), "provenance"; the closed form of each
@@ -150,7 +150,7 @@ def solve_sweep(base: Config, sweep: Sweep, *, metrics: solver.MetricsMode = "ba
     """
     configs = configs_of(base, sweep)
     points = sweep.points()
-    trajectory = solver.run(configs, metrics=metrics, on_nonfinite=lambda i: f"sweep point {sweep.describe(points[i])}", progress=progress)
+    trajectory = solver.run(configs, metrics=metrics, on_nonfinite=lambda i: f"sweep point {sweep.describe(points[i])}", progress=progress, backend=backend)
     record = base.resolved()
     swept = {field for axis in sweep.axes for field in axis.fields}
     if "init_scale" in swept and "init_scale_features" not in swept and base.init_scale_features is None:

@@ -23,7 +23,7 @@ from .. import devices
 from .. import metrics as nc_metrics
 from ..errors import InputError
 from ..provenance import collect
-from . import batched_metrics, models, problems
+from . import batched_metrics, kernel, models, problems
 from .config import BATCHABLE, Config
 
 #: How often (in iterations) GD checks that every parameter is finite.
@@ -37,6 +37,9 @@ FIXED_POINT_CHECK_EVERY = 100
 SINGLE_THREAD_WORK = 4_000_000
 
 MetricsMode = Literal["reference", "batched"]
+#: "auto": the compiled kernel (`ufm.kernel`) where it applies (CPU, float64, no re-drawn dead
+#: samples), else torch; "torch" or "numba" to ask for one (numba where it does not apply is refused).
+Backend = Literal["auto", "torch", "numba"]
 
 
 class SolverDiverged(InputError):
@@ -118,6 +121,7 @@ class Trajectory:
     params: problems.Params
     seconds: float
     per_problem: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    backend: str = "torch"  # which loop ran, and why (recorded in the dataset's provenance)
 
 
 class GradientDescent:
@@ -263,8 +267,12 @@ def run(
     metrics: MetricsMode = "batched",
     on_nonfinite: Callable[[int], str] = lambda i: f"problem {i}",
     progress: Callable[[int], None] | None = None,
+    backend: Backend = "auto",
 ) -> Trajectory:
     """Gradient descent on B = len(configs) problems that differ only in λ, lr, init scales and seed.
+
+    `backend` picks the loop (`Backend`): both compute the same iterates up to rounding (the
+    compiled kernel sums in another order than torch's BLAS; not bit for bit).
 
     `on_nonfinite(i)` names problem i in the `SolverDiverged` error raised when GD produces NaN
     or inf (in a parameter, checked every FINITE_CHECK_EVERY iterations, or in the objective);
@@ -281,6 +289,9 @@ def run(
         differ = sorted(name for name in fixed if getattr(config, name) != getattr(base, name))
         if differ:
             raise InputError(f"problems of one batch must agree on {', '.join(differ)}")
+    chosen = choose_backend(base, backend)
+    if chosen == "numba":
+        return _run_kernel(configs, metrics=metrics, on_nonfinite=on_nonfinite, progress=progress)
     device = resolve_device(base)
     dtype = torch.float64 if base.dtype == "float64" else torch.float32
     lam = problems.lambda_tensors(configs, dtype=dtype, device=device)
@@ -385,7 +396,113 @@ def run(
     seconds = time.perf_counter() - started
     stacked = {name: np.stack(values, axis=-1) for name, values in records.items()}
     per_problem = {**dead.results(), "fixed_point_iteration": fixed_at.cpu().numpy()}
-    return Trajectory(iterations=schedule, records=stacked, params=params, seconds=seconds, per_problem=per_problem)
+    return Trajectory(iterations=schedule, records=stacked, params=params, seconds=seconds, per_problem=per_problem, backend=chosen)
+
+
+def choose_backend(config: Config, backend: Backend = "auto") -> str:
+    """"numba", or "torch" with the reason the kernel does not apply (recorded in provenance)."""
+    if backend == "torch":
+        return "torch (asked for)"
+    why = None
+    if resolve_device(config).type != "cpu":
+        why = "torch: the device is not the CPU (the kernel runs on the CPU)"
+    elif config.dtype != "float64":
+        why = "torch: float32 (the kernel is float64)"
+    elif config.reinit_dead:
+        why = "torch: reinit_dead (dead samples are re-drawn from torch's generator)"
+    if why is None:
+        return "numba"
+    if backend == "numba":
+        raise InputError(f"backend 'numba' does not apply here ({why.split(': ', 1)[1]})")
+    return why
+
+
+def _run_kernel(configs: Sequence[Config], *, metrics: MetricsMode, on_nonfinite, progress) -> Trajectory:
+    """`run` with the compiled loop (`ufm.kernel.advance`) between log points: the same schedule,
+    checks, fixed-point stop and dead-sample counts; the measurements are `measure`'s."""
+    base, B = configs[0], len(configs)
+    device = torch.device("cpu")
+    lam = problems.lambda_tensors(configs, dtype=torch.float64, device=device)
+    problem = problems.build(base, lam, dtype=torch.float64, device=device)
+    plan = kernel.plan(base)
+    start = problem.init([c.seed for c in configs], init_scales(configs))
+    theta = np.ascontiguousarray(np.concatenate([start[name].reshape(B, -1).numpy() for name in plan.names], axis=1))
+    lr = np.array([c.lr for c in configs], dtype=np.float64)
+    decay = np.ones_like(theta)
+    at = 0
+    for name in plan.names:  # the factors of `GradientDescent`, (1 − lr λ) per entry
+        size = math.prod(plan.shapes[name])
+        if name in problem.regularized:
+            decay[:, at : at + size] = (1.0 - lr * lam[name].view(-1).numpy())[:, None]
+        at += size
+
+    def views(values: np.ndarray) -> problems.Params:
+        out, at = {}, 0
+        for name in plan.names:
+            size = math.prod(plan.shapes[name])
+            out[name] = torch.from_numpy(values[:, at : at + size].copy()).view((B,) + plan.shapes[name])
+            at += size
+        return out
+
+    levels = max(plan.depth - 1, 1)
+    fixed_at = np.full(B, -1, dtype=np.int64)
+    bad_at = np.full(B, -1, dtype=np.int64)
+    checked, checked_at = theta.copy(), np.zeros(B, dtype=np.int64)
+    dead_count = np.zeros((B, levels), dtype=np.int64)
+    dead_first = np.full((B, levels), -1, dtype=np.int64)
+    shortcut = not base.reinit_dead
+    schedule = log_iterations(iters=base.iters, log_every=base.log_every, log_spaced=base.log_spaced)
+    records: dict[str, list[np.ndarray]] = {}
+    last: tuple[int, dict[str, np.ndarray]] | None = None  # (fixed problems, measurement) once all are fixed
+    started = time.perf_counter()
+    with _threads_for(device, _work_per_iteration(base, B)), torch.inference_mode():
+        t = 0
+        for mark in schedule.tolist():
+            kernel.advance(theta, decay, -lr, plan.meta, t, mark, FINITE_CHECK_EVERY, FIXED_POINT_CHECK_EVERY, shortcut,
+                           fixed_at, bad_at, checked, checked_at, dead_count, dead_first)
+            if (bad_at >= 0).any():
+                _raise_nonfinite_kernel(plan, theta, decay, lr, checked, checked_at, bad_at, on_nonfinite)
+            t = mark
+            if progress is not None:
+                progress(t)
+            if last is not None:
+                measured = last[1]  # every problem at its fixed point: the measurement repeats
+            else:
+                measured = measure(problem, views(theta), mode=metrics)
+                _check_objective(measured["objective"], t, on_nonfinite, range(B))
+                if (fixed_at >= 0).all():
+                    last = (B, measured)
+            for name, value in measured.items():
+                records.setdefault(name, []).append(value)
+    seconds = time.perf_counter() - started
+    per_problem = {}
+    for l, level in enumerate(plan.relu_levels):
+        per_problem[f"dead_samples_{level}"] = dead_count[:, l].copy()
+        per_problem[f"dead_first_iteration_{level}"] = dead_first[:, l].copy()
+    per_problem["fixed_point_iteration"] = fixed_at
+    stacked = {name: np.stack(values, axis=-1) for name, values in records.items()}
+    return Trajectory(iterations=schedule, records=stacked, params=views(theta), seconds=seconds, per_problem=per_problem, backend="numba")
+
+
+def _raise_nonfinite_kernel(plan, theta, decay, lr, checked, checked_at, bad_at, name_problem) -> None:
+    """Replay each diverged problem from its last finite check, checking every iteration, and name the
+    first iteration with a non-finite value (as `_raise_nonfinite` does for the torch loop)."""
+    first = {}
+    for b in np.flatnonzero(bad_at >= 0).tolist():
+        one = checked[b : b + 1].copy()
+        hit = np.full(1, -1, dtype=np.int64)
+        scratch = np.zeros((1, max(plan.depth - 1, 1)), dtype=np.int64)
+        kernel.advance(one, decay[b : b + 1], -lr[b : b + 1], plan.meta, int(checked_at[b]), int(bad_at[b]), 1, 1, False,
+                       np.full(1, -1, dtype=np.int64), hit, one.copy(), np.zeros(1, dtype=np.int64), scratch, scratch.copy() - 1)
+        first[b] = int(hit[0])
+    t = min(first.values())
+    bad = [b for b, at in first.items() if at == t]
+    which = ", ".join(name_problem(i) for i in bad[:3]) + (" and others" if len(bad) > 3 else "")
+    raise SolverDiverged(
+        f"gradient descent diverged: non-finite parameters at iteration {t} ({which}); lower lr or init_scale",
+        iteration=t,
+        problems=bad,
+    )
 
 
 def _unchanged(before: problems.Params, after: problems.Params) -> torch.Tensor:
@@ -499,13 +616,14 @@ def to_dataset(
             "levels": list(model.level_names(base)),
             "metric_keys": list(nc_metrics.KEYS),
             "runtime_s": round(trajectory.seconds, 3),
+            "solver_backend": trajectory.backend,
             **(attrs or {}),
         }
     )
     return ds
 
 
-def solve(config: Config, *, metrics: MetricsMode = "reference", progress: Callable[[int], None] | None = None):
+def solve(config: Config, *, metrics: MetricsMode = "reference", progress: Callable[[int], None] | None = None, backend: Backend = "auto"):
     """Run one UFM experiment; the xarray Dataset described in DESIGN.md.
 
     dims "iteration" (0, every log_every, the log-spaced points, the final iterate); variables
@@ -521,7 +639,7 @@ def solve(config: Config, *, metrics: MetricsMode = "reference", progress: Calla
     "provenance".  No closed-form value: `ufm.joined.with_theory(ds)` adds "theory_objective",
     "objective_gap" and the attribute "theory".
     """
-    trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}", progress=progress)
+    trajectory = run([config], metrics=metrics, on_nonfinite=lambda i: f"seed {config.seed}", progress=progress, backend=backend)
     return to_dataset(
         [config],
         trajectory,

@@ -1,0 +1,361 @@
+"""The compiled CPU backend of gradient descent: the whole GD loop of every layered UFM as one numba kernel.
+
+What it computes is `ufm.problems.LayeredProblem`'s, read off the same description of the model
+(`models.layered.Layers`: depth, widths, ReLU or not, bias or not) and the config's loss; nothing
+here is specific to one model.  The explicit backpropagation of `LayeredProblem.data_gradients`
+(docs/math.md#ufm-plain, #extended-linear, #extended-relu, #deep-ufm) is followed operation for
+operation:
+
+    forward   Z_{l+1} = W_l X_l,  X_{l+1} = σ(Z_{l+1})  (X_1 = H_1),  logits = W_L X_L (+ b1ᵀ)
+    backward  R = ∂loss/∂logits,  ∇W_L = R X_Lᵀ,  G = W_Lᵀ R,
+              below: G ⊙= 1[Z_{l+1} > 0] (ReLU),  ∇W_l = G X_lᵀ,  G = W_lᵀ G;  ∇H_1 = G,  ∇b = R1
+
+and tests/unit/ufm/test_kernel.py holds this gradient against `LayeredProblem.data_gradients` and
+against autograd of `LayeredProblem.objective` (the one definition of every objective) for every
+model of the registry, and the GD end points against the torch loop's.  The sums run in another
+order than torch's BLAS (reassociated and fused multiply-adds allowed), so the two backends agree
+to rounding, not bit for bit (docs/operations.md).
+
+Why numba (not JAX, torch.compile or torch.jit; measured in issue 22 and tests/benchmarks/bench_ufm.py):
+one compiled signature serves every shape and depth (the layout travels as integer arrays), the
+compiled code is cached on disk (`cache=True`: a pipeline pays the compilation once, not per job),
+and the checks that the solver makes between iterations (finite parameters, dead samples, the
+exact fixed point) run inside the loop without a round trip to Python.
+
+Layout: one problem's parameters are one flat float64 vector in the order of `LayeredProblem.names`
+(weights top first, features, bias), each a row-major block in the math's column layout — the
+layout of `solver.GradientDescent`'s buffer, so the two backends exchange parameters by reshape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from numba import njit
+
+from . import models
+from .config import Config
+
+#: Rounding may be reassociated and multiply-adds fused; NaN and inf keep their IEEE meaning
+#: (the finite check depends on it), so numba's blanket fastmath=True is not used.
+FAST = {"reassoc", "contract", "nsz"}
+
+# meta layout (int64 array): every offset the kernel needs, so that one compiled signature serves all models
+M_L, M_K, M_N, M_N_PER, M_RELU, M_BIAS, M_CE, M_OFF_H, M_OFF_B, M_MAXW = range(10)
+M_HEAD = 10  # then: widths d_1..d_L (L), offsets of W_1..W_L in θ (L), offsets of Z_2..Z_L in the scratch (L)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The kernel's description of one configured model (read from `Layers`): meta array, sizes, names."""
+
+    meta: np.ndarray
+    names: tuple[str, ...]
+    shapes: dict[str, tuple[int, ...]]
+    size: int  # parameters of one problem
+    scratch: int  # scratch floats of one problem
+    relu_levels: tuple[str, ...]
+
+    @property
+    def depth(self) -> int:
+        return int(self.meta[M_L])
+
+
+def plan(config: Config) -> Plan:
+    """The layout of `config`'s model for the kernel, from the model's `layers(config)`."""
+    model = models.of(config)
+    spec = model.layers(config)
+    shapes = model.param_shapes(config)
+    names = spec.weights + (spec.features,) + ((spec.bias,) if spec.bias else ())
+    offsets, at = {}, 0
+    for name in names:
+        offsets[name] = at
+        at += math.prod(shapes[name])
+    L, N = spec.depth, config.N
+    widths = [int(w) for w in spec.widths]
+    weights_bottom_first = list(reversed(spec.weights))
+    z_off, s = [], 0
+    for l in range(1, L):  # Z_{l+1} (d_{l+1} × N), then X_{l+1} right after it when ReLU
+        z_off.append(s)
+        s += widths[l] * N * (2 if spec.relu else 1)
+    z_off.append(s)  # unused slot (keeps the array length L)
+    maxw = max(widths + [config.K])
+    scratch = s + config.K * N + 2 * maxw * N  # Z/X levels, logits (then R), two G buffers
+    meta = np.array(
+        [L, config.K, N, config.n, int(spec.relu), int(spec.bias is not None), int(config.loss == "ce"),
+         offsets[spec.features], offsets[spec.bias] if spec.bias else -1, maxw]
+        + widths + [offsets[name] for name in weights_bottom_first] + z_off,
+        dtype=np.int64,
+    )
+    return Plan(meta, names, {n: tuple(shapes[n]) for n in names}, at, scratch, tuple(model.relu_levels(config)))
+
+
+# ----------------------------------------------------------------------------------- products
+# Row-major blocks; `out` never aliases an input.  Each innermost loop runs along a contiguous row
+# (N long for the wide products), the form LLVM vectorises; four terms of the inner dimension per
+# pass quarter the loads and stores of the output row (measured here: 1.2-1.7x; register tiles
+# written out by hand stayed scalar and ran 2-3x slower).
+@njit(fastmath=FAST, cache=True)
+def _axpy_rows(o, A, i, transposed, X, k):
+    """o = Σ_q a_q X[q] over q < k, a_q = A[i, q] (or A[q, i] when `transposed`)."""
+    N = o.shape[0]
+    q = 0
+    if k >= 4:  # the first pass writes (no zeroing pass)
+        if transposed:
+            a0, a1, a2, a3 = A[0, i], A[1, i], A[2, i], A[3, i]
+        else:
+            a0, a1, a2, a3 = A[i, 0], A[i, 1], A[i, 2], A[i, 3]
+        x0, x1, x2, x3 = X[0], X[1], X[2], X[3]
+        for j in range(N):
+            o[j] = a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
+        q = 4
+    else:
+        for j in range(N):
+            o[j] = 0.0
+    while q + 4 <= k:
+        if transposed:
+            a0, a1, a2, a3 = A[q, i], A[q + 1, i], A[q + 2, i], A[q + 3, i]
+        else:
+            a0, a1, a2, a3 = A[i, q], A[i, q + 1], A[i, q + 2], A[i, q + 3]
+        x0, x1, x2, x3 = X[q], X[q + 1], X[q + 2], X[q + 3]
+        for j in range(N):
+            o[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
+        q += 4
+    while q < k:
+        a = A[q, i] if transposed else A[i, q]
+        x = X[q]
+        for j in range(N):
+            o[j] += a * x[j]
+        q += 1
+
+
+@njit(fastmath=FAST, cache=True)
+def _mm(A, X, out):
+    """out = A X: A (r, k), X (k, N), out (r, N)."""
+    r, k = A.shape
+    for i in range(r):
+        _axpy_rows(out[i], A, i, False, X, k)
+
+
+@njit(fastmath=FAST, cache=True)
+def _mm_tn(A, G, out):
+    """out = Aᵀ G: A (r, k), G (r, N), out (k, N)."""
+    r, k = A.shape
+    for i in range(k):
+        _axpy_rows(out[i], A, i, True, G, r)
+
+
+@njit(fastmath=FAST, cache=True)
+def _mm_nt(G, X, out):
+    """out = G Xᵀ: G (r, N), X (k, N), out (r, k) (dot products along N, four at a time)."""
+    r, N = G.shape
+    k = X.shape[0]
+    for i in range(r):
+        g = G[i]
+        q = 0
+        while q + 4 <= k:
+            x0, x1, x2, x3 = X[q], X[q + 1], X[q + 2], X[q + 3]
+            c0 = 0.0
+            c1 = 0.0
+            c2 = 0.0
+            c3 = 0.0
+            for j in range(N):
+                gj = g[j]
+                c0 += gj * x0[j]
+                c1 += gj * x1[j]
+                c2 += gj * x2[j]
+                c3 += gj * x3[j]
+            out[i, q], out[i, q + 1], out[i, q + 2], out[i, q + 3] = c0, c1, c2, c3
+            q += 4
+        while q < k:
+            x = X[q]
+            c = 0.0
+            for j in range(N):
+                c += g[j] * x[j]
+            out[i, q] = c
+            q += 1
+
+
+# ----------------------------------------------------------------------------------- one problem
+@njit(cache=True, inline="always")
+def _block(v, offset, rows, cols):
+    return v[offset : offset + rows * cols].reshape((rows, cols))
+
+
+@njit(fastmath=FAST, cache=True)
+def _forward(theta, meta, s):
+    """Levels and logits at θ into the scratch `s`; returns the logits' block (K, N)."""
+    L, K, N = meta[M_L], meta[M_K], meta[M_N]
+    relu = meta[M_RELU] == 1
+    W0 = M_HEAD + L  # offsets of W_l
+    Z0 = M_HEAD + 2 * L  # offsets of Z_{l+1}
+    X = _block(theta, meta[M_OFF_H], meta[M_HEAD], N)
+    for l in range(L - 1):  # W_{l+1} acts on X_{l+1}: Z_{l+2} (0-based l)
+        d_in, d_out = meta[M_HEAD + l], meta[M_HEAD + l + 1]
+        W = _block(theta, meta[W0 + l], d_out, d_in)
+        Z = _block(s, meta[Z0 + l], d_out, N)
+        _mm(W, X, Z)
+        if relu:
+            Xn = _block(s, meta[Z0 + l] + d_out * N, d_out, N)
+            for i in range(d_out):
+                z, x = Z[i], Xn[i]
+                for j in range(N):
+                    x[j] = z[j] if z[j] > 0.0 else 0.0
+            X = Xn
+        else:
+            X = Z
+    top = meta[Z0 + L - 1]
+    logits = _block(s, top, K, N)
+    _mm(_block(theta, meta[W0 + L - 1], K, meta[M_HEAD + L - 1]), X, logits)
+    if meta[M_BIAS] == 1:
+        ob = meta[M_OFF_B]
+        for i in range(K):
+            b = theta[ob + i]
+            for j in range(N):
+                logits[i, j] += b
+    return logits
+
+
+@njit(fastmath=FAST, cache=True)
+def _level(theta, meta, s, l):
+    """X_{l+1} (0-based l: X_1 = H_1) after `_forward`."""
+    L, N = meta[M_L], meta[M_N]
+    if l == 0:
+        return _block(theta, meta[M_OFF_H], meta[M_HEAD], N)
+    d = meta[M_HEAD + l]
+    off = meta[M_HEAD + 2 * L + l - 1]
+    if meta[M_RELU] == 1:
+        off += d * N
+    return _block(s, off, d, N)
+
+
+@njit(fastmath=FAST, cache=True)
+def data_gradient(theta, grad, meta, s):
+    """The loss part of every gradient at θ into `grad` (flat, θ's layout); `s` is scratch."""
+    L, K, N, n = meta[M_L], meta[M_K], meta[M_N], meta[M_N_PER]
+    relu = meta[M_RELU] == 1
+    W0 = M_HEAD + L
+    Z0 = M_HEAD + 2 * L
+    R = _forward(theta, meta, s)  # the logits, overwritten by R = ∂loss/∂logits
+    inv = 1.0 / N
+    if meta[M_CE] == 1:
+        for j in range(N):
+            m = R[0, j]
+            for i in range(1, K):
+                m = max(m, R[i, j])
+            total = 0.0
+            for i in range(K):
+                e = math.exp(R[i, j] - m)
+                R[i, j] = e
+                total += e
+            for i in range(K):
+                R[i, j] = R[i, j] / total
+    for i in range(K):  # minus Y (class-major: the columns of class c are c·n .. (c+1)·n − 1), over N
+        r = R[i]
+        for c in range(K):
+            y = 1.0 if c == i else 0.0
+            for j in range(c * n, (c + 1) * n):
+                r[j] = (r[j] - y) * inv
+    dL = meta[M_HEAD + L - 1]
+    _mm_nt(R, _level(theta, meta, s, L - 1), _block(grad, meta[W0 + L - 1], K, dL))
+    g_off = meta[Z0 + L - 1] + K * N  # two G buffers after the logits
+    maxw = meta[M_MAXW]
+    G = _block(grad, meta[M_OFF_H], dL, N) if L == 1 else _block(s, g_off, dL, N)
+    _mm_tn(_block(theta, meta[W0 + L - 1], K, dL), R, G)
+    which = 1
+    for l in range(L - 2, -1, -1):  # W_{l+1} on X_{l+1}, from the top down (0-based l)
+        d_in, d_out = meta[M_HEAD + l], meta[M_HEAD + l + 1]
+        if relu:
+            Z = _block(s, meta[Z0 + l], d_out, N)
+            for i in range(d_out):
+                z, gi = Z[i], G[i]
+                for j in range(N):
+                    gi[j] = gi[j] if z[j] > 0.0 else 0.0
+        W = _block(theta, meta[W0 + l], d_out, d_in)
+        _mm_nt(G, _level(theta, meta, s, l), _block(grad, meta[W0 + l], d_out, d_in))
+        Gn = _block(grad, meta[M_OFF_H], d_in, N) if l == 0 else _block(s, g_off + which * maxw * N, d_in, N)
+        _mm_tn(W, G, Gn)
+        G = Gn
+        which = 1 - which
+    if meta[M_BIAS] == 1:
+        ob = meta[M_OFF_B]
+        for i in range(K):
+            c = 0.0
+            for j in range(N):
+                c += R[i, j]
+            grad[ob + i] = c
+
+
+@njit(cache=True)
+def _check(theta, meta, s, dead_count, dead_first, b, t):
+    """The solver's check of θ_t for problem b: False if some entry is not finite; else counts dead
+    samples per ReLU level (columns of Z_l all <= 0) into dead_count[b, level], dead_first[b, level]."""
+    for v in theta:
+        if not math.isfinite(v):
+            return False
+    L, N = meta[M_L], meta[M_N]
+    if meta[M_RELU] == 1 and L > 1:
+        _forward(theta, meta, s)
+        for l in range(L - 1):
+            d = meta[M_HEAD + l + 1]
+            Z = _block(s, meta[M_HEAD + 2 * L + l], d, N)
+            count = 0
+            for j in range(N):
+                alive = False
+                for i in range(d):
+                    if Z[i, j] > 0.0:
+                        alive = True
+                        break
+                if not alive:
+                    count += 1
+            dead_count[b, l] = count
+            if dead_first[b, l] < 0 and count > 0:
+                dead_first[b, l] = t
+    return True
+
+
+@njit(fastmath=FAST, cache=True)
+def advance(theta, decay, neg_lr, meta, t0, t1, every, fixed_every, shortcut, fixed_at, bad_at, checked, checked_at, dead_count, dead_first):
+    """Gradient descent on every problem b with fixed_at[b] < 0 and bad_at[b] < 0 from iteration t0 to t1.
+
+    theta (B, P) holds θ_t0 and is left holding θ_t1 (in place).  As `solver.run` does: at every
+    t with t % every == 0, t == t0 or t == t1, θ_t is checked (`_check`: finite, dead samples) and
+    kept in checked[b] (checked_at[b] = t); a non-finite θ_t sets bad_at[b] = t and stops problem b.
+    With `shortcut`, at every t % fixed_every == 0 the step is compared with θ_t: if θ_{t+1} = θ_t bit for
+    bit, fixed_at[b] = t and problem b stops there (every later iterate is θ_t).
+    """
+    B, P = theta.shape
+    s = np.empty(meta[M_MAXW] * meta[M_N] * (2 * meta[M_L] + 3) + meta[M_K] * meta[M_N], dtype=np.float64)
+    g = np.empty(P, dtype=np.float64)
+    for b in range(B):
+        if fixed_at[b] >= 0 or bad_at[b] >= 0:
+            continue
+        th = theta[b]
+        dec = decay[b]
+        lr = neg_lr[b]
+        for t in range(t0, t1 + 1):
+            at_check = t % every == 0
+            if at_check or t == t0 or t == t1:
+                if not _check(th, meta, s, dead_count, dead_first, b, t):
+                    bad_at[b] = t
+                    break
+                checked[b, :] = th
+                checked_at[b] = t
+            if t == t1:
+                break
+            data_gradient(th, g, meta, s)
+            if shortcut and t % fixed_every == 0:
+                same = True
+                for p in range(P):
+                    new = dec[p] * th[p] + lr * g[p]
+                    if new != th[p]:
+                        same = False
+                    th[p] = new
+                if same:
+                    fixed_at[b] = t
+                    break
+            else:
+                for p in range(P):
+                    th[p] = dec[p] * th[p] + lr * g[p]
