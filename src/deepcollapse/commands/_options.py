@@ -1,5 +1,5 @@
 """Options shared by several subcommands, defined once: `--out`/`--force` (the output contract
-of `deepcollapse.outputs`) and `--progress` (a tqdm bar, on by default only on a terminal)."""
+of `deepcollapse.outputs`), `--allow-large` (the cost check, `deepcollapse.cost`) and `--progress` (a tqdm bar, on by default only on a terminal)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ FORCE_HELP = (
 def add_out(parser: argparse.ArgumentParser, *, help: str, metavar: str | None = None) -> None:
     parser.add_argument("--out", required=True, metavar=metavar, help=help + "; replaces only an artifact of the same kind")
     parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+
+
+def add_allow_large(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-large", action="store_true",
+        help="run even what the cost check estimates to exceed this machine's memory or a day of computing "
+        "(deepcollapse.cost; docs/usage.md, 'Large jobs'); without it such a job is refused before it starts",
+    )
 
 
 def add_progress(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..devices import resolve
     from ..provenance import collect
 
-    print(json.dumps(collect(device=args.device), indent=2))
+    device = resolve(args.device) if args.device is not None else None  # 'tpu', a missing GPU: one line, exit 2
+    print(json.dumps(collect(device=args.device if device is not None else None), indent=2))
     return 0

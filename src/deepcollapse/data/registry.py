@@ -24,6 +24,7 @@ class DatasetSpec:
     classes: tuple[str, ...]
     torchvision_class: str | None  # None: not a torchvision dataset (digits)
     origin: str  # one line for provenance/README
+    train_images: int = 0  # size of the whole training split (what a run without train_per_class trains on)
 
 
 _DIGIT_CLASSES = tuple(str(i) for i in range(10))
@@ -31,18 +32,18 @@ _DIGIT_CLASSES = tuple(str(i) for i in range(10))
 SPECS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(
         "digits", 10, 1, 8, 8, _DIGIT_CLASSES, None,
-        "scikit-learn's bundled 8x8 handwritten digits (UCI optdigits test set, 1797 images)",
+        "scikit-learn's bundled 8x8 handwritten digits (UCI optdigits test set, 1797 images)", 1442,
     ),
-    "mnist": DatasetSpec("mnist", 10, 1, 28, 28, _DIGIT_CLASSES, "MNIST", "MNIST (LeCun et al.) via torchvision"),
+    "mnist": DatasetSpec("mnist", 10, 1, 28, 28, _DIGIT_CLASSES, "MNIST", "MNIST (LeCun et al.) via torchvision", 60000),
     "fashion-mnist": DatasetSpec(
         "fashion-mnist", 10, 1, 28, 28,
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-        "FashionMNIST", "Fashion-MNIST (Xiao et al. 2017) via torchvision",
+        "FashionMNIST", "Fashion-MNIST (Xiao et al. 2017) via torchvision", 60000,
     ),
     "cifar10": DatasetSpec(
         "cifar10", 10, 3, 32, 32,
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-        "CIFAR10", "CIFAR-10 (Krizhevsky 2009) via torchvision",
+        "CIFAR10", "CIFAR-10 (Krizhevsky 2009) via torchvision", 50000,
     ),
 }
 #: The known datasets: the keys of SPECS (a configuration's `dataset` is checked against these).
