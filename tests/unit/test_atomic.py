@@ -20,6 +20,14 @@ class Stop(BaseException):
     pass
 
 
+@pytest.fixture(autouse=True)
+def sigint_raises():
+    """SIGINT as an interactive process has it (a test runner's worker may ignore it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def stop_on_sigterm():
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(Stop()))
