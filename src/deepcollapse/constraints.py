@@ -29,7 +29,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, shown
 
 
 class Constraint:
@@ -46,7 +46,7 @@ class Constraint:
     def refusal(self, name: str, value: Any, context: Any = None) -> str:
         """The one-sentence error for `value` of field `name` (`context`: the config holding it)."""
         why = f" ({self.why})" if self.why else ""
-        return f"{name} must be {self.words(context)}, got {value!r}{why}"
+        return f"{name} must be {self.words(context)}, got {shown(value)}{why}"
 
     def json_schema(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -178,7 +178,7 @@ class Options(Constraint):
         return "one of " + ", ".join(repr(c) for c in self._choices())
 
     def refusal(self, name: str, value: Any, context: Any = None) -> str:
-        return f"{name}={value!r} is not {self.words(context)}"
+        return f"{name}={shown(value)} is not {self.words(context)}"
 
     def json_schema(self) -> dict[str, Any]:
         return {"enum": list(self._choices())}
@@ -316,9 +316,9 @@ class ListOf(Constraint):
         if problem and problem[0] == "item":
             return self.item.refusal(f"{name}[{problem[1]}]", value[problem[1]], context)
         if problem and problem[0] == "short":
-            return f"{name} must list at least {self.min_items} value{'s' if self.min_items > 1 else ''}, got {list(value)}"
+            return f"{name} must list at least {self.min_items} value{'s' if self.min_items > 1 else ''}, got {shown(list(value))}"
         if problem and problem[0] == "order":
-            return f"{name} must be strictly increasing, got {list(value)}"
+            return f"{name} must be strictly increasing, got {shown(list(value))}"
         return super().refusal(name, value, context)
 
     def json_schema(self) -> dict[str, Any]:
@@ -373,7 +373,7 @@ class PerLayer(Constraint):
     def refusal(self, name: str, value: Any, context: Any = None) -> str:
         length = self._length(context) if isinstance(value, (list, tuple)) else None
         extra = f" ({self.length} {length})" if length is not None else ""
-        return f"{name} must be {self.words(context)}{extra}, got {value!r}"
+        return f"{name} must be {self.words(context)}{extra}, got {shown(value)}"
 
     def json_schema(self) -> dict[str, Any]:
         item = self.item.json_schema()

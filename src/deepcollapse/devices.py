@@ -30,6 +30,9 @@ def resolve(name: str) -> torch.device:
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {name!r} was requested but CUDA is not available on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise InputError(f"device {name!r} was requested but this machine has {count} CUDA device{'s' * (count != 1)} (cuda:0..cuda:{count - 1})")
     return device
 
 

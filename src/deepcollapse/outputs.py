@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import rundir
-from .atomic import atomic_path
+from .atomic import atomic_path, real_target, signals_deferred
 from .errors import InputError
 from .stages import artifact_kinds
 
@@ -143,7 +143,7 @@ def claim(path: str | os.PathLike, kind: str, *, force: bool = False) -> Path:
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise InputError(f"{path}: cannot be created, {parent} is a regular file, not a directory")
-    if not (path.exists() or path.is_symlink()):
+    if not path.exists():  # nothing there, or a link to nothing yet: written through (atomic.real_target)
         return path
     if path.is_dir() and not any(path.iterdir()):
         if KINDS[kind] in ("zarr", "run") or force:
@@ -161,6 +161,20 @@ def claim(path: str | os.PathLike, kind: str, *, force: bool = False) -> Path:
         what = _describe(path)
     expected = {"zarr": f"a {kind} store", "run": "a run directory", "json": f"a {kind} JSON file"}.get(KINDS[kind], f"a {kind} file")
     raise InputError(f"{path}: is {what}; --out replaces only {expected} written by deepcollapse (choose another path, or add --force)")
+
+
+def distinct(named: dict[str, str | os.PathLike | None]) -> None:
+    """Refuse, before anything is written, two outputs of one command naming one file
+    (``--out t.json --csv t.json``, or a link to the other): the second would replace the first.
+    `named`: option -> path (None: not given)."""
+    seen: dict[str, str] = {}
+    for option, path in named.items():
+        if path is None:
+            continue
+        where = os.path.realpath(real_target(path))
+        if where in seen:
+            raise InputError(f"{path}: {seen[where]} and {option} name the same file; give each output its own path")
+        seen[where] = option
 
 
 # ------------------------------------------------------------------------------------ locks
@@ -193,8 +207,15 @@ def _os_error(path: Path, exc: OSError) -> InputError:
 @contextlib.contextmanager
 def lock(target: str | os.PathLike) -> Iterator[Path]:
     """Hold the exclusive lock of output `target` (creating its parent directory); InputError
-    naming the holder's pid when another process holds it."""
-    target = Path(target)
+    naming the holder's pid when another process holds it.
+
+    The lock file is created, locked and its removal installed with SIGINT/SIGTERM held
+    (`atomic.signals_deferred`): a signal landing between creating the file and the ``finally``
+    that removes it would leave the lock file behind.  A symbolic link is locked at its target
+    (two names of one output share one lock).
+    """
+    shown = Path(target)  # the user's path, for messages
+    target = real_target(shown)
     path = lock_path(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,6 +229,24 @@ def lock(target: str | os.PathLike) -> Iterator[Path]:
         finally:
             _HELD[key][1] -= 1
         return
+    held_here = False
+    try:
+        with signals_deferred():
+            fd = _acquire(path, shown)
+            _HELD[key] = [fd, 1, None, False]
+            held_here = True
+        yield path
+    finally:
+        if held_here:
+            with signals_deferred():
+                fd = _HELD.pop(key)[0]
+                with contextlib.suppress(OSError):
+                    os.unlink(path)  # while still holding it: a waiter that opened it retries (inode check)
+                os.close(fd)
+
+
+def _acquire(path: Path, target: Path) -> int:
+    """Open and flock lock file `path` of output `target`; the locked fd (InputError if held elsewhere)."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -235,18 +274,15 @@ def lock(target: str | os.PathLike) -> Iterator[Path]:
         os.pwrite(fd, f"{os.getpid()} {_HOST}\n".encode(), 0)
     except OSError:
         pass  # the pid is only for the message of a refused writer
-    _HELD[key] = [fd, 1, None, False]
-    try:
-        yield path
-    finally:
-        del _HELD[key]
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # while still holding it: a waiter that opened it retries (inode check)
-        os.close(fd)
+    return fd
+
+
+def _key(target: str | os.PathLike) -> str:
+    return os.path.realpath(lock_path(real_target(target)))
 
 
 def held(target: str | os.PathLike) -> bool:
-    return os.path.realpath(lock_path(target)) in _HELD
+    return _key(target) in _HELD
 
 
 @contextlib.contextmanager
@@ -256,7 +292,7 @@ def reserve(target: str | os.PathLike, kind: str, *, force: bool = False) -> Ite
     are removed again if the command fails before writing."""
     target = Path(target)
     claim(target, kind, force=force)
-    key = os.path.realpath(lock_path(target))
+    key = _key(target)
     if key in _HELD and _HELD[key][2] is not None:
         with lock(target):
             yield target
@@ -276,7 +312,7 @@ def reserve(target: str | os.PathLike, kind: str, *, force: bool = False) -> Ite
 
 def reserved_force(target: str | os.PathLike) -> bool:
     """Whether this process reserved `target` with --force (the writer then inherits it)."""
-    entry = _HELD.get(os.path.realpath(lock_path(target)))
+    entry = _HELD.get(_key(target))
     return bool(entry and entry[3])
 
 
@@ -289,4 +325,5 @@ def writing(target: str | os.PathLike, kind: str, *, force: bool = False) -> Ite
             with atomic_path(target) as tmp:
                 yield tmp
         except OSError as exc:
-            raise _os_error(Path(target), exc) from None
+            # the user's path and the reason: never the temporary path the writer was writing
+            raise InputError(f"{target}: cannot write ({exc.strerror or exc})") from None

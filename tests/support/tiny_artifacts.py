@@ -23,7 +23,7 @@ TRAIN = {
     "epochs": 1, "checkpoints": [0, 1], "loss": "ce", "bias": True, "device": "cpu", "threads": 1, "seed": 1,
 }
 UFM = {"model": "plain", "K": 3, "n": 2, "d": 4, "iters": 20, "log_every": 10}
-ASYMPTOTIC = {"n": [10, 20], "sigma": [0.0, 0.3], "seeds": 1, "extended": {"iters": 20}}
+ASYMPTOTIC = {"n": [10, 20], "sigma": [0.0, 0.3], "seeds": 1, "rate_fit_n_min": 10, "extended": {"iters": 20}}
 
 _BUILT: dict[str, Path] = {}
 

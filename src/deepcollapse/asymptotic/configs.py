@@ -94,5 +94,11 @@ class Config:
         if self.extended.enabled and self.extended.d2 < self.K:
             # below K the product W2 W1 cannot reach rank K and the two-factor lemma fails
             raise InputError(f"extended.d2 must be at least K={self.K}, got {self.extended.d2}")
+        if len(self.n) >= 2 and self.rate_fit_n_min > max(self.n):
+            # every fitted rate would be NaN without a word (one n alone never has a rate)
+            raise InputError(
+                f"rate_fit_n_min={self.rate_fit_n_min} is above every n (largest {max(self.n)}): no rate can be fitted; "
+                "lower rate_fit_n_min or add a larger n"
+            )
         # the study refuses a device this machine lacks before it starts (devices.resolve)
         devices.resolve(self.device)

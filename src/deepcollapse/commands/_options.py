@@ -1,6 +1,6 @@
 """Options shared by several subcommands, defined once: `--out`/`--force` (the output contract
-of `deepcollapse.outputs`), `--threads` (torch's CPU threads) and `--progress` (a tqdm bar, on by
-default only on a terminal)."""
+of `deepcollapse.outputs`), `--threads` (torch's CPU threads), `--allow-large` (the cost check,
+`deepcollapse.cost`) and `--progress` (a tqdm bar, on by default only on a terminal)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ def add_threads(parser: argparse.ArgumentParser, *, default: str = "torch's") ->
     parser.add_argument(
         "--threads", type=int, default=None, metavar="N",
         help=f"torch's CPU threads, 0 = torch's default (the pipeline passes params.yaml networks.threads; default: {default})",
+    )
+
+
+def add_allow_large(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-large", action="store_true",
+        help="run even what the cost check estimates to exceed this machine's memory or a day of computing "
+        "(deepcollapse.cost; docs/usage.md, 'Large jobs'); without it such a job is refused before it starts",
     )
 
 

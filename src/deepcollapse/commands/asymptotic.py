@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_out, add_progress
+from ._options import add_allow_large, add_out, add_progress
 
 # lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
 
@@ -25,16 +25,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="select a nested mapping of the file, e.g. 'asymptotic' to run params.yaml's section",
     )
     add_out(parser, metavar="RESULT.zarr", help="Zarr store to write (atomically)")
+    add_allow_large(parser)
     add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..asymptotic import Config, run as run_study, write
+    from ..asymptotic import Config, budget, run as run_study, write
     from ..config import from_yaml
+    from ..cost import check
     from ..outputs import reserve
     from ..progress import bar
 
     config = from_yaml(Config, args.config, key=args.key)  # bad input fails here, before any output
+    source = ("<stdin>" if args.config == "-" else str(args.config)) + (f" [{args.key}]" if args.key else "")
+    check(budget.estimate(config), source=source, allow=args.allow_large)  # before any draw
     with reserve(args.out, "asymptotic", force=args.force):
         with bar(total=len(config.n) * config.seeds, desc="asymptotic", unit="draw", progress=args.progress) as shown:
             ds = run_study(config, progress=shown.update)

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         images = data.convert(
             args.dataset, root=args.root, download=not args.no_download, verify=not args.no_verify,
             train_per_class=args.train_per_class, test_per_class=args.test_per_class, seed=args.seed,
+            names=("--train-per-class", "--test-per-class"),
         )
         params = {k: v for k, v in vars(args).items() if not k.startswith("_")}
         data.write(images, args.out, provenance=collect(params=params, seed=args.seed))

@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         print(describe(estimate(config), config))
         return 0
 
+    from ..devices import resolve
     from ..provenance import collect
 
-    print(json.dumps(collect(device=args.device), indent=2))
+    device = resolve(args.device) if args.device is not None else None  # 'tpu', a missing GPU: one line, exit 2
+    print(json.dumps(collect(device=args.device if device is not None else None), indent=2))
     return 0

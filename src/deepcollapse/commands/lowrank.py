@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_out, add_progress
+from ._options import add_allow_large, add_out, add_progress
 
 # lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
 
@@ -25,6 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML/JSON study config ('-' reads standard input)")
     parser.add_argument("--key", default=None, help="dotted path of the study inside FILE, e.g. ufm.studies.lowrank")
     add_out(parser, metavar="STUDY.zarr", help="result store (written atomically)")
+    add_allow_large(parser)
     add_progress(parser)
 
 
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ..config import load_yaml
+    from ..cost import check
     from ..provenance import collect
     from ..outputs import reserve
     from ..progress import wanted
@@ -39,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from ..ufm import lowrank
 
     source = "<stdin>" if args.config == "-" else str(args.config)
-    study = lowrank.Study.from_mapping(load_yaml(args.config, key=args.key), source=source + (f" [{args.key}]" if args.key else ""))
+    source += f" [{args.key}]" if args.key else ""
+    study = lowrank.Study.from_mapping(load_yaml(args.config, key=args.key), source=source)
+    check(lowrank.estimate(study), source=source, allow=args.allow_large)
     with reserve(args.out, "lowrank", force=args.force):
         # one line per batched sweep (a handful of them), on stderr when progress is wanted
         say = (lambda line: print(line, file=sys.stderr, flush=True)) if wanted(args.progress) else None

@@ -39,6 +39,8 @@ def _named(pairs: list[str]) -> dict[str, str]:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
             raise InputError(f"--store {pair!r}: expected NAME=PATH")
+        if name in named:  # a dict would keep the last silently
+            raise InputError(f"--store {pair!r}: name {name!r} is given twice (first for {named[name]}); names must differ")
         named[name] = path
     return named
 

@@ -21,10 +21,11 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
     from pathlib import Path
 
-    from ..outputs import reserve
+    from ..outputs import distinct, reserve
     from ..store import open_dataset, reading, write_json, write_text
     from ..ufm import agreement
 
+    distinct({"--out": args.out, "--csv": args.csv})
     with contextlib.ExitStack() as outputs:
         outputs.enter_context(reserve(args.out, "theory", force=args.force))
         if args.csv:

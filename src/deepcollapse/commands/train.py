@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EXIT_PREEMPTED, InputError
-from ._options import add_progress
+from ._options import add_allow_large, add_progress
 
 # lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
 
@@ -46,6 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="when RUN_DIR holds a run made with other science parameters or data, delete it and start over "
         "(default: refuse; device, threads and other execution settings never count as a change)",
     )
+    add_allow_large(parser)
     add_progress(parser)
 
 
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..config import from_mapping, load_yaml
+    from ..cost import check
+    from ..nets import budget
     from ..nets.config import TrainConfig
     from ..nets.trainer import PREEMPTED_EXIT_STATUS, Preempted, TrainingDiverged, train
     from ..outputs import reserve
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     config = from_mapping(TrainConfig, mapping, source=source if not args.key else f"{source} [{args.key}]")
     if args.device:
         config = dataclasses.replace(config, device=args.device)
+    check(budget.estimate(config), source=source if not args.key else f"{source} [{args.key}]", allow=args.allow_large)
     with reserve(args.out, "run", force=args.force):  # one writer per run directory
         try:
             summary = train(config, args.out, progress=args.progress, restart_if_changed=args.restart_if_changed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_out, add_progress
+from ._options import add_allow_large, add_out, add_progress
 
 # lazy imports: package modules are imported inside the functions (every `deepcollapse` call imports every command module)
 
@@ -31,20 +31,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML/JSON config ('-' reads standard input)")
     parser.add_argument("--key", default=None, help="dotted path of the config inside FILE, e.g. ufm.experiments.fig2a")
     add_out(parser, metavar="RESULT.zarr", help="result store (written atomically)")
+    add_allow_large(parser)
     add_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_yaml
+    from ..cost import check
     from ..outputs import reserve
     from ..progress import bar
     from ..store import write_dataset
-    from ..ufm import batched, solve, solve_sweep
+    from ..ufm import batched, budget, solve, solve_sweep
 
     source = "<stdin>" if args.config == "-" else str(args.config)
     if args.key:
         source += f" [{args.key}]"
     config, sweep = batched.from_mapping(load_yaml(args.config, key=args.key), source=source)
+    check(budget.estimate(config, sweep.size if sweep else 1), source=source, allow=args.allow_large)  # before any allocation
     with reserve(args.out, "ufm", force=args.force):
         with bar(total=config.iters, desc=f"ufm {config.model}", unit="it", progress=args.progress) as shown:
             def progress(t: int) -> None:

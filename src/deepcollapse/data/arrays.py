@@ -63,13 +63,19 @@ class ImageData:
             out[f"{split}_index"] = self.index[split]
         return out
 
-    def subsample(self, *, train_per_class: int | None, test_per_class: int | None, seed: int) -> "ImageData":
-        """A balanced subset (None keeps a split whole); the hash is of the subset."""
+    def subsample(
+        self, *, train_per_class: int | None, test_per_class: int | None, seed: int,
+        names: tuple[str, str] = ("train_per_class", "test_per_class"),
+    ) -> "ImageData":
+        """A balanced subset (None keeps a split whole); the hash is of the subset.  `names`: what
+        the user set the two counts with (config keys, or the `data` command's options), for errors."""
         images, labels, index = dict(self.images), dict(self.labels), dict(self.index)
-        for split, per_class in (("train", train_per_class), ("test", test_per_class)):
+        for split, per_class, name in (("train", train_per_class, names[0]), ("test", test_per_class, names[1])):
             if per_class is None:
                 continue
-            rows = balanced_indices(labels[split], per_class=per_class, num_classes=self.num_classes, seed=seed, what=f"{split} split of {self.name!r}")
+            rows = balanced_indices(
+                labels[split], per_class=per_class, num_classes=self.num_classes, seed=seed, what=f"{split} split of {self.name!r}", name=name,
+            )
             images[split], labels[split], index[split] = images[split][rows], labels[split][rows], index[split][rows]
         new = dataclasses.replace(self, images=images, labels=labels, index=index, content_hash="")
         return dataclasses.replace(new, content_hash=content_hash(new.arrays()))

@@ -54,6 +54,32 @@ def _layer_result(var, e: int, labels: np.ndarray, *, K: int, W: Any, b: Any) ->
     return blocks.measure(Accumulator(K, d), read, labels, n, W=W, b=b)
 
 
+def _check_shapes(ds, features: Path, layers, labels, map_labels, *, K: int, epochs: int, classifier_layer: str, bias: bool) -> None:
+    """The store's arrays agree with each other (one InputError naming the store and the array otherwise)."""
+    for name, y in (("label", labels), ("map_label", map_labels)):
+        if y is not None and y.ndim != 1:
+            raise InputError(f"{features}: {name} must be one label per sample, got shape {y.shape}")
+    for layer, var_name in layers:
+        var = ds[var_name]
+        y, y_name = (map_labels, "map_label") if layer.endswith("_map") else (labels, "label")
+        if var.ndim < 3 or var.shape[0] != epochs:
+            raise InputError(f"{features}: {var_name} must have dims (epoch, sample, ...) with {epochs} epochs, got shape {var.shape}")
+        if y is None or var.shape[1] != y.shape[0]:
+            have = "no" if y is None else f"{y.shape[0]}"
+            raise InputError(f"{features}: {var_name} has {var.shape[1]} samples but {y_name} has {have} labels")
+    classifier = dict(layers).get(classifier_layer)
+    if classifier is None:
+        return
+    d = int(np.prod(ds[classifier].shape[2:]))
+    if ds["W"].shape != (epochs, K, d):
+        raise InputError(
+            f"{features}: W has shape {ds['W'].shape}, expected (epoch, class, feature) = ({epochs}, {K}, {d}) "
+            f"to act on layer {classifier_layer}"
+        )
+    if bias and ds["b"].shape != (epochs, K):
+        raise InputError(f"{features}: b has shape {ds['b'].shape}, expected (epoch, class) = ({epochs}, {K})")
+
+
 def layer_metrics(
     features: str | Path, out: str | Path, *, split: str = "train", threads: int | None = None, progress: bool | None = None
 ) -> Path:
@@ -91,6 +117,7 @@ def _layer_metrics(features: Path, out: Path, *, split: str, threads: int, progr
     map_labels = np.asarray(ds["map_label"].values) if "map_label" in ds else None
 
     epochs = np.asarray(ds["epoch"].values)
+    _check_shapes(ds, features, layers, labels, map_labels, K=K, epochs=len(epochs), classifier_layer=classifier_layer, bias=bias)
     values = {key: np.full((len(epochs), len(layers)), np.nan) for key in KEYS}
     with tqdm(total=len(epochs) * len(layers), desc=f"metrics {features.name}", unit="layer", disable=None if progress is None else not progress) as bar:
         for e in range(len(epochs)):
@@ -99,7 +126,10 @@ def _layer_metrics(features: Path, out: Path, *, split: str, threads: int, progr
             for j, (layer, var_name) in enumerate(layers):
                 classifier = layer == classifier_layer
                 y = map_labels if layer.endswith("_map") else labels
-                result = _layer_result(ds[var_name], e, y, K=K, W=W if classifier else None, b=b if classifier else None)
+                try:
+                    result = _layer_result(ds[var_name], e, y, K=K, W=W if classifier else None, b=b if classifier else None)
+                except InputError as exc:  # name the store, the layer and the checkpoint, not only the array
+                    raise InputError(f"{features}: layer {layer} at epoch {int(epochs[e])}: {exc}") from None
                 for key, value in result.items():
                     values[key][e, j] = value
                 bar.update(1)

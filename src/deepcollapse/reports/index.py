@@ -40,6 +40,17 @@ def page_title(page: Path) -> str:
     return page.stem
 
 
+def _check_page(page: Path) -> None:
+    """Refuse a page that is not HTML text (a store, an image, a binary file given by mistake)."""
+    try:
+        head = page.read_bytes()[:65536]
+    except OSError as exc:
+        raise InputError(f"{page}: cannot read report page ({exc.strerror})") from None
+    text = head.decode("utf-8", errors="replace")
+    if b"\0" in head or "<" not in text or text.count("\ufffd") > len(text) // 100:
+        raise InputError(f"{page}: not an HTML page (binary or not markup); --pages takes rendered report pages")
+
+
 def build(
     *,
     pages: Sequence[str | os.PathLike],
@@ -73,6 +84,7 @@ def build(
     for page in map(Path, pages):
         if not page.is_file():
             raise InputError(f"{page}: report page does not exist")
+        _check_page(page)
         name, heading = page.stem, page_title(page)
         toc.append(f'<li><a href="{rel(page)}">{esc(heading)}</a></li>')
         figs = []

@@ -25,7 +25,7 @@ from typing import Any
 import re
 
 from ..config import from_mapping as config_from_mapping
-from ..errors import InputError
+from ..errors import InputError, shown
 from ..provenance import collect
 from . import solver
 from .config import BATCHABLE, Config
@@ -69,16 +69,25 @@ class Sweep:
     def shape(self) -> tuple[int, ...]:
         return tuple(len(a.values) for a in self.axes)
 
+    @property
+    def size(self) -> int:
+        """The number of points (problems), without building them (a cost check reads it first)."""
+        return math.prod(self.shape)
+
+    def first_point(self) -> dict[str, Any]:
+        """The field overrides of the first point alone (the base config is validated with them)."""
+        return self._point(tuple(a.values[0] for a in self.axes))
+
+    def _point(self, combo) -> dict[str, Any]:
+        point: dict[str, Any] = {}
+        for axis, value in zip(self.axes, combo):
+            for field in axis.fields:
+                point[field] = float(value) if field != "seed" else int(value)
+        return point
+
     def points(self) -> list[dict[str, Any]]:
         """Field overrides of every point, in C order of the axes."""
-        out = []
-        for combo in itertools.product(*(a.values for a in self.axes)):
-            point: dict[str, Any] = {}
-            for axis, value in zip(self.axes, combo):
-                for field in axis.fields:
-                    point[field] = float(value) if field != "seed" else int(value)
-            out.append(point)
-        return out
+        return [self._point(combo) for combo in itertools.product(*(a.values for a in self.axes))]
 
     def describe(self, point: dict[str, Any]) -> str:
         return ", ".join(f"{a.name}={point[a.fields[0]]:g}" for a in self.axes)
@@ -95,7 +104,7 @@ def _parse_axis(name: str, spec: Any, *, where: str) -> Axis:
     else:
         fields, values = [name], spec
     if not name.isidentifier() or name in RESERVED or name.startswith(RESERVED_PREFIXES) or RESERVED_PATTERN.match(name):
-        raise InputError(f"{where}: {name!r} cannot name a dimension (not an identifier, or a name the result uses)")
+        raise InputError(f"{where}: {shown(name)} cannot name a dimension (not an identifier, or a name the result uses)")
     if isinstance(fields, str) or not isinstance(fields, Sequence) or not fields:
         raise InputError(f"{where}: 'fields' must be a non-empty list of Config field names")
     for field in fields:
@@ -109,7 +118,7 @@ def _parse_axis(name: str, spec: Any, *, where: str) -> Axis:
     for v in values:
         ok = isinstance(v, int) if integer else isinstance(v, (int, float)) and math.isfinite(v)
         if isinstance(v, bool) or not ok:
-            raise InputError(f"{where}: values must be {'integers' if integer else 'numbers'}, got {v!r}")
+            raise InputError(f"{where}: values must be {'integers' if integer else 'numbers'}, got {shown(v)}")
     if len(set(values)) != len(values):
         raise InputError(f"{where}: values repeat")
     return Axis(name, tuple(fields), tuple(values))
@@ -128,7 +137,7 @@ def from_mapping(mapping: Mapping[str, Any], *, source: str = "config") -> tuple
     if spec is None:
         return config_from_mapping(Config, fields, source=source), None
     sweep = Sweep.from_mapping(spec, source=f"{source}: sweep")
-    return config_from_mapping(Config, {**fields, **sweep.points()[0]}, source=source), sweep
+    return config_from_mapping(Config, {**fields, **sweep.first_point()}, source=source), sweep
 
 
 def configs_of(base: Config, sweep: Sweep) -> list[Config]:

@@ -30,10 +30,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..cost import Estimate
 from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Nested, declarations, validate_fields
 from ..devices import DEVICE
-from ..errors import InputError
-from . import deep_theory, models, observables, structures
+from ..errors import InputError, shown
+from . import budget, deep_theory, models, observables, structures
 from .batched import Axis, Sweep, solve_sweep
 from .config import Config
 
@@ -54,9 +55,20 @@ class Size:
         validate_fields(self)
 
 
-def _size(mapping: Mapping[str, Any], where: str) -> Size:
+def _size(mapping: Any, where: str) -> Size:
+    """sizes[i] of the study: a mapping of integers K, n, d (each refusal names ``sizes[i].K``)."""
+    if not isinstance(mapping, Mapping):
+        raise InputError(f"{where.rstrip('.')} must be a mapping of K, n and d, got {shown(mapping)}")
+    unknown = sorted(set(map(str, mapping)) - {"K", "n", "d"})
+    if unknown:
+        raise InputError(f"{where}{unknown[0]} is not a key of a size (K, n, d)")
+    for key in ("K", "n", "d"):
+        if key not in mapping:
+            raise InputError(f"{where}{key} is missing (a size is K, n and d)")
+        if isinstance(mapping[key], bool) or not isinstance(mapping[key], int):
+            raise InputError(f"{where}{key} must be an integer, got {shown(mapping[key])}")
     try:
-        return Size(int(mapping["K"]), int(mapping["n"]), int(mapping["d"]))
+        return Size(mapping["K"], mapping["n"], mapping["d"])
     except InputError as exc:
         raise InputError(f"{where}{exc}") from None  # the message starts with the field's name
 
@@ -93,6 +105,7 @@ class Study:
 
     def __post_init__(self) -> None:
         validate_fields(self)
+        object.__setattr__(self, "lambda_ratios", tuple(float(r) for r in self.lambda_ratios))
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], *, source: str = "ufm.studies.lowrank") -> "Study":
@@ -101,25 +114,41 @@ class Study:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(mapping) - known)
         if unknown:
-            raise InputError(f"{source}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+            raise InputError(f"{source}: unknown key {shown(unknown[0])} (known: {', '.join(sorted(known))})")
         values = dict(mapping)
         try:
-            if "sizes" in values:
+            if "sizes" in values and isinstance(values["sizes"], (list, tuple)):
                 values["sizes"] = tuple(_size(s, f"sizes[{i}].") for i, s in enumerate(values["sizes"]))
-            for name in ("depths", "seeds"):
-                if name in values:
-                    values[name] = tuple(int(v) for v in values[name])
-            for name in ("lambda_ratios",):
-                if name in values:
-                    values[name] = tuple(float(v) for v in values[name])
-            for name in ("activations", "losses"):
-                if name in values:
-                    values[name] = tuple(str(v) for v in values[name])
-            return cls(**values)
+            for name in ("depths", "seeds", "lambda_ratios", "activations", "losses"):
+                if isinstance(values.get(name), list):
+                    values[name] = tuple(values[name])  # each value checked by the declared constraint (`depths[0] must be ...`)
+            study = cls(**values)
+            study.check_runs()
+            return study
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise InputError(f"{source}: {exc}") from None
             raise InputError(f"{source}: malformed value ({exc})") from None
+
+    def check_runs(self) -> None:
+        """Build the UFM config of every (depth, size, activation, loss) at the smallest and the
+        largest λ ratio, and name a refusal by the study's own keys (``depths[0]``, ``sizes[1].K``,
+        ``lambda_ratios[2]``), not by the config fields the study sets for it (depth, lambda_W)."""
+        ends = sorted({min(range(len(self.lambda_ratios)), key=self.lambda_ratios.__getitem__),
+                       max(range(len(self.lambda_ratios)), key=self.lambda_ratios.__getitem__)})
+        for i, L in enumerate(self.depths):
+            for j, size in enumerate(self.sizes):
+                for activation in self.activations:
+                    for loss in self.losses:
+                        lambdas = lambdas_of(self, L, size)
+                        for r in ends:
+                            try:
+                                config_of(self, L, size, activation, loss, lambdas[r])
+                            except InputError as exc:
+                                where = (f"depths[{i}]={L} with sizes[{j}] (K={size.K}, n={size.n}, d={size.d}), "
+                                         f"activation {activation!r}, loss {loss!r}, lambda_ratios[{r}]={self.lambda_ratios[r]:g} "
+                                         f"(lambda_W = lambda_H = {lambdas[r]:.3g})")
+                                raise InputError(f"{where}: {exc}") from None
 
     def cases(self) -> list[tuple[int, Size, str, str]]:
         """(L, size, activation, loss) of every sweep. A ReLU case whose model has no ReLU level
@@ -248,3 +277,20 @@ def run(study: Study, *, progress=None) -> "Any":
     }
     ds.attrs["rank_rtol"] = RANK_RTOL
     return ds
+
+
+def estimate(study: Study) -> Estimate:
+    """The low-rank study: one batched sweep of (λ ratio × seed) problems per case, one after another
+    (memory: the largest sweep; work: their sum), each refusal named by the study's own keys."""
+    problems = len(study.lambda_ratios) * len(study.seeds)
+    memory, work = 0.0, 0.0
+    for depth, size, activation, loss in study.cases():
+        config = config_of(study, depth, size, activation, loss, lambdas_of(study, depth, size)[0])
+        one = budget.estimate(config, problems)
+        memory, work = max(memory, one.memory), work + one.work
+    keys = {"iters": (study.iters, 150_000), "seeds": (len(study.seeds), 4), "lambda_ratios": (len(study.lambda_ratios), 5)}
+    for name in ("K", "n", "d"):
+        j = max(range(len(study.sizes)), key=lambda i: getattr(study.sizes[i], name))
+        keys[f"sizes[{j}].{name}"] = (getattr(study.sizes[j], name), {"K": 10, "n": 10, "d": 20}[name])
+    device = "cuda" if study.device.startswith("cuda") else "cpu"
+    return Estimate(memory=memory, work=work, what="the low-rank study's gradient descent", keys=keys, device=device)

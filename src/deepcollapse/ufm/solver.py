@@ -59,10 +59,24 @@ NonFiniteError = SolverDiverged
 
 def log_iterations(*, iters: int, log_every: int, log_spaced: int = 0) -> np.ndarray:
     """Iterations at which to log: 0, every `log_every`, `log_spaced` log-spaced ones, and `iters`."""
-    points = set(range(0, iters + 1, log_every)) | {iters}
+    # arrays the size of the log points, never a Python set of them (10⁸ ints of a set are ~10 GB;
+    # `ufm.budget` refuses a schedule too long to hold before this runs)
+    points = [np.arange(0, iters + 1, log_every, dtype=np.int64), np.array([iters], dtype=np.int64)]
     if log_spaced and iters > 0:
-        points |= {int(v) for v in np.unique(np.rint(np.geomspace(1, iters, log_spaced)))}
-    return np.array(sorted(points), dtype=np.int64)
+        if log_spaced >= every_iteration_from(iters):  # the points would round to every iteration: not drawn
+            points.append(np.arange(1, iters + 1, dtype=np.int64))
+        else:
+            points.append(np.rint(np.geomspace(1, iters, log_spaced)).astype(np.int64))
+    return np.unique(np.concatenate(points))
+
+
+def every_iteration_from(iters: int) -> float:
+    """The number of log-spaced points from which they round to every iteration 1..iters.
+
+    Consecutive points of geomspace(1, iters, m) are at most iters·(r − 1) apart, r = iters^(1/(m−1));
+    at most 1/2 apart, every integer has a point strictly within 1/2 of it, so rounding hits it.
+    """
+    return 1 + math.log(iters) / math.log1p(0.5 / iters) if iters > 1 else 1
 
 
 def init_scales(configs: Sequence[Config]) -> dict[str, list[float]]:

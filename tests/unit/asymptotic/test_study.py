@@ -117,7 +117,7 @@ def test_rademacher_noise_also_attenuates():
 
 
 def test_study_is_reproducible():
-    cfg = Config(n=(10, 50), sigma=(0.2,), seeds=2, extended=ExtendedConfig(iters=50))
+    cfg = Config(n=(10, 50), sigma=(0.2,), seeds=2, rate_fit_n_min=10, extended=ExtendedConfig(iters=50))
     a, b = run(cfg), run(cfg)
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values)

@@ -22,7 +22,7 @@ def tiny():
 
 def test_study_refuses_bad_keys_and_values():
     for mapping, fragment in [({"bogus": 1}, "unknown key 'bogus'"), ({"activations": ["tanh"]}, "'tanh'"),
-                              ({"losses": ["hinge"]}, "'hinge'"), ({"lambda_ratios": [0]}, r"lambda_ratios\[0\] must be a positive number"), ({"sizes": [{"K": 1, "n": 2, "d": 3}]}, r"sizes\[0\].K must be an integer >= 2"), ({"sizes": [{"K": 3}]}, "malformed"), ({"depths": [0]}, ">= 1")]:
+                              ({"losses": ["hinge"]}, "'hinge'"), ({"lambda_ratios": [0]}, r"lambda_ratios\[0\] must be a positive number"), ({"sizes": [{"K": 1, "n": 2, "d": 3}]}, r"sizes\[0\].K must be an integer >= 2"), ({"sizes": [{"K": 3}]}, r"sizes\[0\].n is missing"), ({"depths": [0]}, ">= 1")]:
         with pytest.raises(InputError, match=fragment):
             lowrank.Study.from_mapping(mapping)
 
