@@ -32,10 +32,12 @@ def pytest_configure(config):
 RUN_FIRST = (  # paths under tests/
     "system/test_slurm_workflow.py",
     "system/test_cached_features_journey.py",
+    "system/test_gpu_kit.py",  # every step of the GPU kit on CPU (minutes of training variants)
     "system/test_pipeline_dvc.py",
     "system/test_slurm_signal.py",  # after these: its job would hold one of the local SLURM's 2 CPUs the workflow's jobs need
     "system/test_faults.py",
     "unit/nets/test_trainer.py",
+    "system/test_execution_variants.py",  # bf16 and torch.compile on CPU: minutes each
     "system/test_pipeline_dag.py",
     "system/test_network_journey.py",  # the README's real-data network example, shrunk (~4 min wall loaded)
     "system/test_reports_claims.py",
