@@ -40,7 +40,7 @@ SNAKEFILE = textwrap.dedent(
         input: "data/digits.zarr"
         output: "run/done.json"
         resources: runtime={runtime}, mem_mb=1500, slurm_extra=config["slurm_extra"]
-        shell: "printf '%s\\\\n' {{config[train]:q}} | {python} -m deepcollapse train --config - --out run --no-progress > train.log 2>&1"
+        shell: "printf '%s\\\\n' {{config[train]:q}} | {python} -m deepcollapse train --config - --out run --threads 1 --no-progress > train.log 2>&1"
     """
 )
 

@@ -103,7 +103,9 @@ def run_workflow(tmp: Path) -> SimpleNamespace:
                 ["git", "add", "-A"], ["git", "commit", "-q", "-m", "scratch project"]):  # fmt: skip
         sh(*cmd, cwd=work, env=env)
 
-    # the uninterrupted reference, meanwhile, outside SLURM: the same config on its own copy of the
+    # the uninterrupted reference, meanwhile, outside SLURM: the same config, the same one torch
+    # thread as the rule passes (networks.threads; unset, torch takes every core: on 2 busy cores
+    # an epoch took 30x longer, and another thread count need not round alike), on its own copy of the
     # converted dataset (a store, like the workflow's: training from the in-memory conversion
     # rounds differently)
     config = {
@@ -113,7 +115,7 @@ def run_workflow(tmp: Path) -> SimpleNamespace:
     dc = f"{shlex.quote(sys.executable)} -m deepcollapse"
     baseline = subprocess.Popen(
         f"{dc} data --dataset digits --no-download --out {tmp}/baseline-data/digits.zarr && "
-        f"echo {shlex.quote(json.dumps(config))} | {dc} train --config - --out {tmp}/baseline --no-progress",
+        f"echo {shlex.quote(json.dumps(config))} | {dc} train --config - --out {tmp}/baseline --threads 1 --no-progress",
         shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env,
         start_new_session=True,  # its own process group: a failure stops the training too, not only its shell
     )  # fmt: skip
