@@ -1,7 +1,10 @@
 """What produced a result: parameters, seed, package versions, git revision, device, time.
 
 Every artifact the package writes carries `collect(...)` in its attributes, so that a number in a
-paper can be traced back to the code and the machine that computed it.
+paper can be traced back to the code and the machine that computed it.  The machine is recorded
+down to what changes floating-point results between machines of one architecture: the CPU model,
+the BLAS/LAPACK libraries numpy (and torch) were built with and loaded, and the thread counts
+(a reduction split over another number of threads rounds differently; docs/outputs.md).
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import functools
 import importlib.metadata
 import os
 import platform
+import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,67 @@ _TRACKED_PACKAGES = ("deepcollapse", "numpy", "scipy", "torch", "torchvision", "
 # The batch job that computed a result, when a scheduler ran it: which SLURM job (and restart), and
 # which GPUs it was given.  Recorded only when set.
 _JOB_VARIABLES = ("SLURM_CLUSTER_NAME", "SLURM_JOB_ID", "SLURM_RESTART_COUNT", "SLURM_JOB_PARTITION", "CUDA_VISIBLE_DEVICES")
+# Environment variables that set the thread pools of the numerical libraries.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, else what the platform says)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware", "cpu model") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _numpy_build() -> dict[str, str]:
+    """{"blas": "scipy-openblas 0.3.29", "lapack": ...}: the libraries numpy was built against."""
+    import numpy
+
+    try:
+        deps = numpy.show_config(mode="dicts").get("Build Dependencies", {})
+    except Exception:  # numpy < 1.25 has no dict mode; its build is then not recorded
+        return {}
+    return {kind: " ".join(str(deps[kind].get(k, "")) for k in ("name", "version")).strip()
+            for kind in ("blas", "lapack") if isinstance(deps.get(kind), dict)}
+
+
+def blas_libraries() -> list[dict[str, Any]]:
+    """The BLAS/OpenMP libraries loaded in this process, with their thread pools (threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    return [{"api": info.get("internal_api", info.get("user_api", "?")), "version": info.get("version"),
+             "threads": info.get("num_threads"), "library": Path(str(info.get("filepath", ""))).name,
+             **({"architecture": info["architecture"]} if info.get("architecture") else {})}
+            for info in threadpool_info()]
+
+
+def thread_counts() -> dict[str, Any]:
+    """Cores visible, torch's thread pools (when torch is loaded) and the thread variables that are set."""
+    counts: dict[str, Any] = {"logical_cores": os.cpu_count()}
+    if hasattr(os, "sched_getaffinity"):
+        counts["cores_allowed"] = len(os.sched_getaffinity(0))
+    torch = sys.modules.get("torch")  # not imported for this: a record of a torch-free job says nothing of torch
+    if torch is not None:
+        counts["torch_intra_op"] = torch.get_num_threads()
+        counts["torch_inter_op"] = torch.get_num_interop_threads()
+    counts.update({name: os.environ[name] for name in _THREAD_VARIABLES if name in os.environ})
+    return counts
+
+
+def machine() -> dict[str, Any]:
+    """What computed, beyond the device: CPU model, BLAS/LAPACK build and loaded libraries, threads."""
+    record: dict[str, Any] = {"cpu": cpu_model(), "numpy_build": _numpy_build(), "blas": blas_libraries(),
+                              "threads": thread_counts()}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        config = getattr(torch.__config__, "show", lambda: "")()
+        record["torch_build"] = {key.lower(): value for key, value in re.findall(r"\b(BLAS_INFO|LAPACK_INFO)=([^,\s]+)", config)}
+    return record
 
 
 def package_versions() -> dict[str, str]:
@@ -68,8 +134,7 @@ def device_description(device: Any = None) -> str:
             index = torch.device(dev).index
             index = torch.cuda.current_device() if index is None else index
             return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    cpu = platform.processor() or platform.machine()
-    return f"cpu ({cpu}, {os.cpu_count()} logical cores)"
+    return f"cpu ({cpu_model()}, {os.cpu_count()} logical cores)"
 
 
 def collect(*, params: dict[str, Any] | None = None, seed: int | None = None, device: Any = None) -> dict[str, Any]:
@@ -78,6 +143,7 @@ def collect(*, params: dict[str, Any] | None = None, seed: int | None = None, de
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "device": device_description(device),
+        "machine": machine(),
         "git": git_revision(),
         "versions": package_versions(),
     }

@@ -54,7 +54,14 @@ _INSPECT = """
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
   const ids = [...document.querySelectorAll('[id]')].map(e => e.id).concat([...document.querySelectorAll('a[name]')].map(e => e.name));
   const text = document.body ? document.body.innerText : '';
-  return JSON.stringify({images, links, ids, text});
+  // the prose: what a reader reads as text (code and preformatted blocks such as the provenance JSON are literal)
+  const clone = document.body ? document.body.cloneNode(true) : null;
+  if (clone) clone.querySelectorAll('pre, code, script, style, math').forEach(e => e.remove());
+  const prose = clone ? clone.textContent : '';
+  // what sticks out of a 1280 px window: a table wider than the page must fit or wrap, not scroll off
+  const wide = [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().right > window.innerWidth + 1)
+    .map(t => Math.round(t.getBoundingClientRect().right) + ' px: ' + (t.innerText || '').slice(0, 60).replace(/\s+/g, ' '));
+  return JSON.stringify({images, links, ids, text, prose, wide});
 })()
 """
 
@@ -64,6 +71,7 @@ class Browser:
         import websocket  # websocket-client
 
         self.timeout = timeout
+        self.width = width
         self._profile = tempfile.mkdtemp(prefix="chromium-profile-")
         self._proc = subprocess.Popen(
             [chromium_binary(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -130,7 +138,8 @@ class Browser:
         for src in late["images"]:
             visit.problems.append(f"image did not load: {src}")
         visit.problems += [p for p in _broken_links(url, inspected["links"], set(inspected["ids"]))]
-        visit.problems += [f"raw TeX in the text: ...{m}..." for m in raw_tex(late["text"])]
+        visit.problems += [f"raw TeX in the text: ...{m}..." for m in raw_tex(late["prose"])]
+        visit.problems += [f"table wider than the {self.width} px window (ends at {w})" for w in late["wide"]]
         if screenshot is not None:
             metrics = self.call("Page.getLayoutMetrics")["cssContentSize"]
             shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
@@ -175,8 +184,9 @@ class Browser:
         self.close()
 
 
-#: LaTeX a reader should never see: math is typeset (MathML in the HTML, mathtext in figures).
-_RAW_TEX = re.compile(r"\^\{|_\{|\\(?:lambda|mathcal|frac|sqrt|tau|rho|sigma|top|bar|operatorname)\b|\$[^$\s][^$]{0,40}\$")
+#: LaTeX a reader should never see: math is typeset (MathML in the HTML, mathtext in figures).  Any
+#: control sequence (\lambda, \big, \left) or control symbol (\|, \{) left in the prose is one.
+_RAW_TEX = re.compile(r"\^\{|_\{|\\(?:[A-Za-z]+|[|{}!,;:])|\$[^$\s][^$]{0,40}\$")
 
 
 def raw_tex(text: str) -> list[str]:

@@ -81,13 +81,18 @@ def test_the_checker_sees_a_missing_image_a_broken_link_and_a_console_error(brow
     page = tmp_path / "broken.html"
     page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body>"
                     "<img src='figures/missing.png' alt='x'><a href='pages/nowhere.html'>x</a><a href='#nothere'>y</a>"
-                    "<p>with K n^{1/(L+1)} untypeset</p><script>console.error('boom')</script></body></html>")
+                    "<p>with K n^{1/(L+1)} untypeset</p><p>the norm \\|M\\| and \\big( sized</p><pre>C:\\path \\| in code is literal</pre>"
+                    "<table><tr><td style='min-width:2000px'>a wide table</td></tr></table>"
+                    "<script>console.error('boom')</script></body></html>")
     problems = "\n".join(browser.visit(page.as_uri()).problems)
     assert "image did not load" in problems and "missing.png" in problems
     assert "broken link" in problems and "nowhere.html" in problems
     assert "broken anchor" in problems and "nothere" in problems
     assert "console error: boom" in problems
     assert "raw TeX in the text" in problems and "n^{1/(L+1)}" in problems  # the low-rank page once showed this
+    assert "\\|M" in problems and "\\big(" in problems  # the math page once showed norms as \|
+    assert "C:\\path" not in problems  # preformatted text (code, provenance JSON) is literal
+    assert "table wider than the 1280 px window" in problems and "a wide table" in problems
 
 
 def test_lazy_images_below_the_fold_are_awaited_not_called_missing(browser, tmp_path):

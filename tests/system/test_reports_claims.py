@@ -123,7 +123,8 @@ def test_seeds_are_labelled_by_outcome_and_demo_runs_say_so(ufm_page):
     assert "0 of 2" not in early and "2 of 2 end above it" in early and "seed=0, seed=1" in early
     svg = (out / "figures" / "early.svg").read_text()
     assert "above the closed form (2 of 2)" in svg  # the legend names each colour's outcome
-    assert "DEMO: iters 3000 (params.yaml: 100,000)" in (out / "figures" / "of.svg").read_text()  # the figure title says demo
+    assert "DEMO" in (out / "figures" / "of.svg").read_text()  # the figure title says demo, shortly
+    assert "DEMO: iters 3000 (params.yaml: 100,000)" in text  # and the caption and the run's sentence say which settings
     assert "DEMO" not in (out / "figures" / "etf.svg").read_text()  # a run at params.yaml's setting does not
 
 

@@ -55,7 +55,7 @@ rule report_page:
 rule report_math:
     input:
         doc=MATH_DOC,
-        code=[path for path in REPORT_CODE if path.endswith("text.py")],  # none in a copy without src/
+        code=[path for path in REPORT_CODE if path.endswith(("text.py", "math_values.py"))],  # none in a copy without src/
     output:
         OUT["report_math.html"],
     log:

@@ -13,11 +13,13 @@ from __future__ import annotations
 from ._agreement import (
     DEFAULT_PAIRS,
     LOG_FLOOR,
-    STRUCTURE_THRESHOLD,
+    RATE_TIE,
+    TOLERANCES,
     Agreement,
     LevelTrajectories,
     Verdict,
     collapse_rate,
+    faster,
     common_grid,
     compare,
     depth_ordering,
@@ -30,7 +32,7 @@ from ._agreement import (
 )
 
 __all__ = [
-    "DEFAULT_PAIRS", "LOG_FLOOR", "STRUCTURE_THRESHOLD", "Agreement", "LevelTrajectories", "Verdict",
-    "collapse_rate", "common_grid", "compare", "depth_ordering", "kendall_tau", "log_metric", "on_grid",
+    "DEFAULT_PAIRS", "LOG_FLOOR", "RATE_TIE", "TOLERANCES", "Agreement", "LevelTrajectories", "Verdict",
+    "collapse_rate", "faster", "common_grid", "compare", "depth_ordering", "kendall_tau", "log_metric", "on_grid",
     "spearman", "structure", "verdict",
 ]

@@ -10,11 +10,14 @@ says which of two reference models the network is closer to:
    over the common grid of the fraction of training (-1: strictly decreasing with depth).  The
    time average, not the final value: a UFM's levels all end at the floating-point floor, where
    the final values tie.  Distance: |tau_net - tau_model|.
-2. **Final structure per matched level** -- "OF", "ETF" or "neither" by the same threshold for
-   both models (`structure`).  Distance: the number of matched levels whose labels differ.
+2. **Final structure per matched level** -- "orthogonal frame", "simplex ETF", "neither ETF nor
+   OF" or "zero solution", named by `deepcollapse.frames.frame_of` with the thresholds of
+   docs/math.md#structure-claims, the words and numbers every other page uses (`structure`).
+   Distance: the number of matched levels whose labels differ.
 3. **Collapse rate per level** -- least-squares slope of log10 NC1 against the fraction of
    training (decades per run; negative = collapsing).  Distance: whether the models disagree on
-   which matched level collapses faster (0 or 1), the same comparison the paper makes by eye.
+   which matched level collapses faster (0 or 1), the same comparison the paper makes by eye;
+   two rates within `RATE_TIE` (relative) of each other are a tie ("same rate"), not an order.
 4. **Trajectory similarity** -- Spearman's rank correlation of the log-metric curves of matched
    levels, both interpolated on one grid of the fraction of training.  Distance: 1 - mean rho.
 
@@ -23,8 +26,9 @@ classifier sees) with H2, the last stage before the final ResBlock group with H1
 model's pre-activation Z has no stored counterpart in the network (stage4 is the post-ReLU
 output) and enters only the ordering criterion.
 
-The verdict (`verdict`) counts, over the four criteria, where the network is strictly closer to
-each reference; the one with more criteria wins, an equal count is "undecided".  Everything here
+The verdict (`verdict`) counts, over the four criteria, where the network is closer to each
+reference by more than that criterion's `TOLERANCES` entry (distances within it are a tie); the
+one with more criteria wins, an equal count is "undecided".  Everything here
 is pure numpy on arrays: the report page loads the stores and only prints and plots these numbers.
 """
 
@@ -32,20 +36,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Literal
-
 import numpy as np
 
 from ..errors import InputError
+from ..frames import DEFAULT, Thresholds, frame_of
 
 #: Values below this are treated as this (log of an exact 0 NC1 of a fully collapsed level).
 LOG_FLOOR = 1e-12
-#: NC2 threshold of the structure labels (the issue's terminal-phase criterion).
-STRUCTURE_THRESHOLD = 0.2
+#: Two collapse rates within this fraction of the larger one's size are a tie: neither level
+#: collapses faster (−15.8 against −15.7 decades per run is no order).
+RATE_TIE = 0.1
+#: Per criterion: two distances (network to reference A, to reference B) within this are a tie.
+#: Kendall's tau over 3-4 levels moves in steps of 1/3 and Spearman's rho is an average of a few
+#: correlations, so a difference under 0.05 is no evidence; structure and rate distances are counts.
+TOLERANCES = {"ordering": 0.05, "structure": 0.0, "rate": 0.0, "similarity": 0.05}
 #: (network level, UFM level) pairs, deepest first.
 DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (("penultimate", "H2"), ("stage3", "H1"))
 
-Structure = Literal["OF", "ETF", "neither"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,13 +61,17 @@ class LevelTrajectories:
 
     time: (T,) increasing training time (epochs or iterations; the first may be 0);
     levels: level names, shallow to deep; values: metric key -> (T, len(levels)) array
-    (NaN where a metric is undefined at a level).
+    (NaN where a metric is undefined at a level; key "norm", when given, the features' norm);
+    K: the number of classes (a structure is named against K: an ETF's NC2_OF depends on it);
+    dead: level -> training samples dead at the final iterate (ReLU levels; docs/math.md#relu-dead-sample).
     """
 
     name: str
     time: np.ndarray
     levels: tuple[str, ...]
     values: Mapping[str, np.ndarray]
+    K: int = 0
+    dead: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         time = np.asarray(self.time, dtype=np.float64)
@@ -75,6 +86,7 @@ class LevelTrajectories:
         object.__setattr__(self, "time", time)
         object.__setattr__(self, "levels", tuple(self.levels))
         object.__setattr__(self, "values", values)
+        object.__setattr__(self, "dead", dict(self.dead))
 
     @property
     def fraction(self) -> np.ndarray:
@@ -99,18 +111,20 @@ def log_metric(values: np.ndarray) -> np.ndarray:
     return np.log10(np.where(np.isnan(values), np.nan, np.maximum(values, LOG_FLOOR)))
 
 
-def structure(nc2_of: float, nc2_etf: float, threshold: float = STRUCTURE_THRESHOLD) -> Structure:
-    """'OF' if the uncentred class means are within `threshold` of an orthogonal frame, else 'ETF'
-    if the centred means are within it of a simplex ETF, else 'neither'.
+def structure(model: LevelTrajectories, level: str, t: Thresholds = DEFAULT) -> str:
+    """The final structure of one level of `model`, named as on every page (`frames.frame_of`)."""
+    if model.K < 2:
+        raise InputError(f"{model.name}: the number of classes K is needed to name a structure")
+    norm = model.final("norm", level) if "norm" in model.values else None
+    return frame_of(model.final("NC2_ETF", level), model.final("NC2_OF", level), K=model.K, norm=norm, t=t)
 
-    OF is tested first because it is the stronger structure: the centred means of an exact OF
-    form an exact simplex ETF, so an OF level also passes the ETF test.
-    """
-    if np.isfinite(nc2_of) and nc2_of <= threshold:
-        return "OF"
-    if np.isfinite(nc2_etf) and nc2_etf <= threshold:
-        return "ETF"
-    return "neither"
+
+def faster(rates: Sequence[float], tie: float = RATE_TIE) -> int | None:
+    """The index of the level that collapses fastest (most negative rate), or None when the fastest
+    two are within `tie` (relative) of each other: a tie is not an order."""
+    order = np.argsort(rates)
+    first, second = float(rates[order[0]]), float(rates[order[1]])
+    return None if abs(second - first) <= tie * max(abs(first), abs(second)) else int(order[0])
 
 
 def collapse_rate(fraction: np.ndarray, values: np.ndarray) -> float:
@@ -214,14 +228,15 @@ class Agreement:
 
     @property
     def rate_distance(self) -> float:
-        """1 if the models disagree on which matched level collapses faster (more negative rate), else 0."""
+        """1 if the models disagree on which matched level collapses faster (more negative rate, ties
+        within RATE_TIE counted as "same rate"), else 0."""
         if len(self.rates) < 2:
             return float("nan")
         net = [r for _, _, r, _ in self.rates]
         ufm = [r for _, _, _, r in self.rates]
         if not all(np.isfinite(net + ufm)):
             return float("nan")
-        return float(int(np.argmin(net)) != int(np.argmin(ufm)))
+        return float(faster(net) != faster(ufm))
 
     @property
     def mean_similarity(self) -> float:
@@ -248,7 +263,7 @@ def compare(
     pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
     network_levels: Sequence[str] | None = None,
     similarity_keys: Sequence[str] = ("NC1", "NC2_OF", "NC2_ETF"),
-    threshold: float = STRUCTURE_THRESHOLD,
+    thresholds: Thresholds = DEFAULT,
     points: int = 64,
 ) -> Agreement:
     """The four criteria of `network` against `reference` (levels matched by `pairs`).
@@ -263,8 +278,7 @@ def compare(
             raise InputError(f"{reference.name}: no level {ufm_level!r} to match with {network.name}'s {net_level!r}")
     grid = common_grid(network, reference, points=points)
     structures = tuple(
-        (n, u, structure(network.final("NC2_OF", n), network.final("NC2_ETF", n), threshold),
-         structure(reference.final("NC2_OF", u), reference.final("NC2_ETF", u), threshold))
+        (n, u, structure(network, n, thresholds), structure(reference, u, thresholds))
         for n, u in pairs
     )
     rates = tuple(
@@ -291,8 +305,8 @@ def compare(
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     closer_to: str  # a reference's name, or "undecided"
-    wins: dict[str, int]  # reference name -> criteria where it is strictly closer
-    per_criterion: dict[str, str]  # criterion -> the closer reference's name, "tie" or "n/a"
+    wins: dict[str, int]  # reference name -> criteria where it is closer beyond the criterion's tolerance
+    per_criterion: dict[str, str]  # criterion -> the closer reference's name, "tie" (within TOLERANCES) or "n/a"
 
 
 def verdict(agreements: Mapping[str, Agreement]) -> Verdict:
@@ -307,6 +321,8 @@ def verdict(agreements: Mapping[str, Agreement]) -> Verdict:
         x, y = da[criterion], db[criterion]
         if not (np.isfinite(x) and np.isfinite(y)):
             per[criterion] = "n/a"
+        elif abs(x - y) <= TOLERANCES.get(criterion, 0.0):
+            per[criterion] = "tie"
         elif x < y:
             per[criterion], wins[a_name] = a_name, wins[a_name] + 1
         elif y < x:

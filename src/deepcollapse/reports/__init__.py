@@ -13,6 +13,7 @@ The notebooks stay short and readable because the mechanics live here:
 * `sweeps`: the points of a UFM sweep and how every page names them (read by `claims` and `ufm_plots`);
 * `pages`: the demo banner (settings that differ from params.yaml) and links to the math document;
 * `text`: Markdown with LaTeX as HTML + MathML (no script), and docs/math.md rendered as reports/math.html;
+* `math_values`: the numbers of docs/math.md that can be computed, computed when it is rendered;
 * `theory_table`: the theory page's table, every row, non-agreeing first, with counts and reasons;
 * `plan`: which pages a configuration has, what each reads and its parameters (read by the Snakefile);
 * `literature`: the literature page's rows, each published claim with our number and a verdict rule.
@@ -29,7 +30,7 @@ import importlib
 
 _SUBMODULES = {"figures", "provenance", "index", "summary", "ufm_plots", "asymptotic_plots", "network_plots", "claims",
                "pages", "text", "theory_table", "comparison", "lowrank_plots", "sweeps", "plan",
-               "literature"}
+               "literature", "math_values"}
 
 
 def __getattr__(name: str):

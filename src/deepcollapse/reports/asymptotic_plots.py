@@ -149,4 +149,15 @@ def rate_sentence(ds, *, prefix: str = "") -> str:
         return "No finite decay exponent was fitted."
     verdict = ("all within ±" + f"{RATE_TOLERANCE:g} of the predicted −1/2" if not off
                else f"NOT the predicted −1/2 (off by more than {RATE_TOLERANCE:g}) at {', '.join(off)}")
-    return f"Fitted exponents of the relative error against n (mean over seeds): {'; '.join(parts)} — {verdict}."
+    return f"Fitted exponents of the relative error against n ({fit_range(ds)}; mean over seeds): {'; '.join(parts)} — {verdict}."
+
+
+def fit_range(ds) -> str:
+    """'fitted over n ≥ 100: n = 100 … 10,000', the points the exponent was fitted on (the study's
+    rate_fit_n_min: small n carries O(1/n) terms that bend the curve)."""
+    n = np.asarray(ds["n"].values)
+    n_min = int(dict(ds.attrs.get("config", {})).get("rate_fit_n_min", n.min()))
+    used = n[n >= n_min]
+    if not used.size:
+        return f"fitted over n ≥ {n_min:,}: no n of the study is that large"
+    return f"least-squares slope of log error against log n over n ≥ {n_min:,}: n = {int(used.min()):,} … {int(used.max()):,}, {used.size} values"

@@ -4,7 +4,7 @@ Every sentence a page prints about a run ("collapses", "an orthogonal frame", "a
 form", "ends above it") comes from here, so that it is true of the data it describes; what a page
 states independently of the data (a theorem's prediction, a tick of a figure) is checked with `check`,
 which fails the render (`ClaimError`) when the data contradict it.  The thresholds are documented in
-docs/math.md#structure-claims; change them there and here together.
+docs/math.md#structure-claims and held in `deepcollapse.frames`; change them there together.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..config import from_mapping
+# the structure vocabulary (names, thresholds, `frame_of`) is shared with the networks page and the
+# comparison (`deepcollapse.compare`): it lives in `deepcollapse.frames`, re-exported here for the pages
+from ..frames import DEFAULT, ETF, NEITHER, OF, ZERO, Thresholds, collapsed, etf_of_distance, frame_of, is_zero  # noqa: F401
 from ..ufm import Config, models, theory
 from ..ufm.joined import with_theory
 from .sweeps import members
@@ -26,12 +29,6 @@ from .text import math_link
 #: Where the project's math document lives, relative to the repository root; pages link its anchors.
 MATH_DOC = "docs/math.md"
 
-#: The frame names; the models' `frames` theory hooks (`ufm.theory_hooks`) predict the same words (a test checks).
-OF = "orthogonal frame"
-ETF = "simplex ETF"
-NEITHER = "neither ETF nor OF"
-ZERO = "zero solution"
-
 AGREES = "agrees"
 ABOVE = "above the closed form"
 BELOW = "below the closed form"
@@ -39,21 +36,6 @@ NO_CLOSED_FORM = "no closed form"
 #: An outcome above the closed form with a dead training sample at the end: told apart in legends
 #: and sentences from a run that is merely still descending (docs/math.md#relu-dead-sample).
 ABOVE_DEAD = "above: a ReLU dead sample"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The explicit thresholds behind every verdict (docs/math.md#structure-claims)."""
-
-    collapse: float = 1e-3  # NC1 at or below: collapsed
-    frame: float = 1e-3  # NC2 at or below: at that frame
-    etf_of_tolerance: float = 1e-2  # |NC2_OF − √(2−2√((K−1)/K))| at or below, with NC2_ETF small: an ETF
-    agree: float = 1e-6  # |gap| at or below: agrees with the closed form
-    below: float = 1e-12  # gap below −this: GD under the closed form (refutes it)
-    zero_norm: float = 1e-6  # ‖H‖_F at or below: the zero solution
-
-
-DEFAULT = Thresholds()
 
 
 class ClaimError(AssertionError):
@@ -66,32 +48,11 @@ def check(condition: bool, claim: str, evidence: str) -> None:
         raise ClaimError(f"the page would claim {claim!r}, but the data say: {evidence}")
 
 
-def etf_of_distance(K: int) -> float:
-    """NC2_OF of an exact simplex ETF: √(2 − 2√((K−1)/K)) (0.5176 for K = 4; docs/math.md#nc-metrics)."""
-    return math.sqrt(2.0 - 2.0 * math.sqrt((K - 1) / K))
-
-
 def fmt(value: float) -> str:
     """A number as a page prints it (3 significant digits; NaN as 'undefined')."""
     if value is None or not np.isfinite(value):
         return "undefined"
     return f"{value:.3g}"
-
-
-def frame_of(nc2_etf: float, nc2_of: float, *, K: int, norm: float | None = None, t: Thresholds = DEFAULT) -> str:
-    """The structure of the class means from their two NC2 distances (and the feature norm)."""
-    if (norm is not None and np.isfinite(norm) and norm <= t.zero_norm) or not (np.isfinite(nc2_etf) and np.isfinite(nc2_of)):
-        return ZERO
-    if nc2_of <= t.frame:
-        return OF
-    if nc2_etf <= t.frame and abs(nc2_of - etf_of_distance(K)) <= t.etf_of_tolerance:
-        return ETF
-    return NEITHER
-
-
-def collapsed(nc1: float, t: Thresholds = DEFAULT) -> bool | None:
-    """NC1 at or below the threshold; None when undefined (the zero solution)."""
-    return None if not np.isfinite(nc1) else bool(nc1 <= t.collapse)
 
 
 def objective_status(gap: float, t: Thresholds = DEFAULT) -> str:
@@ -118,8 +79,24 @@ class Level:
     K: int
     frame: str
     collapsed: bool | None
+    #: (iteration, NC2_ETF, NC2_OF) at the logged iterate nearest half the run: where the level was heading
+    earlier: tuple[int, float, float] | None = None
 
-    def sentence(self) -> str:
+    def heading(self, predicted: str | None) -> str:
+        """' — heading to the predicted orthogonal frame: NC2_OF fell from 0.12 (iteration 100,000) to 0.004'
+        when the level is not at `predicted` yet but its distance to it has been falling; else ''."""
+        if predicted not in (OF, ETF) or self.earlier is None or self.frame == predicted:
+            return ""
+        iteration, etf_then, of_then = self.earlier
+        key, then, now = ("NC2_OF", of_then, self.nc2_of) if predicted == OF else ("NC2_ETF", etf_then, self.nc2_etf)
+        if not (np.isfinite(then) and np.isfinite(now) and now < then):
+            return ""
+        return (f" — heading to the predicted {predicted} when GD stopped: {key} fell from {fmt(then)} (iteration "
+                f"{iteration:,}) to {fmt(now)}, not yet at the threshold {DEFAULT.frame:g}")
+
+    def sentence(self, predicted: str | None = None) -> str:
+        """What the level is at the final iterate; with `predicted` (a run stopped above its closed
+        form), also whether it was on its way to the predicted frame."""
         if self.frame == ZERO:
             return f"{self.level}: the zero solution (‖{self.level}‖ = {fmt(self.norm)}; the NC metrics are undefined)"
         state = "collapsed" if self.collapsed else "not collapsed"
@@ -136,6 +113,7 @@ class Level:
                     f"while the centred means are a simplex ETF (NC2_ETF = {fmt(self.nc2_etf)})")
         else:
             text += f"neither an ETF nor an OF (NC2_ETF = {fmt(self.nc2_etf)}, NC2_OF = {fmt(self.nc2_of)})"
+        text += self.heading(predicted)
         if np.isfinite(self.nc3):
             text += f"; NC3 = {fmt(self.nc3)}"
         return text
@@ -150,7 +128,13 @@ def level_verdict(point, level: str, *, K: int, t: Thresholds = DEFAULT) -> Leve
     final = point.isel(iteration=-1) if "iteration" in point.dims else point
     nc1, etf, of = (_value(final, f"{k}_{level}") for k in ("NC1", "NC2_ETF", "NC2_OF"))
     nc3, norm = _value(final, f"NC3_OF_{level}"), _value(final, f"norm_{level}")
-    return Level(level, nc1, etf, of, nc3, norm, K, frame_of(etf, of, K=K, norm=norm, t=t), collapsed(nc1, t))
+    earlier = None
+    if "iteration" in point.dims and point.sizes["iteration"] > 2:
+        iterations = np.asarray(point["iteration"].values)
+        i = int(np.argmin(np.abs(iterations - iterations[-1] / 2)))
+        then = point.isel(iteration=i)
+        earlier = (int(iterations[i]), _value(then, f"NC2_ETF_{level}"), _value(then, f"NC2_OF_{level}"))
+    return Level(level, nc1, etf, of, nc3, norm, K, frame_of(etf, of, K=K, norm=norm, t=t), collapsed(nc1, t), earlier)
 
 
 def predicted_frames(config: Mapping[str, Any], theory_info: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -203,7 +187,8 @@ class Outcome:
                          + f" (every pre-activation ≤ 0: its feature column only decays, {math_link('relu-dead-sample')})")
             elif self.dead:
                 head += ", with no dead sample"
-        parts = [head] + [lv.sentence() for lv in self.levels]
+        stopped = self.status == ABOVE  # not (yet) at the closed form: say where each level was heading
+        parts = [head] + [lv.sentence(self.predicted.get(lv.level) if stopped else None) for lv in self.levels]
         if self.predicted and self.status == AGREES:
             predicted = ", ".join(f"{lv}: {fr}" for lv, fr in self.predicted.items())
             parts.append(("as predicted" if self.structure_matches() else "NOT the predicted structure")

@@ -12,14 +12,16 @@ from typing import Any
 import numpy as np
 
 from . import figures
-from ..compare import DEFAULT_PAIRS, Agreement, LevelTrajectories, Verdict, common_grid, compare, on_grid, structure, verdict
+from ..compare import DEFAULT_PAIRS, RATE_TIE, Agreement, LevelTrajectories, Verdict, common_grid, compare, faster, on_grid, structure, verdict
 from ..errors import InputError
+from ..frames import etf_of_distance
 
 #: The network's distinct levels, shallow to deep.  ResNet18's stage4 is left out: its pooled
 #: output *is* the penultimate features (see `deepcollapse.nets.features`).
 NETWORK_LEVELS = ("stage1", "stage2", "stage3", "penultimate")
 #: Metrics drawn and compared as trajectories.
 KEYS = ("NC1", "NC2_OF", "NC2_ETF")
+RATE_TIE_PERCENT = f"{100 * RATE_TIE:g}"
 
 
 def network_trajectories(ds, name: str) -> LevelTrajectories:
@@ -30,7 +32,10 @@ def network_trajectories(ds, name: str) -> LevelTrajectories:
         raise InputError(f"{name}: the metrics store has no layer {missing[0]!r}")
     sel = ds.sel(layer=list(NETWORK_LEVELS))
     values = {key: np.asarray(sel[key].transpose("epoch", "layer").values, dtype=np.float64) for key in KEYS + ("NC3_OF", "NC3_ETF")}
-    return LevelTrajectories(name, np.asarray(ds["epoch"].values, dtype=np.float64), NETWORK_LEVELS, values)
+    K = int(ds.attrs.get("num_classes", 0))
+    if K < 2:
+        raise InputError(f"{name}: the metrics store does not record its number of classes (attribute num_classes)")
+    return LevelTrajectories(name, np.asarray(ds["epoch"].values, dtype=np.float64), NETWORK_LEVELS, values, K=K)
 
 
 def ufm_trajectories(ds, name: str) -> LevelTrajectories:
@@ -40,7 +45,12 @@ def ufm_trajectories(ds, name: str) -> LevelTrajectories:
     if not levels or extra:
         raise InputError(f"{name}: not a single-experiment UFM store with feature levels (a sweep cannot be compared)")
     values = {key: np.stack([np.asarray(ds[f"{key}_{lv}"].values, dtype=np.float64) for lv in levels], axis=1) for key in KEYS}
-    return LevelTrajectories(name, np.asarray(ds["iteration"].values, dtype=np.float64), levels, values)
+    if all(f"norm_{lv}" in ds for lv in levels):  # the zero solution is named from the norm, as on every page
+        values["norm"] = np.stack([np.asarray(ds[f"norm_{lv}"].values, dtype=np.float64) for lv in levels], axis=1)
+    final = ds.isel(iteration=-1)
+    dead = {lv: int(np.asarray(final[f"dead_samples_{lv}"].values).sum()) for lv in levels if f"dead_samples_{lv}" in final}
+    K = int(dict(ds.attrs.get("config", {})).get("K", 0))
+    return LevelTrajectories(name, np.asarray(ds["iteration"].values, dtype=np.float64), levels, values, K=K, dead=dead)
 
 
 def compare_run(network: LevelTrajectories, references: Mapping[str, LevelTrajectories]) -> tuple[dict[str, Agreement], Verdict]:
@@ -66,9 +76,9 @@ def criteria_rows(run: str, agreements: Mapping[str, Agreement], result: Verdict
         "closer": result.per_criterion["structure"],
     })
     rows.append({
-        "run": run, "criterion": "NC1 collapse rate per matched level (decades per run)",
-        "network": " / ".join(f"{s[2]:.3g}" for s in first.rates),
-        **{label: " / ".join(f"{s[3]:.3g}" for s in a.rates) for label, a in agreements.items()},
+        "run": run, "criterion": f"NC1 collapse rate per matched level (decades per run; the faster level, or a tie within {RATE_TIE_PERCENT}%)",
+        "network": _rates([s[2] for s in first.rates], [s[0] for s in first.rates]),
+        **{label: _rates([s[3] for s in a.rates], [s[1] for s in a.rates]) for label, a in agreements.items()},
         "closer": result.per_criterion["rate"],
     })
     rows.append({
@@ -77,6 +87,34 @@ def criteria_rows(run: str, agreements: Mapping[str, Agreement], result: Verdict
         "closer": result.per_criterion["similarity"],
     })
     return rows
+
+
+def _rates(rates: list[float], levels: list[str]) -> str:
+    """'-15.8 / -15.7 (same rate)' or '-15.8 / -3.2 (penultimate faster)'."""
+    values = " / ".join(f"{r:.3g}" for r in rates)
+    if len(rates) < 2 or not all(np.isfinite(rates)):
+        return values
+    fastest = faster(rates)
+    return values + (" (same rate)" if fastest is None else f" ({levels[fastest]} faster)")
+
+
+def reference_notes(network: LevelTrajectories, references: Mapping[str, LevelTrajectories]) -> list[str]:
+    """What sets a reference apart from the network beyond its model: another number of classes
+    (NC2 distances then sit on another scale: an ETF's distance to an OF depends on K), or training
+    samples dead at its final iterate (docs/math.md#relu-dead-sample)."""
+    notes = []
+    for label, ref in references.items():
+        if ref.K and network.K and ref.K != network.K:
+            notes.append(f"The {label} reference ({ref.name}) has K = {ref.K} classes, the network K = {network.K}: "
+                         f"its NC2 values are on another scale (an exact simplex ETF has NC2_OF = {etf_of_distance(ref.K):.4f} "
+                         f"at K = {ref.K}, {etf_of_distance(network.K):.4f} at K = {network.K}), so the comparison is of shapes "
+                         "and orderings, not of values.")
+        dead = {lv: n for lv, n in ref.dead.items() if n > 0}
+        if dead:
+            notes.append(f"The {label} reference ({ref.name}) ends with " + ", ".join(f"{n} dead training sample(s) at {lv}" for lv, n in dead.items())
+                         + " (every pre-activation ≤ 0: GD sits on a dead-sample plateau, not at the model's minimum), "
+                         "so its final values are not those of the ReLU model's global minimum.")
+    return notes
 
 
 def similarity_rows(run: str, agreements: Mapping[str, Agreement]) -> list[dict[str, Any]]:
@@ -93,7 +131,7 @@ def final_structure_rows(name: str, model: LevelTrajectories) -> list[dict[str, 
         {
             "model": name, "level": level, "NC1": model.final("NC1", level), "NC2_OF": model.final("NC2_OF", level),
             "NC2_ETF": model.final("NC2_ETF", level),
-            "structure": structure(model.final("NC2_OF", level), model.final("NC2_ETF", level)),
+            "structure": structure(model, level),
         }
         for level in model.levels
     ]
@@ -107,7 +145,8 @@ def trajectory_figure(network: LevelTrajectories, references: Mapping[str, Level
     models = [network, *references.values()]
     labels = ["network", *references]
     grid = common_grid(*models, points=96)
-    fig, axes = plt.subplots(len(models), len(KEYS), figsize=(4.0 * len(KEYS), 2.6 * len(models)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(models), len(KEYS), figsize=(4.0 * len(KEYS) + 1.5, 2.6 * len(models)), sharex=True, squeeze=False,
+                             constrained_layout=True)
     cmap = mpl.colormaps["viridis"]
     for row, (label, model) in enumerate(zip(labels, models)):
         for col, key in enumerate(KEYS):
@@ -124,10 +163,9 @@ def trajectory_figure(network: LevelTrajectories, references: Mapping[str, Level
                 ax.set_title(key)
             if col == 0:
                 ax.set_ylabel(f"{label}\n({model.name})")
-            if col == len(KEYS) - 1:
-                ax.legend(fontsize=7, loc="lower left")
+            if col == len(KEYS) - 1:  # one legend per row (each model has its own levels), beside the row
+                ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
             if row == len(models) - 1:
                 ax.set_xlabel("fraction of training")
     figures.suptitle(fig, title)
-    fig.tight_layout()
     return fig

@@ -5,6 +5,13 @@
 number without re-running the notebook, and the tests can check that no figure is empty.
 Reference curves drawn from theory (a threshold, an n^(-1/2) guide) are tagged with
 `REFERENCE` so that they are not mistaken for measured data.
+
+The house style is applied by one function, `finish(fig)`, which `save` calls on every figure:
+every text at least `MIN_FONT_PT` points at the saved size, every legend outside the data (a legend
+drawn over an axes is moved to its right), and every marker whole inside its axes (limits padded
+by the marker's radius).  `style_problems(fig)` measures the same three rules; `save` warns
+(`StyleWarning`) when one still fails after `finish`, and the tests hold every page's figures to it.
+Titles stay short: a figure's settings go in the caption the page prints under it.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,6 +32,12 @@ REFERENCE = "reference"
 #: Formats written by `save` unless told otherwise.
 FORMATS = ("png", "svg")
 CSV_FIELDS = ("panel", "series", "kind", "x", "y", "value")
+#: The smallest font a saved figure may carry, in points at its saved size.
+MIN_FONT_PT = 9.0
+
+
+class StyleWarning(UserWarning):
+    """A saved figure breaks the house style (`style_problems` says how)."""
 
 
 def use_style() -> None:
@@ -39,9 +53,9 @@ def use_style() -> None:
             "grid.alpha": 0.3,
             "axes.spines.top": False,
             "axes.spines.right": False,
-            "legend.fontsize": "small",
+            "legend.fontsize": MIN_FONT_PT,
             "legend.frameon": False,
-            "font.size": 9,
+            "font.size": 10,
             "svg.hashsalt": "deepcollapse",  # deterministic SVG ids: reruns diff cleanly
             "svg.fonttype": "none",
         }
@@ -94,6 +108,136 @@ def suptitle(fig, text: str, *, fontsize: str = "large") -> None:
         chars = min(chars - 1, int(chars * 0.95))
         lines = textwrap.wrap(guarded, chars, break_long_words=False)
     fig.suptitle("\n".join(lines).replace(glue, " "), fontsize=fontsize)
+
+
+# ------------------------------------------------------------------------------ the house style
+def _texts(fig):
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _marker_points(ax):
+    """(data xy (n, 2), radius in pixels) of every marker drawn in `ax` (lines with markers, scatters)."""
+    from matplotlib.collections import PathCollection
+
+    dpi = ax.figure.dpi
+    for line in ax.get_lines():
+        marker = line.get_marker()
+        if not line.get_visible() or marker in (None, "", " ", "None", "none") or line.get_markersize() <= 0:
+            continue
+        radius = (line.get_markersize() / 2 + line.get_markeredgewidth() / 2) * dpi / 72
+        yield np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2), radius
+    for coll in ax.collections:
+        if isinstance(coll, PathCollection) and coll.get_visible() and len(coll.get_offsets()):
+            sizes = np.asarray(coll.get_sizes(), dtype=float)
+            radius = (math.sqrt(float(sizes.max())) / 2 if sizes.size else 3.0) * dpi / 72
+            yield np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2), radius
+
+
+def _scaled(ax, xy):
+    """Data coordinates in the axes' scaled space (log10 on a log axis), where limits are linear."""
+    with np.errstate(all="ignore"):
+        return ax.transScale.transform(xy)
+
+
+def _pad_limits(ax) -> None:
+    """Widen the limits of `ax` so that every marker lies whole inside it (not half-clipped at an edge)."""
+    box = ax.get_window_extent()
+    found = [(p, r) for p, r in _marker_points(ax)]
+    if not found or box.width <= 0 or box.height <= 0:
+        return
+    for axis, size, get, put in ((0, box.width, ax.get_xlim, ax.set_xlim), (1, box.height, ax.get_ylim, ax.set_ylim)):
+        lo_hi = np.asarray(get(), dtype=float)
+        flipped = lo_hi[0] > lo_hi[1]
+        corners = np.zeros((2, 2))
+        corners[:, axis] = sorted(lo_hi)
+        corners[:, 1 - axis] = 1.0  # any valid value on the other axis
+        s0, s1 = _scaled(ax, corners)[:, axis]
+        values, radii = [], []
+        for points, radius in found:
+            scaled = _scaled(ax, points)[:, axis]
+            ok = np.isfinite(scaled) & np.all(np.isfinite(points), axis=1)
+            values.append(scaled[ok])
+            radii.append(np.full(int(ok.sum()), radius))
+        values, radii = np.concatenate(values), np.concatenate(radii)
+        if not values.size or not (np.isfinite(s0) and np.isfinite(s1)) or s1 <= s0:
+            continue
+        frac = float(radii.max()) / size + 0.005
+        if frac >= 0.3:
+            continue
+        lo, hi = s0, s1
+        for _ in range(4):  # the padding is a fraction of the padded span: iterate to its fixed point
+            span = hi - lo
+            lo, hi = min(s0, values.min() - frac * span), max(s1, values.max() + frac * span)
+        if (lo, hi) == (s0, s1):
+            continue
+        corners[:, axis] = (lo, hi)
+        new = ax.transScale.inverted().transform(corners)[:, axis]
+        put(*(new[::-1] if flipped else new))
+
+
+def _legends_over_data(fig):
+    """(axes, its legend) for every axes legend drawn over an axes of the figure."""
+    renderer = fig.canvas.get_renderer()
+    data = [ax.get_window_extent(renderer) for ax in fig.get_axes() if ax.get_label() != "<colorbar>" and ax.axison]
+    for ax in fig.get_axes():
+        legend = ax.get_legend()
+        if legend is not None and legend.get_visible():
+            box = legend.get_window_extent(renderer)
+            if any(box.overlaps(a) for a in data):
+                yield ax, legend
+
+
+def _move_legend_out(ax, legend) -> None:
+    handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+    fontsize = max(MIN_FONT_PT, legend.get_texts()[0].get_fontsize() if legend.get_texts() else MIN_FONT_PT)
+    title = legend.get_title().get_text()
+    ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=fontsize,
+              title=title or None, ncol=1, frameon=False)
+
+
+def finish(fig):
+    """Apply the house style to `fig` (see the module docstring); returns `fig`."""
+    for text in _texts(fig):
+        if text.get_fontsize() < MIN_FONT_PT:
+            text.set_fontsize(MIN_FONT_PT)
+    fig.canvas.draw()  # legends and layout placed at their final size
+    for ax, legend in list(_legends_over_data(fig)):
+        _move_legend_out(ax, legend)
+    if not fig.get_layout_engine():
+        fig.set_layout_engine("constrained")  # room for the legends moved out
+    fig.canvas.draw()
+    for ax in fig.get_axes():
+        if ax.get_label() != "<colorbar>":
+            _pad_limits(ax)
+    fig.canvas.draw()
+    return fig
+
+
+def style_problems(fig) -> list[str]:
+    """What in `fig` breaks the house style: small text, a legend over the data, a clipped marker."""
+    fig.canvas.draw()
+    problems = [f"text of {t.get_fontsize():g} pt < {MIN_FONT_PT:g} pt: {t.get_text()[:40]!r}" for t in _texts(fig)
+                if t.get_fontsize() < MIN_FONT_PT]
+    problems += [f"legend over the data in panel {ax.get_title()[:40]!r}" for ax, _ in _legends_over_data(fig)]
+    for ax in fig.get_axes():
+        if ax.get_label() == "<colorbar>":
+            continue
+        box = ax.get_window_extent()
+        for points, radius in _marker_points(ax):
+            with np.errstate(all="ignore"):
+                shown = ax.transData.transform(points)
+            ok = np.all(np.isfinite(shown), axis=1)
+            if not ok.any():
+                continue
+            x, y = shown[ok].T
+            # a marker is clipped when its centre is inside the axes but its disc crosses the edge
+            inside = (x >= box.x0) & (x <= box.x1) & (y >= box.y0) & (y <= box.y1)
+            cut = inside & ((x - radius < box.x0 - 0.5) | (x + radius > box.x1 + 0.5) | (y - radius < box.y0 - 0.5) | (y + radius > box.y1 + 0.5))
+            if cut.any():
+                problems.append(f"{int(cut.sum())} marker(s) clipped at the edge of panel {ax.get_title()[:40]!r}")
+    return problems
 
 
 def reference(artist):
@@ -163,6 +307,10 @@ def save(
     """
     directory = Path(directory)
     data_directory = Path(data_directory) if data_directory is not None else directory
+    finish(fig)
+    problems = style_problems(fig)
+    if problems:
+        warnings.warn(StyleWarning(f"{name}: " + "; ".join(problems)), stacklevel=2)
     directory.mkdir(parents=True, exist_ok=True)
     data_directory.mkdir(parents=True, exist_ok=True)
     written = []

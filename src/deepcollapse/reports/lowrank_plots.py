@@ -32,7 +32,7 @@ def figure(ds, *, title: str = ""):
             panels.setdefault((str(ds["loss"].values[c]), str(ds["activation"].values[c])), []).append(int(c))
     ncols = min(2, max(1, len(panels)))
     nrows = max(1, -(-len(panels) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, 3.4 * nrows), squeeze=False, constrained_layout=True)
     for ax in axes.flat[len(panels):]:
         ax.set_axis_off()
     if not panels:
@@ -44,12 +44,12 @@ def figure(ds, *, title: str = ""):
             L, K = int(point["depth"]), int(point["K"])
             rel = point["rel_to_dnc"].values  # (ratio, seed)
             x = np.repeat(ds["ratio"].values, rel.shape[1])
-            ax.plot(x, rel.ravel(), ls="none", marker=markers[K], color=colors[L], alpha=0.7, ms=4, label=f"L={L}, K={K}")
+            ax.plot(x, rel.ravel(), ls="none", marker=markers[K], color=colors[L], alpha=0.7, ms=5, label=f"L={L}, K={K}")
         ax.axhline(0.0, color="k", lw=0.8, gid="reference")
         ax.set_yscale("symlog", linthresh=1e-4)
-        ax.set_xlabel("λ / λ_th")
+        ax.set_xlabel(r"$\lambda\,/\,\lambda_{th}$")
         ax.set_ylabel("(GD − DNC) / DNC")
-        ax.legend(fontsize="xx-small", ncol=2)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the data, not over it
     if title:
         figures.suptitle(fig, title)
     return fig

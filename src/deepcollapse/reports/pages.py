@@ -3,7 +3,10 @@
 `banner(overrides)` is the first thing a page shows: when the pipeline ran with overrides of
 params.yaml (the CPU demo, `--configfile workflow/demo.yaml`) it lists every setting of this page
 that differs from params.yaml, as computed by deepcollapse.reports.plan from the resolved config.
-`demo_note(name, overrides)` is the suffix of a figure title whose run is not at the paper's setting.
+`demo_note(name, overrides)` is the suffix of a figure title whose run is not at the paper's setting
+(" — DEMO": titles stay short) and `demo_caption(name, overrides)` the settings behind it, for the
+caption under the figure; `demo_title(title, overrides)` marks a figure of a page whose data the
+overrides concern as a whole (the low-rank study, the networks, the comparison).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import text
+from .sweeps import text_name
 
 _SOURCE_ANCHOR = re.compile(r"docs/math\.md#([a-z0-9-]+)")
 #: Sections of the specification the project was written from -> the anchors of docs/math.md that
@@ -62,13 +66,42 @@ def banner(overrides: Mapping[str, Any] | None) -> None:
     text.show(banner_markdown(overrides))
 
 
+#: What a figure title ends with when its data are not at params.yaml's settings.
+DEMO = " — DEMO"
+
+
 def demo_note(name: str, overrides: Mapping[str, Any] | None) -> str:
-    """' — demo: iters 200,000 (params.yaml: 2,000,000)' for a run the overrides changed, else ''."""
+    """' — DEMO' for a run the overrides changed, else '' (the settings go in `demo_caption`)."""
+    return DEMO if changes_of(name, overrides or {}) else ""
+
+
+def demo_caption(name: str, overrides: Mapping[str, Any] | None) -> str:
+    """'DEMO: iters 200,000 (params.yaml: 2,000,000)' for a run the overrides changed, else ''."""
     changes = changes_of(name, overrides or {})
     if not changes:
         return ""
-    what = "; ".join(f"{c['key'].split('.', 3)[-1]} {_value(c['here'])} (params.yaml: {_value(c['params'])})" for c in changes)
-    return f" — DEMO: {what}"
+    return "DEMO: " + "; ".join(f"{c['key'].split('.', 3)[-1]} {_value(c['here'])} (params.yaml: {_value(c['params'])})" for c in changes)
+
+
+def demo_title(title: str, overrides: Mapping[str, Any] | None) -> str:
+    """`title` + ' — DEMO' when any override concerns this page's data (its banner lists them)."""
+    return title + (DEMO if (overrides or {}).get("changes") else "")
+
+
+def caption(markdown: str) -> None:
+    """The caption under a figure (its settings; titles stay short): small text, Markdown with math."""
+    if markdown:
+        text.show(f"<small>{markdown}</small>")
+
+
+#: Fields of a stored UFM config that a caption leaves out (bookkeeping, not the problem).
+_NOT_SETTINGS = {"log_every", "log_spaced", "sweep", "model", "activation", "loss", "bias", "dtype", "device", "metrics"}
+
+
+def settings_text(config: Mapping[str, Any]) -> str:
+    """'K = 4, n = 50, d = 20, λ_W = 0.005, λ_H = 0.005, lr = 0.1, iters = 100,000, seed = 0' from a stored config."""
+    return ", ".join(f"{text_name(k)} = {_value(v)}" for k, v in config.items()
+                     if k not in _NOT_SETTINGS and isinstance(v, (int, float, str)) and not isinstance(v, bool))
 
 
 def source_link(source: str) -> str:

@@ -78,7 +78,7 @@ def summary_rows(inputs: Mapping[str, Any] | Iterable[Any]) -> list[dict[str, An
         rec = metadata.get("provenance")
         if rec is None:  # e.g. a table derived from the other inputs listed
             rows.append({"input": label, "path": path, "created": "(no record: derived from the inputs below)",
-                         "commit": "", "deepcollapse": "", "torch": "", "device": "", "seed": "", "params": None})
+                         "commit": "", "deepcollapse": "", "torch": "", "device": "", "machine": "", "seed": "", "params": None})
             continue
         rows.append(_row(label, path, rec))
         rows.extend(_row(f"{label} <- {where}", path, upstream) for where, upstream in upstream_records(metadata))
@@ -97,16 +97,31 @@ def _row(label: str, path: str, rec: Mapping[str, Any]) -> dict[str, Any]:
         "deepcollapse": versions.get("deepcollapse", "?"),
         "torch": versions.get("torch", "?"),
         "device": rec.get("device", "?"),
+        "machine": machine_summary(rec.get("machine")),
         "seed": rec.get("seed", ""),
         "params": rec.get("params"),
     }
+
+
+def machine_summary(machine: Mapping[str, Any] | None) -> str:
+    """'AMD EPYC; openblas 0.3.31 (2 threads), openmp (2 threads); torch: mkl, 2 threads' from a
+    record's machine (older records have none: '?')."""
+    if not machine:
+        return "?"
+    libs = ", ".join(f"{lib.get('api')}{' ' + str(lib['version']) if lib.get('version') else ''} ({lib.get('threads')} threads)"
+                     for lib in machine.get("blas", []))
+    text = f"{machine.get('cpu', '?')}; {libs or 'no BLAS loaded'}"
+    threads = machine.get("threads", {})
+    if "torch_intra_op" in threads:
+        text += f"; torch: {machine.get('torch_build', {}).get('blas_info', '?')}, {threads['torch_intra_op']} threads"
+    return text
 
 
 def to_html(inputs: Mapping[str, Any] | Iterable[Any], *, page_params: Mapping[str, Any] | None = None) -> str:
     """The HTML provenance block: a table of inputs, their parameters, and the rendering environment."""
     esc = html.escape
     rows = summary_rows(inputs)
-    head = ("input", "created", "commit", "deepcollapse", "torch", "device", "seed")
+    head = ("input", "created", "commit", "deepcollapse", "torch", "device", "machine", "seed")
     out = ['<div class="provenance"><h2>Provenance</h2>']
     out.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>")
     for row in rows:

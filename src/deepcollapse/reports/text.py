@@ -4,7 +4,8 @@ Browsers render MathML natively, so a page needs no MathJax script and no networ
 (the pages are read offline and tested in headless Chromium, where a CDN script is a console error).
 `html(text)` turns Markdown with ``$…$`` / ``$$…$$`` math into HTML; `show(text)` displays it from
 a notebook; `write_document` renders docs/math.md itself as reports/math.html, the page every report
-page links to for its definitions (`math_link`).
+page links to for its definitions (`math_link`), with its computable numbers computed
+(`math_values`).
 
     python -m deepcollapse.reports.text docs/math.md reports/math.html
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..store import write_text
+from . import math_values
 
 #: The rendered math document, relative to a report page in reports/pages/.
 MATH_PAGE_FROM_PAGES = "../math.html"
@@ -36,14 +38,28 @@ math{font-family:"STIX Two Math","Latin Modern Math","Cambria Math","DejaVu Math
 """
 
 
+#: Delimiters latex2mathml leaves as TeX after a size command (`\big\|` gives <mo ...>\|</mo>).
+_DELIMITERS = {"\\|": "&#x02016;", "\\Vert": "&#x02016;", "\\lVert": "&#x02016;", "\\rVert": "&#x02016;",
+               "\\vert": "|", "\\lvert": "|", "\\rvert": "|", "\\{": "{", "\\}": "}",
+               "\\langle": "&#x027E8;", "\\rangle": "&#x027E9;"}
+_MO_TEX = re.compile(r"(<mo[^>]*>)(\\[A-Za-z]+|\\.)(</mo>)")
+_LEFT_TEX = re.compile(r">[^<]*\\[^<]*<")
+
+
 def mathml(tex: str, *, display: bool = False) -> str:
-    """One LaTeX formula as MathML; an unsupported construct raises naming the formula."""
+    r"""One LaTeX formula as MathML; an unsupported construct, or TeX the converter would leave in
+    the output as text (a reader would see `\|`), raises naming the formula."""
     from latex2mathml.converter import convert
 
     try:
-        return convert(tex.strip(), display="block" if display else "inline")
+        out = convert(tex.strip(), display="block" if display else "inline")
     except Exception as exc:  # latex2mathml raises its own exception types per construct
         raise InputError(f"cannot typeset the formula {tex.strip()!r}: {exc}") from None
+    out = _MO_TEX.sub(lambda m: m.group(1) + _DELIMITERS.get(m.group(2), m.group(2)) + m.group(3), out)
+    left = _LEFT_TEX.search(out)
+    if left:
+        raise InputError(f"cannot typeset the formula {tex.strip()!r}: TeX left in the output ({left.group(0)[1:-1]!r})")
+    return out
 
 
 def html(text: str) -> str:
@@ -80,7 +96,7 @@ def write_document(source: str | os.PathLike, out: str | os.PathLike, *, title: 
     source = Path(source)
     if not source.is_file():
         raise InputError(f"{source}: no such document")
-    body = html(source.read_text())
+    body = html(math_values.substitute(source.read_text()))  # computed numbers: computed now, not typed
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}"
             f"<p><small>Rendered from <code>{_html.escape(str(source))}</code> of the repository.</small></p></body></html>\n")

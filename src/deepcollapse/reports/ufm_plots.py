@@ -22,6 +22,7 @@ from ..ufm import Config, theory
 from ..ufm.joined import with_theory
 from . import claims, figures
 from .figures import readable_log_ticks, reference
+from .text import math_link
 # the sweep helpers live in `sweeps` (data, below `claims`); pages also name them as ufm_plots.X
 from .sweeps import _point_labels, members, point_label, sweep_dims, text_name  # noqa: F401
 
@@ -174,9 +175,14 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "outcome": status.get(label, ""),
             }
             for level in levels:
+                norm = float(final[f"norm_{level}"]) if f"norm_{level}" in final else None
+                zero = claims.is_zero(norm)
+                if norm is not None:
+                    row[f"‖{level}‖_F"] = norm
                 for key in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF"):
                     if f"{key}_{level}" in final:
-                        row[f"{key} ({level})"] = float(final[f"{key}_{level}"])
+                        # at the zero solution the metrics are ratios of rounding noise: no value is shown
+                        row[f"{key} ({level})"] = f"{level} → 0" if zero else float(final[f"{key}_{level}"])
             rows.append(row)
     return rows
 
@@ -263,7 +269,7 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     outcomes = outcomes if outcomes is not None else claims.outcomes(ds)
     status = {frozenset(o.label.split(", ")): o.status for o in outcomes}  # sweep dims in any order
     series = list(_by(final, other))
-    stuck_labelled = False
+    stuck_labelled = zero_labelled = False
     for i, (label, point) in enumerate(series):
         tag = f"GD {label}".strip()
         # the status of each swept point of this series, in the order of x
@@ -272,13 +278,20 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
         y_obj = np.asarray(point["objective"].values, dtype=float)
         ax1.semilogx(x, y_obj, "o", mfc="none", color=f"C{i}", label=tag)
         panels = [(ax1, y_obj)]
+        zero = np.zeros(len(x), dtype=bool)
         if f"norm_{level}" in point:
             y_norm = np.asarray(point[f"norm_{level}"].values, dtype=float)
-            ax2.semilogx(x, y_norm, "o-", ms=4, color=f"C{i}", label=tag)
+            zero = np.array([claims.is_zero(v) for v in y_norm])
+            ax2.loglog(x, y_norm, "o-", ms=4, color=f"C{i}", label=tag)
             panels.append((ax2, y_norm))
+            if zero.any():
+                ax2.loglog(x[zero], y_norm[zero], "x", ms=7, mew=1.5, color="k",
+                           label=None if zero_labelled else f"{level} → 0 (‖{level}‖_F ≤ {claims.DEFAULT.zero_norm:g}): no NC value drawn")
+                zero_labelled = True
         for key, style in (("NC2_ETF", "-"), ("NC2_OF", "--")):
             if f"{key}_{level}" in point:
                 y = np.asarray(point[f"{key}_{level}"].values, dtype=float)
+                y = np.where(zero, np.nan, y)  # undefined at the zero solution (docs/math.md#nc-metrics)
                 what = "centred means" if key == "NC2_ETF" else "uncentred means"
                 ax3.loglog(x, y, style, marker="o", ms=3, color=f"C{i}",
                            label=f"{key} ({what}) {label}".strip() if i == 0 or len(series) < 4 else None)
@@ -299,8 +312,8 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
         ax.set_xlabel(tex(dim))
         readable_log_ticks(ax)
     ax1.set_title("final objective", fontsize="small")
-    ax2.set_title(f"final $\\|{level}\\|_F$ (0: the zero solution)", fontsize="small")
-    ax3.set_title(f"final NC2 of {level}", fontsize="small")
+    ax2.set_title(f"final $\\|{level}\\|_F$", fontsize="small")
+    ax3.set_title(f"final NC2 of {level} (none where {level} → 0)", fontsize="small")
     handles, labels = [], []
     for ax in (ax1, ax2, ax3):
         for h, l in zip(*ax.get_legend_handles_labels()):
@@ -310,6 +323,30 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize="x-small")
     figures.suptitle(fig, title, fontsize="medium")
     return fig
+
+
+def zero_note(level: str = "H") -> str:
+    """The one sentence that says what a page shows at the zero solution, with its threshold."""
+    exponent = round(math.log10(claims.DEFAULT.zero_norm))
+    sym = re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", level)  # H2 -> H_2
+    return (f"Where the final $\\|{sym}\\|_F \\le 10^{{{exponent}}}$ (the zero-solution threshold of "
+            f"{math_link('structure-claims')}) GD has reached ${sym} \\to 0$: the NC metrics are undefined there "
+            "(ratios of rounding noise), so the figures draw the norm (×) and no NC value, and the tables say "
+            f"\"{level} → 0\".")
+
+
+def stationary_rank(base_config: Mapping[str, Any], *, fields: tuple[str, ...], value: float, objective: float,
+                    rtol: float = 1e-6) -> tuple[int, float] | None:
+    """(r, relative difference) when a GD objective sits on the value of a rank-r stationary point
+    (r < K: r singular values at the nonzero root, the rest at 0; docs/math.md#extended-landscape) of
+    the closed form at `value` of the swept `fields`; None when it sits on none."""
+    info = theory.minimizer(_config_along(base_config, fields)(value))
+    levels = list(info.get("rank_levels") or [])[:-1]  # the last (r = K) is the global minimum itself
+    if not levels:
+        return None
+    r = min(range(len(levels)), key=lambda i: abs(objective - levels[i]))
+    rel = abs(objective - levels[r]) / abs(levels[r])
+    return (r, rel) if rel <= rtol else None
 
 
 def _by(final, dims):

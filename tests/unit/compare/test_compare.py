@@ -6,12 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deepcollapse import frames
 from deepcollapse.compare import (
+    RATE_TIE,
+    TOLERANCES,
+    Agreement,
     LevelTrajectories,
     collapse_rate,
     common_grid,
     compare,
     depth_ordering,
+    faster,
     kendall_tau,
     on_grid,
     spearman,
@@ -24,7 +29,7 @@ from tests.support import ROOT
 NET_LEVELS = ("stage1", "stage2", "stage3", "penultimate")
 
 
-def _model(name, time, levels, nc1_rates, *, of_final=None, etf_final=None, nc1_start=1.0):
+def _model(name, time, levels, nc1_rates, *, of_final=None, etf_final=None, nc1_start=1.0, K=4):
     """Trajectories with NC1 = start * 10^(rate * fraction) per level and NC2 decaying linearly
     in the fraction of training from 1 to the given final values."""
     time = np.asarray(time, dtype=float)
@@ -34,7 +39,7 @@ def _model(name, time, levels, nc1_rates, *, of_final=None, etf_final=None, nc1_
     etf_final = etf_final or [0.9] * len(levels)
     of = np.stack([1 + (f - 1) * frac for f in of_final], axis=1)
     etf = np.stack([1 + (f - 1) * frac for f in etf_final], axis=1)
-    return LevelTrajectories(name, time, levels, {"NC1": nc1, "NC2_OF": of, "NC2_ETF": etf})
+    return LevelTrajectories(name, time, levels, {"NC1": nc1, "NC2_OF": of, "NC2_ETF": etf}, K=K)
 
 
 def test_spearman_of_a_curve_with_itself_and_its_reverse():
@@ -62,12 +67,44 @@ def test_kendall_tau_orderings():
     assert kendall_tau([0, 1, 2, 3], [4, 3, 1, 2]) == pytest.approx(-4 / 6)
 
 
-def test_structure_labels():
-    assert structure(0.1, 0.05) == "OF"  # an OF also passes the ETF test: OF wins
-    assert structure(0.5, 0.1) == "ETF"
-    assert structure(0.5, 0.3) == "neither"
-    assert structure(float("nan"), 0.1) == "ETF"
-    assert structure(0.25, 0.25, threshold=0.3) == "OF"
+def _final(of, etf, *, K, norm=None):
+    values = {"NC1": np.zeros((2, 1)), "NC2_OF": np.full((2, 1), of), "NC2_ETF": np.full((2, 1), etf)}
+    if norm is not None:
+        values["norm"] = np.full((2, 1), norm)
+    return LevelTrajectories("m", np.arange(2), ("a",), values, K=K)
+
+
+def test_structure_labels_are_the_pages_own():
+    """One vocabulary: the comparison names a level as every page does (`frames.frame_of`, the
+    thresholds of docs/math.md#structure-claims), against the model's own K."""
+    etf10 = frames.etf_of_distance(10)
+    assert f"{etf10:.4f}" == "0.3204"
+    assert structure(_final(1e-4, 1e-4, K=4), "a") == frames.OF  # an OF also passes the ETF test: OF wins
+    assert structure(_final(etf10, 1e-4, K=10), "a") == frames.ETF
+    assert structure(_final(etf10, 1e-4, K=4), "a") == frames.NEITHER  # K = 4's ETF sits at 0.5176
+    # the comparison's former threshold of 0.2 called these an OF and an ETF; the pages call them neither
+    assert structure(_final(0.15, 0.5, K=10), "a") == frames.NEITHER
+    assert structure(_final(0.5, 0.15, K=10), "a") == frames.NEITHER
+    assert structure(_final(1e-4, 1e-4, K=4, norm=1e-12), "a") == frames.ZERO  # a vanished H has no frame
+    with pytest.raises(InputError, match="number of classes"):
+        structure(_final(1e-4, 1e-4, K=0), "a")
+
+
+def test_a_tie_is_a_tie():
+    assert faster([-15.8, -15.7]) is None  # 0.6% apart: neither level collapses faster
+    assert faster([-15.8, -3.0]) == 0 and faster([-3.0, -15.8]) == 1
+    assert faster([-10.0, -10.0 * (1 - RATE_TIE) + 1e-9]) == 0  # just beyond the tolerance: an order
+    rates = lambda net, ufm: Agreement("n", "u", 0.0, 0.0, (), (("p", "H2", net[0], ufm[0]), ("s", "H1", net[1], ufm[1])), ())
+    assert rates((-15.8, -15.7), (-15.7, -15.8)).rate_distance == 0  # both ties: they agree
+    assert rates((-15.8, -15.7), (-15.8, -3.0)).rate_distance == 1
+    # a verdict criterion whose two distances differ by less than its tolerance is a tie
+    net = _model("net", np.arange(11), NET_LEVELS, [-1, -2, -3, -4])
+    a = compare(net, _model("a", np.arange(11), ("H1", "H2"), [-3, -4]), network_levels=NET_LEVELS)
+    nudged = Agreement(**{**a.__dict__, "similarity": tuple((n, u, k, rho - TOLERANCES["similarity"] / 2) for n, u, k, rho in a.similarity)})
+    v = verdict({"ReLU": a, "linear": nudged})
+    assert v.per_criterion["similarity"] == "tie" and v.closer_to == "undecided"
+    further = Agreement(**{**a.__dict__, "similarity": tuple((n, u, k, rho - 2 * TOLERANCES["similarity"]) for n, u, k, rho in a.similarity)})
+    assert verdict({"ReLU": a, "linear": further}).per_criterion["similarity"] == "ReLU"
 
 
 def test_collapse_rate_recovers_the_slope():
@@ -81,7 +118,7 @@ def test_on_grid_is_exact_on_a_power_law():
     # interpolation is linear in log10(fraction) -> exact for a power law of the fraction
     time = np.arange(0, 101, dtype=float)
     nc1 = np.maximum(time / 100, 1e-3)[:, None] ** 2
-    model = LevelTrajectories("m", time, ("a",), {"NC1": nc1})
+    model = LevelTrajectories("m", time, ("a",), {"NC1": nc1}, K=3)
     grid = common_grid(model, points=16)
     assert grid[0] == pytest.approx(0.01) and grid[-1] == 1.0
     assert np.allclose(on_grid(model, "NC1", "a", grid), 2 * np.log10(grid), atol=1e-12)
@@ -95,14 +132,14 @@ def test_reversed_depth_ordering_is_detected():
 
 
 def test_a_network_compared_with_itself_agrees_perfectly():
-    net = _model("net", [0, 1, 2, 5, 10, 20, 40], NET_LEVELS, [-1, -1.5, -2, -3], of_final=[0.9, 0.9, 0.5, 0.1])
-    same = LevelTrajectories("ufm", net.time * 1000, ("H1", "H2"), {k: v[:, [2, 3]] for k, v in net.values.items()})
+    net = _model("net", [0, 1, 2, 5, 10, 20, 40], NET_LEVELS, [-1, -1.5, -2, -3], of_final=[0.9, 0.9, 0.5, 1e-4])
+    same = LevelTrajectories("ufm", net.time * 1000, ("H1", "H2"), {k: v[:, [2, 3]] for k, v in net.values.items()}, K=4)
     agreement = compare(net, same, network_levels=NET_LEVELS[2:])
     assert agreement.ordering_distance == 0
     assert agreement.structure_distance == 0
     assert agreement.rate_distance == 0
     assert agreement.mean_similarity == pytest.approx(1.0)
-    assert [s[2:] for s in agreement.structures] == [("OF", "OF"), ("neither", "neither")]
+    assert [s[2:] for s in agreement.structures] == [(frames.OF, frames.OF), (frames.NEITHER, frames.NEITHER)]
     # the time unit does not matter, only the fraction of training
     assert [r[2] for r in agreement.rates] == pytest.approx([r[3] for r in agreement.rates])
 
@@ -110,11 +147,11 @@ def test_a_network_compared_with_itself_agrees_perfectly():
 def test_verdict_picks_the_model_that_matches_on_every_criterion():
     # network: NC1 falls with depth, deepest collapses fastest, only the deepest level reaches OF
     time = [0, 1, 2, 4, 8, 16, 32, 64]
-    net = _model("net", time, NET_LEVELS, [-0.5, -1, -2, -4], of_final=[0.95, 0.9, 0.8, 0.1])
-    relu_like = _model("relu", np.arange(0, 1001, 50), ("H1", "Z", "H2"), [-2, -3, -5], of_final=[0.7, 0.5, 0.05])
+    net = _model("net", time, NET_LEVELS, [-0.5, -1, -2, -4], of_final=[0.95, 0.9, 0.8, 1e-4])
+    relu_like = _model("relu", np.arange(0, 1001, 50), ("H1", "Z", "H2"), [-2, -3, -5], of_final=[0.7, 0.5, 1e-4])
     # linear-like: both levels OF, the shallower collapsing faster, and NC1 rising with depth
     # (decreasing NC2 curves but with an increasing NC1 at H2: rank correlation -1 on NC1)
-    lin = _model("linear", np.arange(0, 1001, 50), ("H1", "H2"), [-5, 2], of_final=[0.05, 0.05])
+    lin = _model("linear", np.arange(0, 1001, 50), ("H1", "H2"), [-5, 2], of_final=[1e-4, 1e-4])
     relu_agreement = compare(net, relu_like, network_levels=NET_LEVELS)
     lin_agreement = compare(net, lin, network_levels=NET_LEVELS)
     assert relu_agreement.structure_distance == 0 and lin_agreement.structure_distance == 1
@@ -137,7 +174,7 @@ def test_equal_agreement_is_undecided():
 
 def test_bad_inputs_are_refused():
     with pytest.raises(InputError, match="increasing"):
-        LevelTrajectories("x", np.array([0.0, 0.0, 1.0]), ("a",), {"NC1": np.ones((3, 1))})
+        LevelTrajectories("x", np.array([0.0, 0.0, 1.0]), ("a",), {"NC1": np.ones((3, 1))}, K=3)
     with pytest.raises(InputError, match="shape"):
         LevelTrajectories("x", np.arange(3), ("a", "b"), {"NC1": np.ones((3, 1))})
     net = _model("net", np.arange(11), NET_LEVELS, [-1, -2, -3, -4])
@@ -201,6 +238,9 @@ def test_report_loaders_read_a_ufm_run_and_a_metrics_dataset():
     keys = ("NC1", "NC2_OF", "NC2_ETF", "NC3_OF", "NC3_ETF")
     metrics = xr.Dataset({k: (("epoch", "layer"), rng.uniform(0.1, 1, (4, 5))) for k in keys},
                          coords={"epoch": epochs, "layer": np.array(layers, dtype=object)})
+    with pytest.raises(InputError, match="num_classes"):
+        comparison.network_trajectories(metrics, "net")  # a structure cannot be named without K
+    metrics.attrs["num_classes"] = 10
     net = comparison.network_trajectories(metrics, "net")
     # stage4 (= the penultimate features in ResNet18) is left out, the order is by depth
     assert net.levels == ("stage1", "stage2", "stage3", "penultimate")
@@ -208,6 +248,13 @@ def test_report_loaders_read_a_ufm_run_and_a_metrics_dataset():
     agreements, result = comparison.compare_run(net, {"ReLU": ufm, "linear": ufm})
     assert result.closer_to == "undecided"
     assert len(comparison.criteria_rows("net", agreements, result)) == 4
+    # the page says that the reference has another K, and (ReLU) how many samples it ends with dead
+    assert ufm.K == 3 and net.K == 10 and set(ufm.dead) == {"H2"}  # the solver counts dead samples at H2
+    (k_note,) = [n for n in comparison.reference_notes(net, {"ReLU": ufm}) if "classes" in n]
+    assert "K = 3 classes, the network K = 10" in k_note and "0.3204 at K = 10" in k_note
+    dead = LevelTrajectories("dead", ufm.time, ufm.levels, ufm.values, K=10, dead={"H2": 8})
+    (dead_note,) = comparison.reference_notes(net, {"ReLU": dead})
+    assert "8 dead training sample(s) at H2" in dead_note
 
     swept = ds.expand_dims(seed=[0, 1])
     with pytest.raises(InputError, match="sweep"):

@@ -71,6 +71,46 @@ def test_svg_is_byte_identical_for_identical_data(tmp_path):
     assert out[0] == out[1]
 
 
+def _badly_styled_figure():
+    """Text of 5-6 pt, legends over the data, markers centred on the axes' limits (half-clipped),
+    on a log axis and on an inverted one."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    a.loglog([1, 10, 100], [1e-3, 1e-2, 1], "o", ms=8, label="points")
+    a.set_xlim(1, 100)
+    a.set_ylim(1e-3, 1)
+    a.legend(fontsize=5, loc="center")
+    b.scatter([0, 1], [0, 1], s=80, label="scatter")
+    b.set_xlim(0, 1)
+    b.set_ylim(0, 1)
+    b.invert_yaxis()
+    b.set_title("small", fontsize=6)
+    b.legend(fontsize="xx-small")
+    return fig
+
+
+def test_the_house_style_is_measured_and_applied(tmp_path):
+    import re
+    import warnings
+
+    figures.use_style()
+    fig = _badly_styled_figure()
+    problems = "\n".join(figures.style_problems(fig))
+    assert "text of 5 pt" in problems and "text of 6 pt" in problems
+    assert problems.count("legend over the data") == 2 and problems.count("clipped at the edge") == 2
+    figures.finish(fig)
+    assert figures.style_problems(fig) == []
+    a, b = fig.get_axes()
+    assert a.get_xlim()[0] < 1 < 100 < a.get_xlim()[1] and b.get_ylim()[0] > 1 > 0 > b.get_ylim()[1]  # inverted stays inverted
+    plt.close(fig)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", figures.StyleWarning)  # save applies the style: nothing left to warn about
+        figures.save(_badly_styled_figure(), "styled", directory=tmp_path, formats=("svg",))
+    sizes = [float(v) for v in re.findall(r"font(?:-size)?:\s*([0-9.]+)px", (tmp_path / "styled.svg").read_text())]
+    # SVG units are points at the saved size; mathtext sets an exponent (10^-3 on a log axis) at 70%
+    assert sizes and min(sizes) >= 0.7 * figures.MIN_FONT_PT and sorted(sizes)[len(sizes) // 2] >= figures.MIN_FONT_PT
+    plt.close("all")
+
+
 def _store(path, *, epochs=3, seed=7):
     ds = xr.Dataset(
         {

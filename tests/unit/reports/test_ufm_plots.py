@@ -71,3 +71,55 @@ def test_trajectory_and_phase_figures_plot_the_run_data(tmp_path):
     table = ufm_plots.final_rows({"sweep": ds})
     assert [r["run"] for r in table] == ["sweep [λ=0.005]", "sweep [λ=0.05]"]
     assert table[1]["GD objective"] == pytest.approx(float(ds["objective"].isel(iteration=-1, **{"lambda": 1})))
+
+
+# ------------------------------------------------------------------ no metric where it is undefined
+@pytest.fixture(scope="module")
+def vanishing():
+    """A λ sweep across the plain threshold: at λ = 2 (c = 12) GD drives H to ~1e-89, where NC is rounding noise."""
+    from deepcollapse.ufm import Config, Sweep, solve_sweep
+
+    config = Config(model="plain", bias="none", K=3, n=4, d=6, lambda_W=0.05, lambda_H=0.05, lr=0.2, iters=400, log_every=100)
+    return solve_sweep(config, Sweep.from_mapping({"lambda": {"fields": ["lambda_W", "lambda_H"], "values": [0.05, 2.0]}}))
+
+
+def test_the_zero_solution_shows_its_norm_and_no_nc_value(vanishing):
+    from deepcollapse.reports import claims
+
+    final = vanishing.isel(iteration=-1)
+    assert float(final["norm_H"].sel({"lambda": 2.0})) < 1e-50 < float(final["norm_H"].sel({"lambda": 0.05}))
+    rows = {row["run"]: row for row in ufm_plots.final_rows({"s": vanishing})}
+    zero, fine = rows["s [λ=2]"], rows["s [λ=0.05]"]
+    assert {zero[f"{k} (H)"] for k in ("NC1", "NC2_ETF", "NC2_OF", "NC3_OF")} == {"H → 0"} and zero["‖H‖_F"] < 1e-50
+    assert all(isinstance(fine[f"{k} (H)"], float) for k in ("NC1", "NC2_OF"))
+    fig = ufm_plots.phase_figure(vanishing, dim="lambda", threshold=None, title="t", outcomes=claims.outcomes(vanishing))
+    _, _, nc2 = fig.get_axes()[:3]
+    drawn = [line.get_xydata() for line in nc2.get_lines() if line.get_gid() != figures.REFERENCE and "NC2" in line.get_label()]
+    assert drawn and all(np.isnan(xy[xy[:, 0] == 2.0, 1]).all() and np.isfinite(xy[xy[:, 0] == 0.05, 1]).all() for xy in drawn)
+    assert any("H → 0" in line.get_label() for line in fig.get_axes()[1].get_lines())  # marked on the norm panel
+    plt.close(fig)
+    assert "10^{-6}" in ufm_plots.zero_note("H2") and "H_2 \\to 0" in ufm_plots.zero_note("H2")
+
+
+def test_a_gd_end_on_a_rank_r_stationary_value_is_named():
+    from deepcollapse.ufm import Config, theory
+    from deepcollapse.config import from_mapping
+
+    base = {"model": "extended", "activation": "linear", "K": 4, "n": 50, "d1": 20, "d2": 20,
+            "lambda_W1": 5e-3, "lambda_W2": 5e-3, "lambda_H1": 5e-3}
+    fields = ("lambda_W1", "lambda_W2", "lambda_H1")
+    levels = theory.minimizer(from_mapping(Config, base))["rank_levels"]
+    assert ufm_plots.stationary_rank(base, fields=fields, value=5e-3, objective=levels[3] * (1 + 3e-11)) == (3, pytest.approx(3e-11, rel=1e-3))
+    assert ufm_plots.stationary_rank(base, fields=fields, value=5e-3, objective=levels[2])[0] == 2
+    assert ufm_plots.stationary_rank(base, fields=fields, value=5e-3, objective=0.45) is None  # between two ranks
+    assert ufm_plots.stationary_rank(base, fields=fields, value=5e-3, objective=levels[4]) is None  # the minimum itself
+
+
+def test_a_run_stopped_on_its_way_to_the_predicted_frame_says_so():
+    from deepcollapse.reports import claims
+
+    level = claims.Level("H2", 0.1, 0.01, 0.05, math.nan, 1.0, 4, claims.NEITHER, False, earlier=(100_000, 0.2, 0.3))
+    assert "heading to the predicted orthogonal frame when GD stopped: NC2_OF fell from 0.3 (iteration 100,000) to 0.05" in level.sentence(claims.OF)
+    assert "heading" not in level.sentence()  # a converged run (no prediction passed) says nothing of the way
+    rising = claims.Level("H2", 0.1, 0.01, 0.05, math.nan, 1.0, 4, claims.NEITHER, False, earlier=(100_000, 0.2, 0.01))
+    assert "heading" not in rising.sentence(claims.OF)  # moving away from the OF is not heading to it
