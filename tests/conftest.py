@@ -41,6 +41,7 @@ RUN_FIRST = (  # paths under tests/
     "system/test_pipeline_dag.py",
     "system/test_network_journey.py",  # the README's real-data network example, shrunk (~4 min wall loaded)
     "system/test_reports_claims.py",
+    "system/test_reports_demo.py",  # every notebook rendered from overridden settings
     "system/test_pipeline_e2e.py",  # only reads the journey's demo run (a file lock makes it wait for that run)
     "system/test_reports_browser.py",
     "system/test_dvc_remote.py",
