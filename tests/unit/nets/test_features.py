@@ -178,7 +178,7 @@ def test_features_log_a_line_per_checkpoint(pipeline, tmp_path, capsys):
 def test_bad_thread_counts_and_subsets_are_refused(pipeline, tmp_path, capsys):
     out = tmp_path / "f.zarr"
     for argv, says in [(["--threads", "-1"], "threads must be >= 0"), (["--test-per-class", "3"], "needs the test split"),
-                       (["--test", "--test-per-class", "9"], "fewer than the 9 requested")]:
+                       (["--test", "--test-per-class", "9"], "fewer than the 9 per class that test_per_class asks for")]:
         assert main(["features", "--run", str(pipeline["run"]), "--out", str(out), *argv, "--no-progress"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and says in err, err
