@@ -44,8 +44,9 @@ VARIANTS = {
 
 
 def sigterm_when_epoch_begins(monkeypatch, epoch: int) -> None:
-    """A real SIGTERM to this process as 0-based `epoch` begins: seen after its first step, so the
-    state is saved mid-epoch (step 1 of 10)."""
+    """Deliver a real SIGTERM to this process once, as 0-based `epoch` begins: a deterministic
+    pre-emption point, unlike a signal sent from outside after a delay (the trainer sees it after
+    the epoch's first step, so the state is saved mid-epoch; tests/unit/nets/test_trainer.py too)."""
     from deepcollapse.nets import trainer
 
     original, pending = trainer.epoch_order, [True]

@@ -22,6 +22,7 @@ from deepcollapse.nets import checkpoint
 from deepcollapse.nets.config import TrainConfig
 from deepcollapse.nets.trainer import PREEMPTED_EXIT_STATUS, Preempted, TrainingDiverged, train
 from tests.support import ROOT
+from tests.support.execution import sigterm_when_epoch_begins
 
 # 300 digits (30 per class), ResNet18 at width 1/8, batches of 32: 10 steps per epoch.
 TINY = {
@@ -155,22 +156,6 @@ def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):
     assert not rundir.done_path(run).exists()
     assert main(["train", "--config", str(config_path), "--out", str(run), "--no-progress"]) == 0
     assert_bitwise_equal(final_weights(run), final_weights(straight))
-
-
-def sigterm_when_epoch_begins(monkeypatch, epoch: int) -> None:
-    """Deliver a real SIGTERM to this process once, as 0-based `epoch` begins (before its first
-    step): a deterministic pre-emption point, unlike a signal sent from outside after a delay."""
-    from deepcollapse.nets import trainer
-
-    original, pending = trainer.epoch_order, [True]
-
-    def order(seed: int, e: int, n: int):
-        if e == epoch and pending:
-            pending.clear()
-            os.kill(os.getpid(), signal.SIGTERM)
-        return original(seed, e, n)
-
-    monkeypatch.setattr(trainer, "epoch_order", order)
 
 
 @pytest.mark.parametrize(
