@@ -58,6 +58,10 @@ def display(table):
         shown = shown.drop(columns=parts).assign(problem=problem)
         order = [c for c in shown.columns if c not in ("problem",)]
         shown = shown[order[:order.index("reason") + 1 if "reason" in order else 3] + ["problem"] + order[order.index("reason") + 1 if "reason" in order else 3:]]
+    if "iterations" in shown:  # 200,000: readable, and it wraps at the comma if it must
+        shown = shown.assign(iterations=shown["iterations"].map(lambda v: f"{int(v):,}" if v == v and v != "" else ""))
+    if "theory_source" in shown:  # the anchor of docs/math.md says it (the page links the document above)
+        shown = shown.assign(theory_source=shown["theory_source"].astype(str).str.replace("docs/math.md#", "", regex=False))
     shown = shown.rename(columns=lambda c: c.replace("_", " ") if c not in ("run", "point") else c)
     return shown.set_index(["run", "point"])
 

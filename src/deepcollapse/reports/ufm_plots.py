@@ -358,7 +358,7 @@ def zero_note(level: str = "H") -> str:
     sym = re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", level)  # H2 -> H_2
     return (f"Where the final $\\|{sym}\\|_F \\le 10^{{{exponent}}}$ (the zero-solution threshold of "
             f"{math_link('structure-claims')}) GD has reached ${sym} \\to 0$: the NC metrics are undefined there "
-            "(ratios of rounding noise), so the figures draw the norm (×) and no NC value, and the tables say "
+            "(ratios of rounding noise), so the figures mark these points with × on the norm panel and draw no NC value there, and the tables say "
             f"\"{level} → 0\".")
 
 

@@ -132,3 +132,13 @@ def test_the_final_table_splits_into_a_run_table_and_a_level_table(vanishing):
     assert [(r["run"], r["level"]) for r in by_level] == [("s [λ=0.05]", "H"), ("s [λ=2]", "H")]
     assert by_level[1]["NC1"] == "H → 0" and by_level[1]["‖·‖_F"] == rows[1]["‖H‖_F"]
     assert by_level[0]["NC2_OF"] == rows[0]["NC2_OF (H)"]
+
+
+def test_a_run_on_a_dead_sample_plateau_is_not_said_to_be_heading_anywhere():
+    from deepcollapse.reports import claims
+
+    level = claims.Level("H2", 0.1, 0.01, 0.05, math.nan, 1.0, 4, claims.NEITHER, False, earlier=(100_000, 0.2, 0.3))
+    outcome = lambda dead: claims.Outcome("seed=0", 200_000, 2e-2, claims.ABOVE, (level,), {"H2": claims.OF}, dead)
+    assert "heading to the predicted orthogonal frame" in outcome({"H2": (0, -1)}).sentence()
+    plateau = outcome({"H2": (1, 4_400)})
+    assert plateau.kind == claims.ABOVE_DEAD and "heading" not in plateau.sentence() and "dead at H2" in plateau.sentence()
