@@ -54,7 +54,8 @@ def display(table):
     # the table then fits a 1280 px page without breaking a word or a number in two
     parts = [c for c in ("model", "activation", "bias", "loss") if c in shown]
     if parts:
-        problem = shown[parts].astype(str).apply(lambda r: " ".join(v for v in r if v and v != "nan"), axis=1)
+        # an all-empty column (no run of the file has an activation) reads back as float NaN
+        problem = shown[parts].astype(object).apply(lambda r: " ".join(str(v) for v in r if isinstance(v, str) and v and v != "nan"), axis=1)
         shown = shown.drop(columns=parts).assign(problem=problem)
         order = [c for c in shown.columns if c not in ("problem",)]
         shown = shown[order[:order.index("reason") + 1 if "reason" in order else 3] + ["problem"] + order[order.index("reason") + 1 if "reason" in order else 3:]]
