@@ -60,7 +60,7 @@ _INSPECT = """
   const prose = clone ? clone.textContent : '';
   // what sticks out of a 1280 px window: a table wider than the page must fit or wrap, not scroll off
   const wide = [...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().right > window.innerWidth + 1)
-    .map(t => Math.round(t.getBoundingClientRect().right) + ' px: ' + (t.innerText || '').slice(0, 60).replace(/\s+/g, ' '));
+    .map(t => Math.round(t.getBoundingClientRect().right) + ' px: ' + (t.innerText || '').slice(0, 60).replace(/\\s+/g, ' '));
   return JSON.stringify({images, links, ids, text, prose, wide});
 })()
 """

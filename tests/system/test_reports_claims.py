@@ -238,6 +238,10 @@ def test_network_sentences_claim_no_frame_the_data_do_not_show():
     assert "NC3_ETF = 0.12, NC3_OF = 1.1" in ce and "GM_RATIO" not in ce  # CE with bias: ETF predicted
     assert "layer stage4 = penultimate" in sentence and "stage4 has the same metrics as penultimate" in sentence
     assert network_plots.duplicate_layers(ds) == {"stage4": "penultimate"}
+    assert "NC1 falls with depth at every stage (each by more than 10%)" in sentence  # 2.0 -> 0.5
+    tie = ds.assign(NC1=nc(1.0, 0.95, 0.1))  # stage1 and stage4 within 10%: a tie, not a fall
+    (tied,) = network_plots.run_sentences({"digits-mse": tie.assign(NC2_OF=nc(1.0, 0.99, 0.998))})
+    assert "NC1 does not fall with depth at every stage by more than 10%" in tied
     fig = network_plots.epoch_figure({"mse": ds}, dataset="digits")
     assert all(ax.get_xscale() == "linear" for ax in fig.get_axes())  # not symlog with ticks 0, 10⁰, 10¹
     labels = {line.get_label() for ax in fig.get_axes() for line in ax.get_lines()}

@@ -187,7 +187,9 @@ class Outcome:
                          + f" (every pre-activation ≤ 0: its feature column only decays, {math_link('relu-dead-sample')})")
             elif self.dead:
                 head += ", with no dead sample"
-        stopped = self.status == ABOVE  # not (yet) at the closed form: say where each level was heading
+        # not (yet) at the closed form: say where each level was heading, unless a dead sample holds it
+        # on a plateau (docs/math.md#relu-dead-sample), where no trend continues in exact arithmetic
+        stopped = self.status == ABOVE and self.kind != ABOVE_DEAD
         parts = [head] + [lv.sentence(self.predicted.get(lv.level) if stopped else None) for lv in self.levels]
         if self.predicted and self.status == AGREES:
             predicted = ", ".join(f"{lv}: {fr}" for lv, fr in self.predicted.items())

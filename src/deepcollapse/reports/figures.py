@@ -117,22 +117,35 @@ def _texts(fig):
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
 
 
-def _marker_points(ax):
-    """(data xy (n, 2), radius in pixels) of every marker drawn in `ax` (lines with markers, scatters)."""
+def _marker_points(ax, *, data_only: bool = False):
+    """(xy (n, 2), radius in pixels, transform to display) of every marker drawn in `ax` (lines with
+    markers, scatters); points a log axis cannot show (≤ 0) are left out.  `data_only`: only markers
+    placed in data coordinates (those the limits move)."""
     from matplotlib.collections import PathCollection
 
     dpi = ax.figure.dpi
+    found = []
     for line in ax.get_lines():
         marker = line.get_marker()
         if not line.get_visible() or marker in (None, "", " ", "None", "none") or line.get_markersize() <= 0:
             continue
         radius = (line.get_markersize() / 2 + line.get_markeredgewidth() / 2) * dpi / 72
-        yield np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2), radius
+        found.append((np.asarray(line.get_xydata(), dtype=float).reshape(-1, 2), radius, line.get_transform()))
     for coll in ax.collections:
         if isinstance(coll, PathCollection) and coll.get_visible() and len(coll.get_offsets()):
             sizes = np.asarray(coll.get_sizes(), dtype=float)
             radius = (math.sqrt(float(sizes.max())) / 2 if sizes.size else 3.0) * dpi / 72
-            yield np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2), radius
+            found.append((np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2), radius, coll.get_offset_transform()))
+    for points, radius, transform in found:
+        in_data = transform == ax.transData
+        if data_only and not in_data:
+            continue
+        keep = np.all(np.isfinite(points), axis=1)
+        if in_data:
+            for axis, scale in ((0, ax.get_xscale()), (1, ax.get_yscale())):
+                if scale == "log":
+                    keep &= points[:, axis] > 0
+        yield points[keep], radius, transform
 
 
 def _scaled(ax, xy):
@@ -144,7 +157,7 @@ def _scaled(ax, xy):
 def _pad_limits(ax) -> None:
     """Widen the limits of `ax` so that every marker lies whole inside it (not half-clipped at an edge)."""
     box = ax.get_window_extent()
-    found = [(p, r) for p, r in _marker_points(ax)]
+    found = [(p, r) for p, r, _ in _marker_points(ax, data_only=True)]
     if not found or box.width <= 0 or box.height <= 0:
         return
     for axis, size, get, put in ((0, box.width, ax.get_xlim, ax.set_xlim), (1, box.height, ax.get_ylim, ax.set_ylim)):
@@ -174,6 +187,8 @@ def _pad_limits(ax) -> None:
             continue
         corners[:, axis] = (lo, hi)
         new = ax.transScale.inverted().transform(corners)[:, axis]
+        if not np.all(np.isfinite(new)) or ((ax.get_xscale(), ax.get_yscale())[axis] == "log" and new.min() <= 0):
+            continue  # limits a log axis clips (a bound at 0): left as they are
         put(*(new[::-1] if flipped else new))
 
 
@@ -225,9 +240,11 @@ def style_problems(fig) -> list[str]:
         if ax.get_label() == "<colorbar>":
             continue
         box = ax.get_window_extent()
-        for points, radius in _marker_points(ax):
+        for points, radius, transform in _marker_points(ax):
+            if not len(points):
+                continue
             with np.errstate(all="ignore"):
-                shown = ax.transData.transform(points)
+                shown = transform.transform(points)
             ok = np.all(np.isfinite(shown), axis=1)
             if not ok.any():
                 continue

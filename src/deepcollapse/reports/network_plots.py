@@ -19,7 +19,7 @@ from .figures import readable_log_ticks
 EPOCH_PANELS = (
     (("NC1",), "NC1"),
     (("NC2_ETF", "NC2_OF"), "NC2: ETF (solid), OF (dashed)"),
-    (("NC3_ETF", "NC3_OF"), "NC3: classifier vs centred (solid), uncentred (dashed) means"),
+    (("NC3_ETF", "NC3_OF"), "NC3: centred (solid), uncentred (dashed) means"),
 )
 _STYLE = {"NC2_OF": "--", "NC3_OF": "--"}
 
@@ -98,7 +98,7 @@ def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
 
     losses = list(by_loss)
     fig, axes = plt.subplots(
-        len(EPOCH_PANELS) + 1, len(losses), figsize=(4.2 * len(losses), 2.6 * (len(EPOCH_PANELS) + 1) + 0.6),
+        len(EPOCH_PANELS) + 1, len(losses), figsize=(5.0 * len(losses), 2.6 * (len(EPOCH_PANELS) + 1) + 0.8),
         squeeze=False, constrained_layout=True, sharex="col",
     )
     handles = {}
@@ -120,22 +120,22 @@ def epoch_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
                             label=f"{key} {_layer_label(layer, dup)}")
                     handles.setdefault(_layer_label(layer, dup), Line2D([], [], color=colors[layer], marker=".", label=_layer_label(layer, dup)))
             ax.set_yscale("log")
-            ax.set_title(f"{dataset}, {loss.upper()}: {title}", fontsize="small")
+            ax.set_title(f"{loss.upper()}: {title}", fontsize="small")  # the dataset is in the figure title
             _epoch_axis(ax, epochs)
             readable_log_ticks(ax)
         ax = axes[-1, col]
-        for name in ("accuracy", "test_accuracy"):
+        for name, color in (("accuracy", "0.2"), ("test_accuracy", "C3")):
             if name in ds:
                 y = ds[name]
                 if "layer" in y.dims:
                     y = y.isel(layer=-1)
-                ax.plot(epochs, np.asarray(y.values, dtype=float), marker=".", label=name.replace("_", " "))
+                ax.plot(epochs, np.asarray(y.values, dtype=float), marker=".", color=color, label=name.replace("_", " "))
+                # named in the figure's legend below the panels, not over the data
+                handles.setdefault(name, Line2D([], [], color=color, marker=".", label=name.replace("_", " ")))
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{dataset}, {loss.upper()}: accuracy", fontsize="small")
+        ax.set_title(f"{loss.upper()}: accuracy", fontsize="small")
         ax.set_xlabel("epoch")
         _epoch_axis(ax, epochs)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="x-small", loc="lower right")
     styles = [Line2D([], [], color="k", ls="-", label=r"NC2$_{ETF}$ (centred means)"),
               Line2D([], [], color="k", ls="--", label=r"NC2$_{OF}$ (uncentred means)")]
     fig.legend(handles=list(handles.values()) + styles, loc="outside lower center", ncol=4, fontsize="x-small")
@@ -172,6 +172,8 @@ def depth_figure(by_loss: Mapping[str, Any], *, dataset: str, title_note: str = 
     return fig
 
 
+#: NC1 of two consecutive stages within this fraction of each other is a tie: no fall with depth.
+DEPTH_TIE = 0.1
 #: What the UFM predicts for the last layer's class means per loss (docs/math.md): MSE without a
 #: classifier bias, an orthogonal frame (Theorem 3.1); CE with a bias, a simplex ETF.
 PREDICTED = {"mse": "orthogonal frame", "ce": "simplex ETF"}
@@ -216,9 +218,11 @@ def run_sentences(runs: Mapping[str, Any]) -> list[str]:
                         if abs(gm - 1) > 0.1 else "; NC2_OF then measures the centred geometry (NC2_ETF) and the global mean's direction, not its length."))
         nc1 = [get("NC1", layer) for layer in layers]
         if len(nc1) > 1 and all(np.isfinite(nc1)):
-            falls = all(b < a for a, b in zip(nc1, nc1[1:]))
-            text += (" NC1 falls with depth at every stage." if falls else
-                     " NC1 does not fall monotonically with depth (" + ", ".join(f"{l}: {claims.fmt(v)}" for l, v in zip(layers, nc1)) + ").")
+            # a fall is a fall by more than DEPTH_TIE: two stages within it are a tie, not an order
+            falls = all(b < a * (1 - DEPTH_TIE) for a, b in zip(nc1, nc1[1:]))
+            text += (f" NC1 falls with depth at every stage (each by more than {100 * DEPTH_TIE:g}%)." if falls else
+                     f" NC1 does not fall with depth at every stage by more than {100 * DEPTH_TIE:g}% ("
+                     + ", ".join(f"{l}: {claims.fmt(v)}" for l, v in zip(layers, nc1)) + ").")
         if dup:
             text += " " + "; ".join(f"{d} has the same metrics as {k} (the same features): drawn once, as {d} = {k}" for d, k in dup.items()) + "."
         out.append(text)

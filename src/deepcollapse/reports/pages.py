@@ -56,7 +56,7 @@ def banner_markdown(overrides: Mapping[str, Any] | None) -> str:
         for c in changes:
             lines.append(f"> * `{c['key']}`: {_value(c['here'])} here, {_value(c['params'])} in params.yaml")
         lines.append(">")
-        lines.append("> Figures of these runs are titled *demo*; what they show is not what the paper's setting gives.")
+        lines.append("> Figures of these runs are titled DEMO; what they show is not what the paper's setting gives.")
     else:
         lines.append("> None of them concerns this page's data.")
     return "\n".join(lines)
@@ -94,14 +94,23 @@ def caption(markdown: str) -> None:
         text.show(f"<small>{markdown}</small>")
 
 
-#: Fields of a stored UFM config that a caption leaves out (bookkeeping, not the problem).
-_NOT_SETTINGS = {"log_every", "log_spaced", "sweep", "model", "activation", "loss", "bias", "dtype", "device", "metrics"}
+#: The fields of a stored UFM config that set each model's problem and run (a caption's settings).
+_SETTINGS = {
+    "plain": ("K", "n", "d", "lambda_W", "lambda_H", "lambda_b", "lr", "iters", "init_scale", "seed"),
+    "extended": ("K", "n", "d1", "d2", "lambda_W1", "lambda_W2", "lambda_H1", "lr", "iters", "init_scale", "seed"),
+    "deep": ("K", "n", "d", "depth", "lambda_W", "lambda_H", "lr", "iters", "init_scale", "seed"),
+}
 
 
-def settings_text(config: Mapping[str, Any]) -> str:
-    """'K = 4, n = 50, d = 20, λ_W = 0.005, λ_H = 0.005, lr = 0.1, iters = 100,000, seed = 0' from a stored config."""
-    return ", ".join(f"{text_name(k)} = {_value(v)}" for k, v in config.items()
-                     if k not in _NOT_SETTINGS and isinstance(v, (int, float, str)) and not isinstance(v, bool))
+def settings_text(config: Mapping[str, Any], *, swept: tuple[str, ...] = ()) -> str:
+    """'K = 4, n = 50, d = 20, λ_W = 0.005, λ_H = 0.005, lr = 0.1, iters = 100,000, seed = 0': the
+    settings of a stored UFM config that its model uses (λ_b only with a regularized bias), less the
+    `swept` fields (the figure's axis shows those)."""
+    fields = _SETTINGS.get(str(config.get("model")), tuple(config))
+    if config.get("bias") != "regularized":
+        fields = tuple(f for f in fields if f != "lambda_b")
+    return ", ".join(f"{text_name(k)} = {_value(config[k])}" for k in fields
+                     if k in config and k not in swept and not isinstance(config[k], (bool, dict, list)))
 
 
 def source_link(source: str) -> str:

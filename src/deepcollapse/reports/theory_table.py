@@ -50,6 +50,20 @@ def display(table):
     # the sweep points as every page names them (λ=0.005, not lambda=0.005)
     point = shown["point"].fillna("").astype(str)  # all-NaN (single runs only) reads back as float
     shown = shown.assign(point=point.str.replace(r"\blambda(?=[_=])", "λ", regex=True))
+    # the problem in one column (model, activation, bias, loss) and headers that wrap between words:
+    # the table then fits a 1280 px page without breaking a word or a number in two
+    parts = [c for c in ("model", "activation", "bias", "loss") if c in shown]
+    if parts:
+        # an all-empty column (no run of the file has an activation) reads back as float NaN
+        problem = shown[parts].astype(object).apply(lambda r: " ".join(str(v) for v in r if isinstance(v, str) and v and v != "nan"), axis=1)
+        shown = shown.drop(columns=parts).assign(problem=problem)
+        order = [c for c in shown.columns if c not in ("problem",)]
+        shown = shown[order[:order.index("reason") + 1 if "reason" in order else 3] + ["problem"] + order[order.index("reason") + 1 if "reason" in order else 3:]]
+    if "iterations" in shown:  # 200,000: readable, and it wraps at the comma if it must
+        shown = shown.assign(iterations=shown["iterations"].map(lambda v: f"{int(v):,}" if v == v and v != "" else ""))
+    if "theory_source" in shown:  # the anchor of docs/math.md says it (the page links the document above)
+        shown = shown.assign(theory_source=shown["theory_source"].astype(str).str.replace("docs/math.md#", "", regex=False))
+    shown = shown.rename(columns=lambda c: c.replace("_", " ") if c not in ("run", "point") else c)
     return shown.set_index(["run", "point"])
 
 

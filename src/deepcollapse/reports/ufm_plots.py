@@ -187,6 +187,26 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+_LEVEL_COLUMN = re.compile(r"^(?P<key>\S+) \((?P<level>[^)]+)\)$")
+
+
+def split_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`final_rows` as two narrow tables that fit a 1280 px page: (one row per run: the objective
+    against the closed form; one row per run and feature level: its norm and NC metrics)."""
+    runs, levels = [], []
+    for row in rows:
+        runs.append({k: v for k, v in row.items() if not _LEVEL_COLUMN.match(k) and not k.startswith("‖")})
+        by_level: dict[str, dict[str, Any]] = {}
+        for key, value in row.items():
+            match = _LEVEL_COLUMN.match(key)
+            if match:
+                by_level.setdefault(match["level"], {})[match["key"]] = value
+            elif key.startswith("‖") and key.endswith("‖_F"):
+                by_level.setdefault(key[1:-3], {})["‖·‖_F"] = value
+        levels += [{"run": row["run"], "level": level, **values} for level, values in by_level.items()]
+    return runs, levels
+
+
 def _config_along(base_config: Mapping[str, Any], fields: tuple[str, ...]):
     """A function value -> ufm.Config with the swept `fields` set to value (the rest as stored)."""
     import dataclasses
@@ -256,7 +276,7 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     import matplotlib.pyplot as plt
 
     ds = with_theory(ds)
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 4.2), constrained_layout=True)
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 4.2), constrained_layout=True, sharex=True)  # one λ axis
     final = ds.isel(iteration=-1)
     x = np.asarray(ds[dim].values, dtype=float)
     other = [d for d in sweep_dims(ds) if d != dim]
@@ -285,8 +305,10 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
             ax2.loglog(x, y_norm, "o-", ms=4, color=f"C{i}", label=tag)
             panels.append((ax2, y_norm))
             if zero.any():
-                ax2.loglog(x[zero], y_norm[zero], "x", ms=7, mew=1.5, color="k",
-                           label=None if zero_labelled else f"{level} → 0 (‖{level}‖_F ≤ {claims.DEFAULT.zero_norm:g}): no NC value drawn")
+                # marked along the bottom edge: a norm of exactly 0 (underflow) has no place on a log axis
+                reference(ax2.plot(x[zero], np.full(int(zero.sum()), 0.04), "x", ms=7, mew=1.5, color="k",
+                                   transform=ax2.get_xaxis_transform(),
+                                   label=None if zero_labelled else _zero_label(level)))
                 zero_labelled = True
         for key, style in (("NC2_ETF", "-"), ("NC2_OF", "--")):
             if f"{key}_{level}" in point:
@@ -325,13 +347,18 @@ def phase_figure(ds, *, dim: str, threshold: float | None, title: str, curve=Non
     return fig
 
 
+def _zero_label(level: str) -> str:
+    sym = re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", level)
+    return f"${sym}\\to0$ ($\\Vert {sym}\\Vert_F \\leq 10^{{{round(math.log10(claims.DEFAULT.zero_norm))}}}$): no NC value drawn"
+
+
 def zero_note(level: str = "H") -> str:
     """The one sentence that says what a page shows at the zero solution, with its threshold."""
     exponent = round(math.log10(claims.DEFAULT.zero_norm))
     sym = re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", level)  # H2 -> H_2
     return (f"Where the final $\\|{sym}\\|_F \\le 10^{{{exponent}}}$ (the zero-solution threshold of "
             f"{math_link('structure-claims')}) GD has reached ${sym} \\to 0$: the NC metrics are undefined there "
-            "(ratios of rounding noise), so the figures draw the norm (×) and no NC value, and the tables say "
+            "(ratios of rounding noise), so the figures mark these points with × on the norm panel and draw no NC value there, and the tables say "
             f"\"{level} → 0\".")
 
 

@@ -96,7 +96,7 @@ def test_the_zero_solution_shows_its_norm_and_no_nc_value(vanishing):
     _, _, nc2 = fig.get_axes()[:3]
     drawn = [line.get_xydata() for line in nc2.get_lines() if line.get_gid() != figures.REFERENCE and "NC2" in line.get_label()]
     assert drawn and all(np.isnan(xy[xy[:, 0] == 2.0, 1]).all() and np.isfinite(xy[xy[:, 0] == 0.05, 1]).all() for xy in drawn)
-    assert any("H → 0" in line.get_label() for line in fig.get_axes()[1].get_lines())  # marked on the norm panel
+    assert any("no NC value drawn" in line.get_label() for line in fig.get_axes()[1].get_lines())  # marked on the norm panel
     plt.close(fig)
     assert "10^{-6}" in ufm_plots.zero_note("H2") and "H_2 \\to 0" in ufm_plots.zero_note("H2")
 
@@ -123,3 +123,22 @@ def test_a_run_stopped_on_its_way_to_the_predicted_frame_says_so():
     assert "heading" not in level.sentence()  # a converged run (no prediction passed) says nothing of the way
     rising = claims.Level("H2", 0.1, 0.01, 0.05, math.nan, 1.0, 4, claims.NEITHER, False, earlier=(100_000, 0.2, 0.01))
     assert "heading" not in rising.sentence(claims.OF)  # moving away from the OF is not heading to it
+
+
+def test_the_final_table_splits_into_a_run_table_and_a_level_table(vanishing):
+    rows = ufm_plots.final_rows({"s": vanishing})
+    by_run, by_level = ufm_plots.split_rows(rows)
+    assert [r["run"] for r in by_run] == ["s [λ=0.05]", "s [λ=2]"] and "NC1 (H)" not in by_run[0] and "GD objective" in by_run[0]
+    assert [(r["run"], r["level"]) for r in by_level] == [("s [λ=0.05]", "H"), ("s [λ=2]", "H")]
+    assert by_level[1]["NC1"] == "H → 0" and by_level[1]["‖·‖_F"] == rows[1]["‖H‖_F"]
+    assert by_level[0]["NC2_OF"] == rows[0]["NC2_OF (H)"]
+
+
+def test_a_run_on_a_dead_sample_plateau_is_not_said_to_be_heading_anywhere():
+    from deepcollapse.reports import claims
+
+    level = claims.Level("H2", 0.1, 0.01, 0.05, math.nan, 1.0, 4, claims.NEITHER, False, earlier=(100_000, 0.2, 0.3))
+    outcome = lambda dead: claims.Outcome("seed=0", 200_000, 2e-2, claims.ABOVE, (level,), {"H2": claims.OF}, dead)
+    assert "heading to the predicted orthogonal frame" in outcome({"H2": (0, -1)}).sentence()
+    plateau = outcome({"H2": (1, 4_400)})
+    assert plateau.kind == claims.ABOVE_DEAD and "heading" not in plateau.sentence() and "dead at H2" in plateau.sentence()
