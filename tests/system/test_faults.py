@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -44,8 +45,13 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+#: training's progress on stderr without a bar: one log line per finished epoch (trainer._epoch_line)
+_EPOCH_LOG = re.compile(r"^train \S+: epoch \d+/\d+ ")
+
+
 def _one_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip() and "%|" not in line]
+    """The one error line of a failed command; progress (a tqdm bar, an epoch's log line) is not an error."""
+    lines = [line for line in stderr.splitlines() if line.strip() and "%|" not in line and not _EPOCH_LOG.match(line)]
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     return lines[0]
 
