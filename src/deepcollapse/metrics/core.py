@@ -161,3 +161,31 @@ def nc3(*, W: torch.Tensor, means: torch.Tensor, reference_norm: float | None = 
     reference = None if reference_norm is None else torch.tensor([reference_norm], dtype=torch.float64, device=means.device)
     bad = degenerate(W[None]) | degenerate(means[None], reference)
     return float(alignment(W[None], means[None], bad)[0])
+
+
+# ----------------------------------------------------------------------------- class-mean logits
+#: A singular value of the class-mean logits counts towards their numerical rank when it exceeds
+#: LOGITS_RANK_RTOL x the largest one.  Garrod & Keating (2025, Fig. 3) count singular values above
+#: 1e-6; relative here, not absolute: the network's features are float32, so a singular value below
+#: ~1e-7 x the largest is rounding whatever the logits' scale (which MSE and CE set differently),
+#: and at a largest singular value of 1 the two counts coincide (docs/math.md#logits-rank).
+LOGITS_RANK_RTOL = 1e-6
+
+
+def logits_singular_values(means: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """Singular values (B, K), descending, of the class-mean logits Z = H̄ Wᵀ + 1 bᵀ (B, K, K).
+
+    Row k of Z is the mean logit vector of class k.  An affine classifier commutes with the class
+    mean, (1/n_k) Σ_{y_i = k} (W h_i + b) = W h̄_k + b, so Z is the classifier applied to the
+    (uncentered) class means `means` (B, K, d); W (B, K, d) is the whole linear map from these
+    features to the logits (for a linear head of depth L, its product W_L ⋯ W_1), b (B, K) its bias.
+    """
+    Z = batch_matmul(means, W.mT)
+    if b is not None:
+        Z = Z + b[:, None, :]
+    return torch.linalg.svdvals(Z)
+
+
+def numerical_rank(singular_values: torch.Tensor, rtol: float = LOGITS_RANK_RTOL) -> torch.Tensor:
+    """(B,) int64: how many of the descending singular values (B, K) exceed rtol x the largest (0 for a zero matrix)."""
+    return (singular_values > rtol * singular_values[..., :1]).sum(dim=-1)

@@ -147,6 +147,10 @@ class Accumulator:
             b=None if b is None else b[None],
         )
 
+    def class_means(self) -> torch.Tensor:
+        """The class means (K, d), float64, of the samples of the first pass."""
+        return self._statistics().means[0]
+
     def _needs_pass(self, sample_sum: table.SampleSum) -> bool:
         return sample_sum.from_scatter is None or self._scatter is None
 

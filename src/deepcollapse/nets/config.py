@@ -41,6 +41,12 @@ class TrainConfig:
     stem: Literal["3x3", "imagenet"] = "3x3"
     width: float = 1.0
     bias: bool | None = None  # classifier bias; None: the paper's choice for the loss (none with MSE, with CE)
+    # linear head (Garrod & Keating 2025, Fig. 3): head_depth linear layers between the pooled
+    # penultimate features and the logits, no nonlinearity between them; 1 is the plain classifier.
+    # The hidden layers (head_depth - 1 of them, head_width outputs each) have no bias, the last
+    # layer has `bias` (docs/configuration.md#networks).
+    head_depth: int = 1
+    head_width: int = 64
     # ---- loss: "mse" = mse_scale * mean over batch and classes of (logit - one_hot)^2,
     # i.e. mse_scale/(B K) * sum_i ||W h_i + b - e_{y_i}||^2 (torch's MSELoss(reduction="mean") at 1);
     # the UFM normalisation 1/(2N) sum_i ||...||^2 of docs/math.md#notation is mse_scale = K/2.
@@ -79,6 +85,8 @@ class TrainConfig:
         "test_per_class": OrNone(POSITIVE_INT),
         # stage widths 64w, 128w, 256w, 512w (rounded); below 1/64 the first stage would have no channel
         "width": Interval(float, 1 / 64, 64, why="64*width channels in the first stage, at least one"),
+        "head_depth": Interval(int, 1, 64, why="linear layers from the penultimate features to the logits; 1 is the plain classifier"),
+        "head_width": Interval(int, 1, 1 << 16, why="outputs of each hidden layer of the linear head"),
         "mse_scale": POSITIVE,
         "epochs": POSITIVE_INT,
         "batch_size": Interval(int, 2, why="BatchNorm needs two samples per batch"),

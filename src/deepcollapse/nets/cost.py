@@ -18,7 +18,11 @@ the feature layers' widths (`nets.features.LAYERS`):
   before compression (zstd saves little on these dense floats: the estimate is an upper bound);
 * memory: the training split as uint8 and the model, its gradients and momentum on the device,
   plus the activations autograd keeps for one batch (the outputs of every convolution and of the
-  normalisation after it, float32).
+  normalisation after it, and of each hidden layer of a linear head, float32).
+
+A linear head of depth L > 1 (`head_depth`) is part of the traced model: its parameters, its
+multiply-adds and its hidden activations are counted like the rest; the features store keeps its
+product W_L ... W_1 as the classifier (K x 512w), as at depth 1.
 
 tests/unit/nets/test_cost.py checks each against a real tiny run (files on disk, tensors autograd
 actually saved) within stated tolerances.
@@ -81,7 +85,8 @@ def _trace(config: TrainConfig, spec: registry.DatasetSpec) -> tuple[int, int, i
     """(parameters, buffer floats, forward multiply-adds per image, saved activation floats per
     image) of the run's ResNet18, traced on the meta device (shapes only)."""
     with torch.device("meta"):
-        model = ResNet18(num_classes=spec.num_classes, in_channels=spec.channels, width=config.width, stem=config.stem, bias=config.bias)
+        model = ResNet18(num_classes=spec.num_classes, in_channels=spec.channels, width=config.width, stem=config.stem, bias=config.bias,
+                         head_depth=config.head_depth, head_width=config.head_width)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for name, b in model.named_buffers() if not name.endswith("num_batches_tracked"))
     totals = {"macs": 0, "saved": 0}
@@ -95,6 +100,8 @@ def _trace(config: TrainConfig, spec: registry.DatasetSpec) -> tuple[int, int, i
             totals["saved"] += n  # its output, kept by the ReLU (or the residual sum's ReLU)
         elif isinstance(module, nn.Linear):
             totals["macs"] += n * module.in_features
+            if module is not model.fc:  # a hidden layer of the head: its output is the next layer's saved input
+                totals["saved"] += n
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))]
     model.eval()  # shapes only; training-mode BatchNorm refuses a batch of one 1x1 map
@@ -149,8 +156,9 @@ def describe(cost: Cost, config: TrainConfig) -> str:
     K = registry.spec(config.dataset).num_classes
     total = cost.checkpoints_bytes + cost.train_features_bytes + cost.test_features_bytes
     lines = [
-        f"run: {config.dataset}, {cost.train_samples} training images, ResNet18 width {config.width:g} "
-        f"({cost.parameters:,} parameters), loss {config.loss}",
+        f"run: {config.dataset}, {cost.train_samples} training images, ResNet18 width {config.width:g}"
+        + (f" with a linear head of depth {config.head_depth} (width {config.head_width})" if config.head_depth > 1 else "")
+        + f" ({cost.parameters:,} parameters), loss {config.loss}",
         f"steps: {cost.steps:,} ({config.epochs} epochs x {cost.steps_per_epoch} batches of {config.batch_size}); "
         f"{3 * cost.multiply_adds * config.batch_size / 1e9:.3g} G multiply-adds per step (forward and backward)",
         f"disk, checkpoints: {size(cost.checkpoints_bytes)} ({cost.checkpoints} kept of {size(cost.checkpoint_bytes)}, and resume.pt)",

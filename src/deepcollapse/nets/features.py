@@ -5,7 +5,9 @@ Store layout (readable by `xarray.open_zarr`; one store per training run)::
     stage1..stage3   (epoch, sample, stageN_channel)    float32  stage output, global-average-pooled
     penultimate      (epoch, sample, penultimate_dim)   float32  the last stage's (stage4's) output,
                                                                  pooled: what the classifier sees
-    W                (epoch, class, penultimate_dim)    float32  classifier weights
+    W                (epoch, class, penultimate_dim)    float32  classifier weights: the head's whole
+                                                                 linear map, W_L ... W_1 for a linear
+                                                                 head of depth L (formed in float64)
     b                (epoch, class)                     float32  classifier bias (zeros without one)
     loss, accuracy   (epoch,)                           float64  eval-mode loss (the training loss
                                                                  without weight decay) and accuracy
@@ -18,7 +20,8 @@ Store layout (readable by `xarray.open_zarr`; one store per training run)::
     stageN_map       (epoch, map_sample, stageN_channel, stageN_height, stageN_width)  float32
     map_label, map_sample_index (map_sample,)            (map_sample_index: row in `sample`)
   coordinate: epoch (the checkpoint epochs; 0 = initialisation)
-  attrs: num_classes, layers, classifier_layer ("penultimate"), classifier_bias, loss, run
+  attrs: num_classes, layers, classifier_layer ("penultimate"), classifier_bias, head_depth,
+         head_width, loss, run
          (config, data and provenance of the training run), provenance (of this extraction),
          aliases ({"stage4": "penultimate"}: the other name of a stored layer)
 
@@ -118,7 +121,9 @@ def _epoch_dataset(epoch: int, model, split_results: dict[str, tuple], *, bias: 
             variables[f"{name}_map"] = (dims, value[None])
         variables[f"{prefix}loss"] = (("epoch",), np.array([loss]))
         variables[f"{prefix}accuracy"] = (("epoch",), np.array([accuracy]))
-    W = model.fc.weight.detach().float().cpu().numpy()
+    # a linear head acts on the penultimate features as one linear map (its product) plus fc's bias
+    weight = model.fc.weight if model.head is None else model.effective_classifier()
+    W = weight.detach().float().cpu().numpy()
     b = model.fc.bias.detach().float().cpu().numpy() if bias else np.zeros(W.shape[0], dtype=np.float32)
     variables["W"] = (("epoch", "class", "penultimate_dim"), W[None])
     variables["b"] = (("epoch", "class"), b[None])
@@ -211,7 +216,8 @@ def extract_features(
               "test_per_class": test_per_class, "threads": torch.get_num_threads()}
     attrs = {
         "num_classes": data.num_classes, "layers": list(LAYERS), "aliases": dict(ALIASES), "classifier_layer": CLASSIFIER_LAYER,
-        "classifier_bias": config.bias, "loss": config.loss, "dataset": data.name,
+        "classifier_bias": config.bias, "head_depth": config.head_depth, "head_width": config.head_width,
+        "loss": config.loss, "dataset": data.name,
         "run": {"config": meta["config"], "data": meta["data"], "provenance": meta.get("provenance")},
         "provenance": collect(params=params, seed=config.seed, device=dev),
         MARKER: "features",

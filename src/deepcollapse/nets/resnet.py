@@ -9,6 +9,11 @@ rewritten so that
 * the input channels follow the data (1 for MNIST, 3 for CIFAR10);
 * the widths are 64·w, 128·w, 256·w, 512·w for a width multiplier w (w = 1 is ResNet18);
 * the classifier bias can be switched off (the paper's MSE runs have none);
+* the classifier may be a linear head of depth L (Garrod & Keating 2025, Fig. 3): L - 1 hidden
+  linear layers without bias or nonlinearity (`head`, absent at L = 1), then `fc`, so that the
+  logits are an affine function of the penultimate features, W_L ... W_1 h + b
+  (`effective_classifier`).  At L = 1 the model is the plain classifier: same parameters, same
+  names, same initial weights;
 * `features(x)` returns the output of each of the four stages (stage1..stage4, one per
   ResBlock group) and the penultimate features (the global-average-pooled stage4 output, which
   is what the classifier sees).
@@ -59,6 +64,8 @@ class ResNet18(nn.Module):
         width: float = 1.0,
         stem: Literal["3x3", "imagenet"] = "3x3",
         bias: bool = True,
+        head_depth: int = 1,
+        head_width: int = 64,
     ):
         super().__init__()
         widths = stage_widths(width)
@@ -78,7 +85,16 @@ class ResNet18(nn.Module):
             in_planes = planes
         self.stage1, self.stage2, self.stage3, self.stage4 = stages
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(widths[3], num_classes, bias=bias)
+        if head_depth < 1:
+            raise ValueError(f"head_depth must be >= 1, got {head_depth}")
+        # The hidden layers have no bias: biases between linear layers would only add up to one
+        # more bias of the logits (nothing a single affine map lacks), and without them the logits
+        # are exactly (W_L ... W_1) h + b, the deep linear model whose rank the head is there to show.
+        # At depth 1 no `head` module exists: the parameters, their names and the order in which
+        # the seeded generator initialises them are today's classifier's.
+        hidden = [nn.Linear(widths[3] if i == 0 else head_width, head_width, bias=False) for i in range(head_depth - 1)]
+        self.head = nn.Sequential(*hidden) if hidden else None
+        self.fc = nn.Linear(head_width if hidden else widths[3], num_classes, bias=bias)
         self._init_weights()
 
     def _init_weights(self) -> None:  # torchvision's resnet initialisation
@@ -92,7 +108,20 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
-        return self.fc(torch.flatten(self.pool(x), 1))
+        return self.logits(torch.flatten(self.pool(x), 1))
+
+    def logits(self, penultimate: torch.Tensor) -> torch.Tensor:
+        """The head: logits of the pooled penultimate features."""
+        return self.fc(penultimate if self.head is None else self.head(penultimate))
+
+    @torch.no_grad()
+    def effective_classifier(self) -> torch.Tensor:
+        """W_L ... W_1 (K, 512w) in float64: the linear map of the head (the logits are this times
+        the penultimate features plus `fc.bias`); at depth 1, `fc.weight` itself."""
+        W = self.fc.weight.double()
+        for layer in reversed(list(self.head or ())):
+            W = W @ layer.weight.double()
+        return W
 
     def features(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """(unpooled stage outputs {stage1..stage4: (B, C, H, W)}, penultimate (B, 512w), logits (B, K))."""
@@ -102,4 +131,4 @@ class ResNet18(nn.Module):
             x = getattr(self, name)(x)
             maps[name] = x
         penultimate = torch.flatten(self.pool(x), 1)
-        return maps, penultimate, self.fc(penultimate)
+        return maps, penultimate, self.logits(penultimate)

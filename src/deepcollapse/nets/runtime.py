@@ -168,7 +168,8 @@ class Normalizer:
 def build_model(config: TrainConfig, *, num_classes: int, in_channels: int) -> ResNet18:
     """The run's ResNet18, initialised from `config.seed` (same seed, same initial weights)."""
     torch.manual_seed(config.seed)
-    return ResNet18(num_classes=num_classes, in_channels=in_channels, width=config.width, stem=config.stem, bias=config.bias)
+    return ResNet18(num_classes=num_classes, in_channels=in_channels, width=config.width, stem=config.stem, bias=config.bias,
+                    head_depth=config.head_depth, head_width=config.head_width)
 
 
 def loss_function(config: TrainConfig, num_classes: int):

@@ -39,6 +39,7 @@ other execution fields (another precision, device, ...).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shutil
@@ -112,6 +113,11 @@ def _science(config_dict: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config_dict.items() if k not in EXECUTION_FIELDS}
 
 
+#: A field that a run.json written before it existed lacks has its default there (the default is
+#: what that run did: e.g. `head_depth` 1, the plain classifier), so the run resumes.
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+
+
 def _why_not_resumable(run_dir: Path, resolved: dict[str, Any], data_info: dict[str, Any]) -> str | None:
     """Why the run in `run_dir` cannot be continued with this config and data (None: it can)."""
     path = meta_path(run_dir)
@@ -121,6 +127,7 @@ def _why_not_resumable(run_dir: Path, resolved: dict[str, Any], data_info: dict[
     except (OSError, ValueError, KeyError, TypeError):
         return f"{path} is unreadable"
     mine, theirs = _science(resolved), _science(old)
+    theirs = {**{k: v for k, v in _DEFAULTS.items() if k in mine}, **theirs}
     changed = [key for key in sorted(set(mine) | set(theirs)) if mine.get(key) != theirs.get(key)]
     if changed:
         return "it was made with " + ", ".join(f"{key}={theirs.get(key)!r}, not {mine.get(key)!r}" for key in changed)

@@ -452,3 +452,40 @@ def test_results_do_not_depend_on_the_row_blocks(monkeypatch):
     assert list(blocks.row_blocks(10, 3, block_elements=7)) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
     monkeypatch.setattr(blocks, "BLOCK_ELEMENTS", 9 * 5)  # blocks of 5 rows
     assert_metrics_close(metrics.nc(H, y, W=W, b=b), whole, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ class-mean logits (issue 21)
+def test_logit_singular_values_commute_an_affine_classifier_with_the_class_means():
+    """numpy float64 reference: the logits W h_i + b of every sample averaged per class, then their
+    singular values; the metric applies the classifier to the class means instead."""
+    from deepcollapse.metrics import core
+
+    rng = np.random.default_rng(4)
+    K, d, N = 5, 7, 60
+    H, y = rng.normal(size=(N, d)) + 3.0, np.arange(N) % K
+    W, b = rng.normal(size=(K, d)), rng.normal(size=K)
+    logits = H @ W.T + b
+    ref = np.linalg.svd(np.stack([logits[y == k].mean(axis=0) for k in range(K)]), compute_uv=False)
+    means = torch.from_numpy(np.stack([H[y == k].mean(axis=0) for k in range(K)]))
+    got = core.logits_singular_values(means[None], torch.from_numpy(W)[None], torch.from_numpy(b)[None])[0].numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * ref[0])
+    # through the Accumulator's class means, fed in batches
+    acc = metrics.Accumulator(K, d)
+    for start in range(0, N, 17):
+        acc.update(H[start:start + 17], y[start:start + 17])
+    np.testing.assert_allclose(acc.class_means().numpy(), means.numpy(), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("r", [1, 2, 4])
+def test_numerical_rank_counts_singular_values_relative_to_the_largest(r):
+    from deepcollapse.metrics import core
+
+    rng = np.random.default_rng(r)
+    K, d = 6, 9
+    W = rng.normal(size=(K, r)) @ rng.normal(size=(r, d))  # rank r
+    means = torch.from_numpy(rng.normal(size=(K, d)))
+    sv = core.logits_singular_values(means[None], torch.from_numpy(W)[None])
+    assert int(core.numerical_rank(sv)[0]) == r
+    # relative: the same matrix scaled by 1e-9 (every singular value far below an absolute 1e-6) keeps rank r
+    assert int(core.numerical_rank(sv * 1e-9)[0]) == r
+    assert int(core.numerical_rank(torch.zeros(1, K, dtype=torch.float64))[0]) == 0

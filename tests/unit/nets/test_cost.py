@@ -65,6 +65,17 @@ def test_parameters_are_the_models(tiny):
     assert estimate(config).parameters == sum(p.numel() for p in model.parameters())
 
 
+def test_a_linear_head_is_counted():
+    """Depth 3, width m: (d m + m m + m K) weights and multiply-adds where depth 1 has d K."""
+    d, m, K = 64, 48, 10
+    plain = estimate(from_mapping(TrainConfig, {**TINY, "width": 0.125}))
+    head = estimate(from_mapping(TrainConfig, {**TINY, "width": 0.125, "head_depth": 3, "head_width": m}))
+    model = build_model(from_mapping(TrainConfig, {**TINY, "width": 0.125, "head_depth": 3, "head_width": m}), num_classes=K, in_channels=1)
+    assert head.parameters == sum(p.numel() for p in model.parameters())
+    assert head.parameters - plain.parameters == head.multiply_adds - plain.multiply_adds == d * m + m * m + m * K - d * K
+    assert head.feature_floats == plain.feature_floats  # the store keeps the head's product, K x d, as at depth 1
+
+
 def test_checkpoints_on_disk_within_2_percent(tiny):
     config, run, _ = tiny
     cost = estimate(config)
@@ -86,8 +97,9 @@ def test_features_on_disk_within_the_upper_bound(tiny):
 def test_activations_within_15_percent_of_what_autograd_keeps():
     """Measured: the storages of every tensor autograd saves for backward in one training forward
     pass of a batch, less the weights (saved by the convolutions, but counted as parameters)."""
-    for dataset, width, stem in [("digits", 0.125, "3x3"), ("fashion-mnist", 0.25, "3x3"), ("cifar10", 0.125, "imagenet")]:
-        config = TrainConfig(dataset=dataset, width=width, stem=stem, batch_size=16, epochs=1, checkpoints=(0,))
+    cases = [("digits", 0.125, "3x3", 1), ("fashion-mnist", 0.25, "3x3", 1), ("cifar10", 0.125, "imagenet", 1), ("digits", 0.125, "3x3", 4)]
+    for dataset, width, stem, head_depth in cases:
+        config = TrainConfig(dataset=dataset, width=width, stem=stem, batch_size=16, epochs=1, checkpoints=(0,), head_depth=head_depth, head_width=32)
         spec = registry.spec(dataset)
         model = build_model(config, num_classes=10, in_channels=spec.channels).train()
         storages: dict[int, int] = {}

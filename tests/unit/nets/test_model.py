@@ -83,3 +83,63 @@ def test_public_api_names_are_callables():
     for name in ("train", "extract_features", "layer_metrics", "ResNet18", "TrainConfig"):
         assert callable(getattr(nets, name)), name
     assert nets.PREEMPTED_EXIT_STATUS == 75
+
+
+# ------------------------------------------------------------------ the linear head (issue 21)
+@pytest.mark.parametrize("bias,stem", [(True, "3x3"), (False, "imagenet")])
+def test_head_of_depth_one_is_the_old_classifier_bitwise(bias, stem, tmp_path):
+    """Depth 1 is the classifier of the code before the head option (tests/support/old_resnet.py):
+    the same parameters in the same order under the same names, the same initial weights from the
+    seed, and bitwise the same logits, features and weights after SGD steps; an old checkpoint loads."""
+    from deepcollapse.nets import checkpoint
+    from tests.support.old_resnet import OldResNet18
+
+    kwargs = dict(num_classes=10, in_channels=1, width=0.0625, stem=stem, bias=bias)
+    torch.manual_seed(7)
+    old = OldResNet18(**kwargs)
+    torch.manual_seed(7)
+    new = ResNet18(**kwargs, head_depth=1)
+    assert list(old.state_dict()) == list(new.state_dict()) and not any(k.startswith("head") for k in new.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    steps = [torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4) for m in (old, new)]
+    for _ in range(3):
+        for model, opt in zip((old, new), steps):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
+    old.eval(), new.eval()
+    with torch.no_grad():
+        (_, p_old, z_old), (_, p_new, z_new) = old.features(x), new.features(x)
+    assert torch.equal(p_old, p_new) and torch.equal(z_old, z_new)
+    assert torch.equal(new.effective_classifier(), new.fc.weight.double())
+    # a checkpoint of the old model restores into the new one (strict: every name, every shape)
+    path = tmp_path / "epoch-0001.pt"
+    checkpoint.save(path, {"model": old.state_dict()})
+    fresh = ResNet18(**kwargs)
+    checkpoint.restore(fresh, checkpoint.load(path), path)
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), fresh.state_dict().values()))
+
+
+def test_head_of_depth_three_is_linear_without_hidden_biases():
+    model = ResNet18(num_classes=10, in_channels=1, width=0.0625, bias=True, head_depth=3, head_width=8).eval()
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(("head", "fc"))}
+    assert shapes == {"head.0.weight": (8, 32), "head.1.weight": (8, 8), "fc.weight": (10, 8), "fc.bias": (10,)}
+    x = torch.randn(5, 1, 28, 28)
+    with torch.no_grad():
+        _, penultimate, logits = model.features(x)
+        torch.testing.assert_close(logits, model(x), rtol=0, atol=0)
+    # no nonlinearity: the logits are the product of the layers applied to the features, plus fc's bias
+    expected = penultimate.double() @ model.effective_classifier().T + model.fc.bias.double()
+    torch.testing.assert_close(logits.double(), expected, rtol=1e-6, atol=1e-6)
+    W1, W2, W3 = (p.detach().double() for p in (model.head[0].weight, model.head[1].weight, model.fc.weight))
+    torch.testing.assert_close(model.effective_classifier(), W3 @ W2 @ W1, rtol=1e-12, atol=0)
+
+
+def test_head_config_keys():
+    cfg = from_mapping(TrainConfig, {"head_depth": 3, "head_width": 16})
+    assert (cfg.head_depth, cfg.head_width) == (3, 16)
+    assert (TrainConfig().head_depth, TrainConfig().head_width) == (1, 64)
+    with pytest.raises(InputError, match="head_depth must be an integer >= 1 and <= 64, got 0"):
+        from_mapping(TrainConfig, {"head_depth": 0})

@@ -231,6 +231,23 @@ def test_resume_with_another_config_is_refused(straight):
         train(from_mapping(TrainConfig, {**TINY, "lr": 0.1}), straight, progress=False)
 
 
+def test_a_run_made_before_the_head_option_resumes_and_a_head_change_is_refused(straight, tmp_path):
+    """run.json of runs made before issue 21 has no head_depth/head_width: they were depth 1, and
+    resume bitwise; a depth-3 config is a science change."""
+    import shutil
+
+    run = shutil.copytree(straight, tmp_path / "run")
+    meta = json.loads(rundir.meta_path(run).read_text())
+    assert meta["config"].pop("head_depth") == 1 and meta["config"].pop("head_width") == 64
+    rundir.meta_path(run).write_text(json.dumps(meta))
+    rundir.done_path(run).unlink()
+    checkpoint.epoch_path(run, 5).unlink()
+    train(from_mapping(TrainConfig, TINY), run, progress=False)
+    assert_bitwise_equal(final_weights(run), final_weights(straight))
+    with pytest.raises(InputError, match=r"cannot resume this run: it was made with head_depth=1, not 3"):
+        train(from_mapping(TrainConfig, {**TINY, "head_depth": 3}), run, progress=False)
+
+
 def test_restart_if_changed_starts_over_on_science_but_resumes_on_execution_changes(straight, tmp_path, capsys):
     import shutil
 
