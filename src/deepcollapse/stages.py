@@ -250,15 +250,23 @@ def ufm_runs(config: dict) -> dict[str, dict]:
 
 
 def network_runs(config: dict) -> dict[str, dict]:
-    """Resolved training config (`deepcollapse train` fields) of every run, by name '<dataset>-<loss>'.
+    """Resolved training config (`deepcollapse train` fields) of every run, by name '<dataset>-<loss>'
+    (and '<dataset>-<loss>-<variant>' for the runs of networks.variants).
 
     Not `threads`: `networks.threads` is the one key of a network job's CPU threads, and the rules
     pass the cores Snakemake gave the job (`--threads {threads}`, at most that key): in the config
     it would make a run's parameters, and so its rerun trigger, depend on `--cores`."""
     net = config["networks"]
-    return {
-        f"{dataset}-{loss}": dict(net["train"], **net["per_loss"].get(loss, {}), dataset=dataset, loss=loss,
-                                  data=path("data.store", dataset=dataset))
-        for dataset in net["datasets"]
-        for loss in net["losses"]
-    }  # fmt: skip
+
+    def run(dataset: str, loss: str, **variant) -> dict:
+        return {**net["train"], **net["per_loss"].get(loss, {}), **variant, "dataset": dataset, "loss": loss,
+                "data": path("data.store", dataset=dataset)}
+
+    runs = {f"{dataset}-{loss}": run(dataset, loss) for dataset in net["datasets"] for loss in net["losses"]}
+    # networks.variants: runs beside the grid, '<dataset>-<loss>-<variant>', the grid's config of that
+    # dataset and loss updated by the variant's `train` (e.g. a linear head, GK25 Fig. 3)
+    for name, variant in (net.get("variants") or {}).items():
+        for dataset in variant["datasets"]:
+            for loss in variant["losses"]:
+                runs[f"{dataset}-{loss}-{name}"] = run(dataset, loss, **variant.get("train", {}))
+    return runs

@@ -179,3 +179,23 @@ def test_a_registered_stage_has_its_page(toy):
     assert params["table"] == "results/toy/table.json" and params["figures_dir"] == "reports/figures/toy"
     assert params["overrides"]["changes"] == changes[:1]
     assert "toy" not in plan.pages(PAPER)  # no section, no page
+
+
+def test_network_variants_are_runs_beside_the_grid():
+    """networks.variants (issue 21): '<dataset>-<loss>-<variant>', the grid's config of that dataset
+    and loss updated by the variant's train; the grid's runs unchanged; null or absent: none."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    net = params["networks"]
+    grid = {f"{d}-{l}" for d in net["datasets"] for l in net["losses"]}
+    runs = stages.network_runs(params)
+    variants = {f"{d}-{l}-{name}" for name, v in net["variants"].items() for d in v["datasets"] for l in v["losses"]}
+    assert set(runs) == grid | variants and {"mnist-ce-head3", "cifar10-ce-head3"} <= variants
+    head = runs["mnist-ce-head3"]
+    assert (head["head_depth"], head["head_width"], head["bias"], head["dataset"], head["loss"]) == (3, 64, True, "mnist", "ce")
+    assert {k: v for k, v in head.items() if not k.startswith("head_")} == runs["mnist-ce"]
+    assert not any("head_depth" in runs[name] for name in grid)  # the grid's parameters, so its DVC/Snakemake triggers, are unchanged
+    for none in (None, {}):
+        assert set(stages.network_runs({**params, "networks": {**net, "variants": none}})) == grid
+    # a variant's train wins over per_loss (here: the bias)
+    changed = {**net, "variants": {"nobias": {"datasets": ["mnist"], "losses": ["ce"], "train": {"bias": False}}}}
+    assert stages.network_runs({**params, "networks": changed})["mnist-ce-nobias"]["bias"] is False

@@ -3,6 +3,10 @@
 The paper's claim (its §6): collapse is strongest in the deepest features, and within-class
 variability (NC1) falls with depth; MSE without classifier bias and CE with bias differ in which
 frame the class means approach (orthogonal frame vs simplex ETF).
+
+Runs of a `networks.variants` entry ('<dataset>-<loss>-<variant>', e.g. a linear head of depth 3)
+are grouped as their own "dataset" '<dataset>-<variant>'.  Every run also has the singular values
+of its class-mean logits at each checkpoint (`logits_*`, Garrod & Keating 2025, Fig. 3).
 """
 
 from __future__ import annotations
@@ -24,14 +28,22 @@ EPOCH_PANELS = (
 _STYLE = {"NC2_OF": "--", "NC3_OF": "--"}
 
 
-def split_run(name: str) -> tuple[str, str]:
-    """'fashion-mnist-mse' -> ('fashion-mnist', 'mse')."""
-    dataset, _, loss = name.rpartition("-")
-    return dataset, loss
-
-
 #: Column order of the loss comparison: the paper's MSE first.
 LOSS_ORDER = ("mse", "ce")
+
+
+def run_parts(name: str) -> tuple[str, str, str]:
+    """'fashion-mnist-mse' -> ('fashion-mnist', 'mse', ''); 'mnist-ce-head3' -> ('mnist', 'ce', 'head3'):
+    the loss is the last dash-separated part that names one (a dataset's name may hold dashes)."""
+    parts = name.split("-")
+    at = max((i for i, part in enumerate(parts) if part in LOSS_ORDER), default=len(parts) - 1)
+    return "-".join(parts[:at]), parts[at], "-".join(parts[at + 1:])
+
+
+def split_run(name: str) -> tuple[str, str]:
+    """'fashion-mnist-mse' -> ('fashion-mnist', 'mse'); a variant's run 'mnist-ce-head3' -> ('mnist-head3', 'ce')."""
+    dataset, loss, variant = run_parts(name)
+    return (f"{dataset}-{variant}" if variant else dataset), loss
 
 
 def group_by_dataset(runs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -241,3 +253,75 @@ def final_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
                     row[key] = float(final[key].sel(layer=layer))
             rows.append(row)
     return rows
+
+
+# ----------------------------------------------------------------------------- class-mean logits
+#: Garrod & Keating (2025, Fig. 3) count the singular values of the logits above this (absolute) value.
+GK25_ABSOLUTE = 1e-6
+
+
+def logits_rows(runs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per run and checkpoint: the numerical rank of the class-mean logits (relative threshold of
+    the metrics dataset) and, for comparison with GK25, how many singular values exceed 1e-6."""
+    rows = []
+    for name, ds in runs.items():
+        if "logits_rank" not in ds:
+            continue
+        head = (ds.attrs.get("features") or {}).get("head_depth", 1)
+        for e, epoch in enumerate(ds["epoch"].values):
+            sv = np.asarray(ds["logits_singular_values"].values[e], dtype=float)
+            rows.append({"run": name, "head_depth": int(head), "epoch": int(epoch), "rank": int(ds["logits_rank"].values[e]),
+                         "above 1e-6": int(np.sum(sv > GK25_ABSOLUTE)), "largest": float(sv[0]), "smallest": float(sv[-1])})
+    return rows
+
+
+def logits_sentences(runs: Mapping[str, Any]) -> list[str]:
+    """Per run: the class-mean logits' rank at the last checkpoint, and the checkpoints where it changed."""
+    out = []
+    for name, ds in runs.items():
+        if "logits_rank" not in ds:
+            continue
+        K = int(ds.attrs.get("num_classes", ds.sizes.get("logits_sv", 0)))
+        rtol = float(ds.attrs.get("logits_rank_rtol", float("nan")))
+        head = int((ds.attrs.get("features") or {}).get("head_depth", 1))
+        epochs, ranks = [int(e) for e in ds["epoch"].values], [int(r) for r in ds["logits_rank"].values]
+        changes = [f"{r} from epoch {e}" for i, (e, r) in enumerate(zip(epochs, ranks)) if i == 0 or r != ranks[i - 1]]
+        sv = np.asarray(ds["logits_singular_values"].values[-1], dtype=float)
+        out.append(f"**{name}** ({'a linear head of depth ' + str(head) if head > 1 else 'the plain classifier'}): the class-mean "
+                   f"logits have rank {ranks[-1]} of {K} at epoch {epochs[-1]} (singular values above {rtol:g} × the largest; "
+                   f"{int(np.sum(sv > GK25_ABSOLUTE))} above an absolute {GK25_ABSOLUTE:g}); rank " + ", ".join(changes) + ".")
+    return out
+
+
+def logits_figure(runs: Mapping[str, Any], *, title_note: str = ""):
+    """Per run: the singular values of the class-mean logits relative to the largest, at every
+    checkpoint (log scale), the rank threshold dashed; the rank at each checkpoint in the title's line."""
+    import matplotlib.pyplot as plt
+
+    names = [n for n, ds in runs.items() if "logits_rank" in ds]
+    cols = min(3, max(1, len(names)))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.2 * rows + 0.6), squeeze=False, constrained_layout=True)
+    for ax, name in zip(axes.flat, names):
+        ds = runs[name]
+        epochs = np.asarray(ds["epoch"].values, dtype=float)
+        sv = np.asarray(ds["logits_singular_values"].values, dtype=float)
+        relative = sv / np.where(sv[:, :1] > 0, sv[:, :1], np.nan)
+        colors = _layer_colors(list(range(sv.shape[1])))
+        for i in range(1, sv.shape[1]):  # the first is 1 by construction
+            ax.plot(epochs, np.maximum(relative[:, i], 1e-17), color=colors[i], marker=".", ms=3, lw=1, label=f"σ{i + 1}/σ1")
+        ax.axhline(float(ds.attrs.get("logits_rank_rtol", 1e-6)), color="k", ls="--", lw=0.8, label="rank threshold")
+        ranks = [int(r) for r in ds["logits_rank"].values]
+        ax.set_yscale("log")
+        ax.set_title(f"{name}: rank {ranks[0]} → {ranks[-1]}", fontsize="small")
+        ax.set_xlabel("epoch")
+        _epoch_axis(ax, epochs)
+        readable_log_ticks(ax)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    if names:
+        axes.flat[0].set_ylabel("σ_i / σ_1 of the class-mean logits")
+        axes.flat[0].legend(fontsize="xx-small", ncol=2, loc="lower left")
+    if title_note:
+        figures.suptitle(fig, title_note, fontsize="small")
+    return fig
