@@ -267,6 +267,8 @@ def network_runs(config: dict) -> dict[str, dict]:
     # dataset and loss updated by the variant's `train` (e.g. a linear head, GK25 Fig. 3)
     for name, variant in (net.get("variants") or {}).items():
         for dataset in variant["datasets"]:
+            if dataset not in net["datasets"]:  # its data store is made for networks.datasets only
+                raise PlanError(f"params: networks.variants.{name}.datasets names {dataset!r}, which is not in networks.datasets")
             for loss in variant["losses"]:
                 runs[f"{dataset}-{loss}-{name}"] = run(dataset, loss, **variant.get("train", {}))
     return runs

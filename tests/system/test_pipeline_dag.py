@@ -23,7 +23,8 @@ def workdir(tmp_path_factory):
 def _expected_counts(params):
     ufm = params["ufm"]
     net = params["networks"]
-    runs = len(net["datasets"]) * len(net["losses"])
+    variants = (net.get("variants") or {}).values()  # runs beside the grid (issue 21)
+    runs = len(net["datasets"]) * len(net["losses"]) + sum(len(v["datasets"]) * len(v["losses"]) for v in variants)
     return ufm, runs
 
 

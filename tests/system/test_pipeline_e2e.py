@@ -68,7 +68,9 @@ def test_dvc_metrics_are_small_json_with_finite_values(finished):
         assert _finite(float(row["objective_rel_gap"] or "nan")) or row["status"] == "no closed form", row
     networks = json.loads((finished / "results/summary/networks.json").read_text())
     params = yaml.safe_load((finished / "params.yaml").read_text())["networks"]
-    assert set(networks) == {f"{d}-{l}" for d in params["datasets"] for l in params["losses"]}
+    grid = {f"{d}-{l}" for d in params["datasets"] for l in params["losses"]}
+    variants = {f"{d}-{l}-{name}" for name, v in (params.get("variants") or {}).items() for d in v["datasets"] for l in v["losses"]}
+    assert set(networks) == grid | variants
     for run in networks.values():
         assert run["epoch"] == params["train"]["epochs"]  # the final checkpoint
         assert set(run["NC1"]) >= {"stage1", "penultimate"}

@@ -199,3 +199,7 @@ def test_network_variants_are_runs_beside_the_grid():
     # a variant's train wins over per_loss (here: the bias)
     changed = {**net, "variants": {"nobias": {"datasets": ["mnist"], "losses": ["ce"], "train": {"bias": False}}}}
     assert stages.network_runs({**params, "networks": changed})["mnist-ce-nobias"]["bias"] is False
+    # a variant's dataset must be one of the grid's (the data stores are made for those): one line
+    digits = {**net, "variants": {"head3": {"datasets": ["digits"], "losses": ["ce"], "train": {}}}}
+    with pytest.raises(stages.PlanError, match=r"^params: networks.variants.head3.datasets names 'digits', which is not in networks.datasets$"):
+        stages.network_runs({**params, "networks": digits})

@@ -60,6 +60,7 @@ def test_page_inputs_are_the_stage_tables_paths():
     assert theory.inputs["agreement"] == "results/theory/agreement.json"
     assert list(theory.inputs["runs"]) == [*PAPER["ufm"]["experiments"], *PAPER["ufm"]["sweeps"]]
     runs = [f"{d}-{loss}" for d in PAPER["networks"]["datasets"] for loss in PAPER["networks"]["losses"]]
+    runs += [f"{d}-{loss}-{name}" for name, v in PAPER["networks"]["variants"].items() for d in v["datasets"] for loss in v["losses"]]
     assert pages["networks"].paths() == [*(f"results/metrics/{r}.zarr" for r in runs), "results/summary/networks.json"]
     comparison = pages["comparison"]
     assert comparison.inputs["references"]["mnist-mse"] == {"ReLU": "results/ufm/fig9d.zarr", "linear": "results/ufm/fig9c.zarr"}
@@ -78,7 +79,7 @@ def test_every_page_input_is_an_input_of_the_reports_stage():
 def test_optional_pages_follow_their_sections():
     no_study = copy.deepcopy(PAPER)
     del no_study["ufm"]["studies"]["lowrank"]
-    no_nets = _with(PAPER, networks__datasets=[])
+    no_nets = _with(PAPER, networks__datasets=[], networks__variants=None)
     no_compare = _with(PAPER, networks__compare={})
     assert "lowrank" not in plan.pages(no_study) and "lowrank" in plan.pages(PAPER)
     assert not {"networks", "comparison"} & set(plan.pages(no_nets))

@@ -10,6 +10,8 @@ import sys
 
 import yaml
 
+from deepcollapse import stages
+
 from tests.support.dvc import ENV, init_repo, sh
 from tests.support.pipeline import ROOT
 
@@ -37,8 +39,8 @@ AGREEMENT = {"tolerance": 1e-6, "reasons": {}, "runs": {},
 
 
 def runs_of(params_file):
-    net = yaml.safe_load(params_file.read_text())["networks"]
-    return [f"{d}-{loss}" for d in net["datasets"] for loss in net["losses"]]
+    """Every network run of a parameter file (the grid and networks.variants), named by the stage table."""
+    return list(stages.network_runs(yaml.safe_load(params_file.read_text())))
 
 
 def test_networks_one_file_per_run_with_the_penultimate_layers_final_values(tmp_path):
