@@ -3,7 +3,7 @@
 A configuration can be valid field by field and still absurd as a whole: ``K: 1e9`` is a positive
 integer, ``iters: 1e12`` too, and a sweep of a thousand by a thousand points is a short YAML file.
 Unchecked, the machine pays: torch's allocator fails after minutes, or the job runs for years.
-Every command that computes from a configuration (`ufm`, `lowrank`, `asymptotic`, `train`) first
+Every command that computes from a configuration (`ufm`, `lowrank`, `papers`, `asymptotic`, `train`) first
 asks its domain for an `Estimate` (memory in bytes, work in multiply-adds, the per-step overhead
 included) and `check` refuses, in one line naming the key most responsible and the estimate,
 

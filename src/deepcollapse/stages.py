@@ -163,6 +163,10 @@ STAGES: dict[str, Stage] = _stages(
     Stage("theorem1", params=("ufm.studies.theorem1",), targets=("theorem1",),
           jobs=(Job("theorem1", cli("theorem1"), {"study": Output("results/theorem1/map.json", "theorem1")}),),
           tracked=("results/theorem1",), pages=("theorem1", "literature")),
+    # GD at the papers' own settings: no page of its own, the literature page (above) reads it
+    Stage("papers", params=("ufm.studies.papers",), targets=("papers",),
+          jobs=(Job("papers", cli("papers"), {"study": Output("results/papers/runs.zarr", "papers")}),),
+          tracked=("results/papers",)),
     Stage("train", params=("networks",), targets=("train_all",),
           jobs=(Job("data", cli("data"), {"store": Output("data/{dataset}.zarr", "data")}),
                 Job("train", cli("train"), {"run": Output("results/runs/{run}", "run", format="run"),
@@ -188,7 +192,7 @@ STAGES: dict[str, Stage] = _stages(
                     planned_by=(f"{PACKAGE}.reports.plan",)),
                 Job("report_math", module(f"{PACKAGE}.reports.text"), {"html": Output("reports/math.html")},
                     file="reports.smk", reads=("docs/math.md",))),
-          inputs=("ufm.store", "theory.json", "lowrank.study", "theorem1.study", "network_summary.summary", "metrics.store", "asymptotic.study"),
+          inputs=("ufm.store", "theory.json", "lowrank.study", "theorem1.study", "papers.study", "network_summary.summary", "metrics.store", "asymptotic.study"),
           tracked=("reports/index.html", "reports/math.html", "reports/pages", "reports/figures", "reports/data",
                    "reports/notebooks")),
 )  # fmt: skip

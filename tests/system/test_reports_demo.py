@@ -32,6 +32,11 @@ EXTENDED = dict(model="extended", loss="mse", K=3, n=4, d1=6, d2=6, lambda_W1=5e
 LOWRANK = {"depths": [2], "sizes": [{"K": 3, "n": 4, "d": 5}], "lambda_ratios": [0.5], "activations": ["linear"],
            "losses": ["mse"], "seeds": [0], "iters": 200, "log_every": 100}
 THEOREM1 = {"Ks": [4], "depths": [2], "k_rho": [0.02, 0.3], "starts": 3, "confirm_starts": 3}
+#: GD at two of the papers' footings (the literature page finds runs by their parameters): one seed, 200 steps
+PAPERS = {"gk": {"depths": [2], "Ks": [10], "n": 5, "widths": [16], "lambdas": [2.0**-10], "activation": "linear", "loss": "ce",
+                 "seeds": [0], "lr": 0.5, "iters": 200, "log_every": 100},
+          "slm": {"depths": [4], "Ks": [10], "n": 5, "widths": [30], "lambdas": [0.004], "activation": "relu", "loss": "mse",
+                  "seeds": [0], "lr": 0.5, "iters": 200, "log_every": 100}}
 
 
 def _change(key, here, params):
@@ -55,7 +60,8 @@ def artifacts(tmp_path_factory):
     paths = {name: str(write_dataset(ds, root / f"{name}.zarr")) for name, ds in made.items()}
     paths["theory"] = str(root / "agreement.json")
     _cli("theory", "--runs", paths["run"], paths["sweep"], "--out", paths["theory"], "--csv", theory_table.rows_path(paths["theory"]))
-    for name, config, out in (("asymptotic", ASYMPTOTIC, "study.zarr"), ("lowrank", LOWRANK, "study.zarr"), ("theorem1", THEOREM1, "map.json")):
+    for name, config, out in (("asymptotic", ASYMPTOTIC, "study.zarr"), ("lowrank", LOWRANK, "study.zarr"), ("theorem1", THEOREM1, "map.json"),
+                                ("papers", PAPERS, "runs.zarr")):
         (root / f"{name}.yaml").write_text(yaml.safe_dump(config))
         paths[name] = str(root / name / out)
         _cli(name, "--config", root / f"{name}.yaml", "--out", paths[name])
@@ -79,7 +85,7 @@ def cases(a: dict) -> dict[str, dict]:
         "networks": dict(metrics={"digits-ce": a["metrics"]}, summary=a["metrics"], overrides={"changes": [train], "total": 3}),
         "theorem1": dict(study=a["theorem1"], overrides={"changes": [t1_starts], "total": 3}),
         # its SRG figure is computed from the fixed setting literature.SRG_SETTING, not from the overridden study
-        "literature": dict(study=a["theorem1"], lowrank=a["lowrank"], overrides={"changes": [t1_starts], "total": 3},
+        "literature": dict(study=a["theorem1"], lowrank=a["lowrank"], papers=a["papers"], overrides={"changes": [t1_starts], "total": 3},
                            settings_free_figures={"srg_ratio"}),
         "comparison": dict(metrics={"digits-ce": a["metrics"]}, references={"digits-ce": {"ReLU": a["relu"], "linear": a["linear"]}},
                            reference_names={"digits-ce": {"ReLU": "relu", "linear": "linear"}}, overrides={"changes": [train], "total": 3}),
@@ -88,7 +94,7 @@ def cases(a: dict) -> dict[str, dict]:
 
 def test_every_notebook_has_a_case():
     templates = {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
-    assert templates == set(cases({k: "" for k in ("run", "sweep", "relu", "linear", "theory", "asymptotic", "lowrank", "theorem1", "metrics")}))
+    assert templates == set(cases({k: "" for k in ("run", "sweep", "relu", "linear", "theory", "asymptotic", "lowrank", "theorem1", "papers", "metrics")}))
 
 
 def _text(page: str) -> str:

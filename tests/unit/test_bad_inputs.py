@@ -40,6 +40,8 @@ def art(tmp_path_factory):
 # a valid, tiny low-rank study (its output is refused before any GD runs)
 LOWRANK = {"depths": [2], "sizes": [{"K": 3, "n": 2, "d": 4}], "lambda_ratios": [0.5], "activations": ["linear"],
            "losses": ["mse"], "seeds": [0], "iters": 10, "log_every": 5}
+# a valid, tiny study at the papers' settings (refused before any GD runs)
+PAPERS = {"s": {"depths": [2], "Ks": [3], "n": 2, "widths": [4], "lambdas": [0.01], "seeds": [0], "iters": 10, "log_every": 5}}
 
 
 @dataclass
@@ -105,6 +107,10 @@ CASES = [
     Case("lowrank-out-foreign-directory", lambda a, d: ["lowrank", "--config", d / "lowrank.yaml", "--out", d / "out"], 2,
          lambda a, d: (_foreign_dir(d, "out"), _write(d, "lowrank.yaml", yaml.safe_dump(LOWRANK))), says="did not write"),
     Case("lowrank-config-a-ufm-experiment", lambda a, d: ["lowrank", "--config", a["ufm.yaml"], "--out", d / "s.zarr"], 2,
+         says="ufm.yaml"),
+    Case("papers-out-foreign-directory", lambda a, d: ["papers", "--config", d / "papers.yaml", "--out", d / "out"], 2,
+         lambda a, d: (_foreign_dir(d, "out"), _write(d, "papers.yaml", yaml.safe_dump(PAPERS))), says="did not write"),
+    Case("papers-config-a-ufm-experiment", lambda a, d: ["papers", "--config", a["ufm.yaml"], "--out", d / "p.zarr"], 2,
          says="ufm.yaml"),
     Case("theorem1-out-regular-file", lambda a, d: ["theorem1", "--config", d / "t1.yaml", "--out", d / "f"], 2,
          lambda a, d: (_write(d, "f", "x"), _write(d, "t1.yaml", "Ks: [4]\ndepths: [2]\nk_rho: [0.3]\n")), says="regular file"),

@@ -32,12 +32,14 @@ from deepcollapse.outputs import artifact_kind
 from deepcollapse.ufm import budget as ufm_budget, models
 from deepcollapse.ufm.config import Config as UfmConfig
 from deepcollapse.ufm.lowrank import Study, estimate as lowrank_estimate
+from deepcollapse.ufm import papers
 from tests.support.tiny_artifacts import ASYMPTOTIC, TRAIN, UFM, build, cli, copy, tree_hashes
 
 LOWRANK = {"depths": [2], "sizes": [{"K": 3, "n": 2, "d": 4}], "lambda_ratios": [0.5], "activations": ["linear"],
            "losses": ["mse"], "seeds": [0], "iters": 10, "log_every": 5}
 #: command -> (its base config, a valid and tiny one)
-BASES = {"ufm": UFM, "lowrank": LOWRANK, "asymptotic": ASYMPTOTIC, "train": {**TRAIN, "epochs": 1}}
+PAPERS = {"s": {"depths": [2], "Ks": [3], "n": 2, "widths": [4], "lambdas": [0.01], "seeds": [0], "iters": 10, "log_every": 5}}
+BASES = {"ufm": UFM, "lowrank": LOWRANK, "asymptotic": ASYMPTOTIC, "train": {**TRAIN, "epochs": 1}, "papers": PAPERS}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +96,7 @@ GENERATED = (
     + [("asymptotic", ASYMPTOTIC, field, value) for _, field, value in _flat_fields(AsymptoticConfig, ASYMPTOTIC) if field != "extended"]
     + [("asymptotic", ASYMPTOTIC, field, value) for _, field, value in _flat_fields(ExtendedConfig, ASYMPTOTIC, "extended.") if field != "extended.enabled"]
     + [("train", BASES["train"], field, value) for _, field, value in _flat_fields(TrainConfig, BASES["train"])]
+    + [("papers", PAPERS, field, value) for _, field, value in _flat_fields(papers.Setting, PAPERS, "s.")]
 )
 
 
@@ -183,6 +186,7 @@ def _estimates():
         "lowrank": lowrank_estimate(Study.from_mapping(LOWRANK)),
         "asymptotic": asymptotic_budget.estimate(config_reader.from_mapping(AsymptoticConfig, ASYMPTOTIC)),
         "train": train_budget.estimate(config_reader.from_mapping(TrainConfig, BASES["train"])),
+        "papers": papers.estimate(papers.Study.from_mapping(PAPERS)),
     }
     for command, estimate in estimates.items():
         for key, (value, _) in estimate.keys.items():
@@ -279,6 +283,7 @@ def test_the_paper_and_demo_configs_pass_the_cost_check():
             config, sweep = batched.from_mapping(mapping, source=name)
             check(ufm_budget.estimate(config, sweep.size if sweep else 1), source=f"{params}: {name}")
         check(lowrank_estimate(Study.from_mapping(doc["ufm"]["studies"]["lowrank"])), source=str(params))
+        check(papers.estimate(papers.Study.from_mapping(doc["ufm"]["studies"]["papers"])), source=str(params))
         check(asymptotic_budget.estimate(config_reader.from_mapping(AsymptoticConfig, doc["asymptotic"])), source=str(params))
 
 

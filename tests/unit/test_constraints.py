@@ -28,6 +28,7 @@ from deepcollapse.nets.config import TrainConfig
 from deepcollapse.ufm import models
 from deepcollapse.ufm.config import Config as UFMConfig
 from deepcollapse.ufm.lowrank import Size, Study
+from deepcollapse.ufm.papers import Setting
 
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 SCHEMAS = ROOT / "workflow/schemas"
@@ -59,7 +60,7 @@ def _cases():
         for name, constraint in models.get(model).parameter_constraints.items():
             base = _ufm_base(model)
             out.append((f"ufm.{model}.{name}", lambda f, v, base=base: UFMConfig(**{**base, f: v}), name, constraint))
-    simple = [TrainConfig, AsymptoticConfig, ExtendedConfig, Study]
+    simple = [TrainConfig, AsymptoticConfig, ExtendedConfig, Study, Setting]
     for cls in simple:
         for name, constraint in C.declarations(cls).items():
             out.append((f"{cls.__qualname__}.{name}", lambda f, v, cls=cls: cls(**{f: v}), name, constraint))
@@ -69,7 +70,7 @@ def _cases():
 
 
 CASES = _cases()
-CONFIGS = [UFMConfig, TrainConfig, AsymptoticConfig, ExtendedConfig, Study, Size]
+CONFIGS = [UFMConfig, TrainConfig, AsymptoticConfig, ExtendedConfig, Study, Size, Setting]
 
 
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__qualname__)
@@ -130,7 +131,7 @@ def test_options_read_a_registry_when_checking(monkeypatch):
 
 def test_one_device_rule():
     # 'auto' (CUDA when available, else CPU) is accepted by every configuration with a device
-    for cls in (UFMConfig, TrainConfig, AsymptoticConfig, Study):
+    for cls in (UFMConfig, TrainConfig, AsymptoticConfig, Study, Setting):
         assert C.declarations(cls)["device"] is DEVICE
         cls(device="auto")
     for bad in ("gpu", "cuda:", "cpu:0", "mps"):

@@ -103,7 +103,7 @@ def test_a_kind_has_one_format_and_the_contract_has_every_kind():
 
 
 def test_the_cli_lists_the_stage_commands_in_table_order():
-    assert cli.SUBCOMMANDS == ("ufm", "theory", "asymptotic", "lowrank", "theorem1", "data", "train", "features", "metrics", "report", "info")
+    assert cli.SUBCOMMANDS == ("ufm", "theory", "asymptotic", "lowrank", "theorem1", "papers", "data", "train", "features", "metrics", "report", "info")
 
 
 def test_the_table_imports_only_the_standard_library():

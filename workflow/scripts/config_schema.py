@@ -33,6 +33,7 @@ from deepcollapse.nets.config import TrainConfig  # noqa: E402
 from deepcollapse.ufm import models  # noqa: E402
 from deepcollapse.ufm.config import Config as UFMConfig  # noqa: E402
 from deepcollapse.ufm.lowrank import Study  # noqa: E402
+from deepcollapse.ufm.papers import Setting as PapersSetting  # noqa: E402
 from deepcollapse.ufm.theorem1 import Study as Theorem1Study  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,7 @@ ENTRIES = (
     Entry(UFMConfig, extra={"sweep": {"$ref": "ufm.schema.yaml#/$defs/sweep"}}),
     Entry(Study),
     Entry(Theorem1Study),
+    Entry(PapersSetting),  # ufm.studies.papers.<name>: one named setting each
     Entry(AsymptoticConfig),
     # networks.train and networks.per_loss.*: the workflow sets dataset, loss and data per run
     # (networks.datasets and .losses list them: their values are generated too); threads is

@@ -123,14 +123,16 @@ def _comparison(config, stage):
 
 
 def _literature(config, stage):
-    """The literature page (deepcollapse.reports.literature): the Theorem-1 map, and the low-rank
-    study's store when its section is set (its runs at K = 2…5 are rows of the page)."""
+    """The literature page (deepcollapse.reports.literature): the Theorem-1 map, and the stores of
+    the low-rank study and of the papers' settings when their sections are set (rows of the page)."""
     if not stages.section(config, "ufm.studies.theorem1"):
         return {}
     inputs = {"study": stages.path("theorem1.study")}
     if stages.section(config, "ufm.studies.lowrank"):
         inputs["lowrank"] = stages.path("lowrank.study")
-    return {"literature": Page("literature", inputs, watch=("ufm.studies.theorem1.", "ufm.studies.lowrank."))}
+    if stages.section(config, "ufm.studies.papers"):
+        inputs["papers"] = stages.path("papers.study")
+    return {"literature": Page("literature", inputs, watch=("ufm.studies.theorem1.", "ufm.studies.lowrank.", "ufm.studies.papers."))}
 
 
 def _sections(stage: stages.Stage) -> tuple[str, ...]:

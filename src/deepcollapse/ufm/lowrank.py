@@ -187,7 +187,7 @@ def _ranks(matrices: Sequence[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-def _per_run(config: Config, point, width: int) -> dict[str, Any]:
+def per_run(config: Config, point, width: int) -> dict[str, Any]:
     """Observables of one GD end point (one problem of a sweep dataset)."""
     names = observables.weight_names(config)
     params = {name: np.asarray(point[name].values, dtype=np.float64) for name in [*names, "H1"]}
@@ -239,7 +239,7 @@ def run(study: Study, *, progress=None) -> "Any":
             config = config_of(study, depth, size, activation, loss, value)
             lam[c, r] = value
             for s in range(S):
-                seen = _per_run(config, ds.isel(ratio=r, seed=s), width)
+                seen = per_run(config, ds.isel(ratio=r, seed=s), width)
                 for key in ("objective", "grad_norm", "last_decrease"):
                     out[key][c, r, s] = seen[key]
                 out["dead_samples"][c, r, s] = seen["dead"]

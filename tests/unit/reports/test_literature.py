@@ -15,7 +15,7 @@ import pytest
 
 from deepcollapse.config import load_yaml
 from deepcollapse.reports import literature as lit
-from deepcollapse.ufm import Config, lowrank, theorem1, theory
+from deepcollapse.ufm import Config, lowrank, papers, papers_theory, theorem1, theory
 from tests.support import ROOT
 from tests.support.ufm_helpers import assert_printed
 
@@ -114,3 +114,65 @@ def test_runs_at_their_k_and_l_make_the_gd_rows_comparable(rows, tiny_lowrank):
     sml = lit.sml23_binary({"lowrank": tiny_lowrank})
     assert sml.numbers["runs"] == 1
     assert sml.verdict == (lit.DISAGREES if sml.numbers["below"] else lit.AGREES)
+
+
+@pytest.fixture(scope="module")
+def tiny_papers():
+    """A real store of GD at the papers' footings (the rows find runs by their parameters): GK25's linear
+    CE L = 2, K = 10, λ = 2⁻¹⁰; SLM24 Fig. 2's ReLU MSE L = 4, K = 10, width 30, λ = 0.004; and K = 2
+    with ReLU MSE — one seed each, 300 GD steps (far from converged)."""
+    settings = {
+        "gk": {"depths": [2], "Ks": [10], "n": 5, "widths": [16], "lambdas": [2.0**-10], "activation": "linear", "loss": "ce"},
+        "slm": {"depths": [4], "Ks": [10], "n": 5, "widths": [30], "lambdas": [0.004], "activation": "relu", "loss": "mse"},
+        "k2": {"depths": [2], "Ks": [2], "n": 5, "widths": [30], "lambdas": [0.004], "activation": "relu", "loss": "mse"},
+    }
+    common = {"seeds": [0], "lr": 0.5, "iters": 300, "log_every": 100}
+    return papers.run(papers.Study.from_mapping({k: {**v, **common} for k, v in settings.items()}))
+
+
+def _doctored(ds, setting: str, **values):
+    """`ds` with the runs of one setting given other values (the GD side: the rows join the theory anew)."""
+    out = ds.copy(deep=True)
+    rows = out["setting"].values == setting
+    for name, value in values.items():
+        array = out[name].values.copy()
+        array[rows] = value(out.isel(run=rows)) if callable(value) else value
+        out[name] = (out[name].dims, array)
+    return out
+
+
+def test_the_papers_rows_find_their_runs_by_footing_and_flip_with_the_store(tiny_papers):
+    inputs = {"papers": tiny_papers}
+    # nothing converged in 300 steps and nothing below DNC: no verdict can be reached
+    assert lit.gk25_width(inputs).verdict == lit.UNSETTLED and lit.gk25_width(inputs).numbers["runs"] == 1
+    assert lit.slm24_fig2(inputs).numbers["runs"] == 1 and lit.slm24_fig2(inputs).numbers["converged"] == 0
+    assert lit.gk25_width({"papers": None}).verdict == lit.slm24_fig2({}).verdict == lit.NOT_COMPARABLE
+    dnc = lambda runs: papers_theory.with_theory(runs)["dnc_objective"].values  # noqa: E731
+    # SLM24 Fig. 2: a run below DNC makes it agree; every run converged above DNC makes it disagree
+    below = _doctored(tiny_papers, "slm", objective=lambda r: 0.9 * dnc(r))
+    assert lit.slm24_fig2({"papers": below}).verdict == lit.AGREES
+    above = _doctored(tiny_papers, "slm", objective=lambda r: 1.1 * dnc(r), last_decrease=0.0)
+    assert lit.slm24_fig2({"papers": above}).verdict == lit.DISAGREES
+    # GK25 Fig. 1: a structure below DNC exists at K = 10, L = 2 (their Theorem 1), so a run at DNC agrees
+    at_dnc = _doctored(tiny_papers, "gk", objective=dnc, dnc_structure=True)
+    found = lit.gk25_width({"papers": at_dnc})
+    assert found.numbers["lower_than_dnc"] and found.verdict == lit.AGREES and found.numbers["reached"] == 1
+    assert lit.gk25_width({"papers": _doctored(tiny_papers, "gk", last_decrease=0.0)}).verdict == lit.DISAGREES
+    # the K = 2 control: none below DNC agrees (SML23); one below is called a bug, naming the run
+    assert lit.sml23_binary(inputs).verdict == lit.AGREES and lit.sml23_binary(inputs).numbers["runs"] == 1
+    bug = lit.sml23_binary({"papers": _doctored(tiny_papers, "k2", objective=lambda r: 0.99 * dnc(r))})
+    assert bug.verdict == lit.DISAGREES and "seed 0" in bug.ours
+
+
+def test_slm24_fig5_reads_the_papers_store_first(tiny_papers):
+    fig5 = lit.slm24_fig5({"papers": tiny_papers})
+    assert fig5.verdict == lit.NOT_COMPARABLE and not fig5.numbers["papers"]  # no run at K = 3…5
+    k345 = tiny_papers.isel(run=[1, 1, 1])  # the SLM24 run relabelled as K = 3, 4, 5 with their DNC values below it
+    k345 = k345.assign_coords(K=("run", [3, 4, 5]), run=[0, 1, 2])
+    joined = papers_theory.with_theory(k345)
+    doctored = k345.copy(deep=True)
+    doctored["objective"] = ("run", 0.9 * joined["dnc_objective"].values)
+    found = lit.slm24_fig5({"papers": doctored})
+    assert set(found.numbers["papers"]) == {3, 4, 5} and found.verdict == lit.AGREES
+    doctored["objective"] = ("run", 1.1 * joined["dnc_objective"].values)
+    assert lit.slm24_fig5({"papers": doctored}).verdict == lit.UNSETTLED

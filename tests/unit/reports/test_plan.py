@@ -49,10 +49,14 @@ def test_page_inputs_are_the_stage_tables_paths():
     assert pages["asymptotic"].inputs == {"study": "results/asymptotic/theorem51.zarr"}
     assert pages["lowrank"].inputs == {"study": "results/lowrank/study.zarr"}
     assert pages["theorem1"].inputs == {"study": "results/theorem1/map.json"}
-    # the literature page: the Theorem-1 map, and the low-rank study's store when its section is set
-    assert pages["literature"].inputs == {"study": "results/theorem1/map.json", "lowrank": "results/lowrank/study.zarr"}
+    # the literature page: the Theorem-1 map, and the stores of the low-rank study and of the papers'
+    # settings when their sections are set
+    assert pages["literature"].inputs == {"study": "results/theorem1/map.json", "lowrank": "results/lowrank/study.zarr",
+                                          "papers": "results/papers/runs.zarr"}
     without = copy.deepcopy(PAPER)
     del without["ufm"]["studies"]["lowrank"]
+    assert plan.pages(without)["literature"].inputs == {"study": "results/theorem1/map.json", "papers": "results/papers/runs.zarr"}
+    del without["ufm"]["studies"]["papers"]
     assert plan.pages(without)["literature"].inputs == {"study": "results/theorem1/map.json"}
     del without["ufm"]["studies"]["theorem1"]
     assert "literature" not in plan.pages(without)

@@ -86,6 +86,14 @@ def test_lowrank_keys_are_the_study_fields():
     assert set(_at("ufm.schema.yaml", "/properties/studies/properties/lowrank")["properties"]) == _fields(Study)
 
 
+def test_papers_settings_keys_are_the_setting_fields():
+    from deepcollapse.ufm.papers import Setting
+
+    section = _at("ufm.schema.yaml", "/properties/studies/properties/papers")
+    assert section["additionalProperties"] == {"$ref": "fields.schema.yaml#/$defs/ufm.papers.Setting"}
+    assert set(_at("fields.schema.yaml", "/$defs/ufm.papers.Setting")["properties"]) == _fields(Setting)
+
+
 def test_theorem1_keys_are_the_study_fields():
     from deepcollapse.ufm.theorem1 import Study
 
