@@ -30,6 +30,10 @@ def reduced_params(path: str | Path) -> dict:
     theorem1 = (out["ufm"].get("studies") or {}).get("theorem1")
     if theorem1:  # one point beyond the theorem: the job, its second certificate and the page
         theorem1.update(Ks=[4], depths=[2], k_rho=[0.3], starts=2, confirm_starts=2)
+    papers = (out["ufm"].get("studies") or {}).get("papers") or {}
+    for setting in papers.values():  # every named setting kept (the literature page finds runs by them): one short run each
+        setting.update({key: setting[key][:1] for key in ("depths", "Ks", "widths", "lambdas") if key in setting})
+        setting.update(seeds=[0], iters=UFM_ITERS, log_every=UFM_ITERS // 4)
     asym = out["asymptotic"]
     asym.update(n=[10, 100, 1000], sigma=[0.0, 0.1, 0.5], seeds=3, rate_fit_n_min=10)
     asym["extended"] = {**asym.get("extended", {}), "iters": 200}
@@ -37,6 +41,8 @@ def reduced_params(path: str | Path) -> dict:
     net["datasets"] = ["digits"]
     net["data"] = {**net.get("data", {}), "download": False}
     net["train"] = {**net["train"], **NET_TRAIN}
+    for variant in (net.get("variants") or {}).values():  # each variant once, on digits: its model and metrics in the pipeline
+        variant.update(datasets=["digits"], losses=variant["losses"][:1])
     net["threads"] = 1
     out["resources"]["gpu"]["gpu"] = 0
     return out
