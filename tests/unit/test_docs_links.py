@@ -79,3 +79,10 @@ def test_the_documents_exist_and_the_readme_is_a_guide():
     names = {p.name for p in DOCUMENTS}
     assert {"README.md", "math.md", "configuration.md", "outputs.md", "operations.md", "measurements.md"} <= names
     assert len((ROOT / "README.md").read_text().splitlines()) <= 300  # issue 19: the reference lives in docs/
+
+
+def test_math_md_links_only_within_itself():
+    """docs/math.md is also published alone, as reports/math.html beside the pages (reports.text):
+    a link to a sibling document (configuration.md#...) resolves on GitHub and breaks there."""
+    outside = [link for link in links(ROOT / "docs/math.md") if not link.startswith("#")]
+    assert not outside, outside

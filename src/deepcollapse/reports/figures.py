@@ -270,6 +270,7 @@ def _panel_name(ax, index: int) -> str:
 
 def _rows_of_axes(ax, panel: str) -> Iterable[dict]:
     from matplotlib.collections import PathCollection, QuadMesh
+    from matplotlib.container import BarContainer
     from matplotlib.image import AxesImage
 
     for line in ax.get_lines():
@@ -291,6 +292,11 @@ def _rows_of_axes(ax, panel: str) -> Iterable[dict]:
             for i, (x, y) in enumerate(offsets):
                 v = "" if values is None else float(np.asarray(values).ravel()[i])
                 yield {"panel": panel, "series": coll.get_label(), "kind": kind, "x": x, "y": y, "value": v}
+    for container in ax.containers:  # bars (ax.bar, a histogram): one row per bar, x its centre, y its height
+        if isinstance(container, BarContainer):
+            for patch in container.patches:
+                yield {"panel": panel, "series": container.get_label(), "kind": "bar",
+                       "x": patch.get_x() + patch.get_width() / 2, "y": patch.get_height(), "value": ""}
     for image in ax.get_images():
         if isinstance(image, AxesImage):
             array = np.asarray(image.get_array(), dtype=float)

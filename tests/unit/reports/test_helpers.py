@@ -50,6 +50,18 @@ def test_save_writes_every_format_and_the_plotted_data(tmp_path):
     plt.close(fig)
 
 
+def test_a_bar_chart_saves_one_row_per_bar(tmp_path):
+    """Bars (a histogram of ranks on the literature page) are data too: centre and height per bar."""
+    fig, ax = plt.subplots()
+    ax.bar(np.array([5.0, 9.0]) - 0.2, [3, 7], width=0.4, label="GK25")
+    ax.bar(np.array([5.0, 9.0]) + 0.2, [0, 10], width=0.4, label="SLM24")
+    figures.save(fig, "hist", directory=tmp_path, formats=("png",))
+    bars = [(r["series"], float(r["x"]), float(r["y"])) for r in _rows(tmp_path / "hist.csv") if r["kind"] == "bar"]
+    assert bars == [("GK25", 4.8, 3.0), ("GK25", 8.8, 7.0), ("SLM24", 5.2, 0.0), ("SLM24", 9.2, 10.0)]
+    assert figures.measured_points(tmp_path / "hist.csv") == 4
+    plt.close(fig)
+
+
 def test_a_figure_with_only_reference_curves_has_no_measured_data(tmp_path):
     fig, ax = plt.subplots()
     figures.reference(ax.axvline(0.3, label="threshold"))
