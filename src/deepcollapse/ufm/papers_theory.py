@@ -22,6 +22,7 @@ import collections
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .candidates import candidates
 from .config import Config
@@ -64,11 +65,9 @@ def with_theory(ds) -> Any:
     return out
 
 
-def summary(ds, by: tuple[str, ...] = ("setting", "width")) -> "Any":
+def summary(ds, by: tuple[str, ...] = ("setting", "width")) -> pd.DataFrame:
     """One row per group of runs: runs, reached DNC (count and fraction), below DNC, converged, the
     logits' rank histogram ("rank: count, …"), the best objective against DNC and SRG."""
-    import pandas as pd
-
     ds = with_theory(ds)
     frame = pd.DataFrame({key: ds[key].values for key in (*by, "reached_dnc", "below_dnc", "converged", "logits_rank",
                                                           "objective", "dnc_objective", "srg_objective", "K", "loss")})  # fmt: skip
