@@ -430,6 +430,16 @@ POSITIVE_INT = Interval(int, 1)
 NONNEGATIVE_INT = Interval(int, 0)
 NONNEGATIVE = Interval(float, 0.0)
 POSITIVE = Interval(float, 0.0, closed="right")
+#: The `device` field of every configuration (networks, UFM runs and studies, Theorem 5.1): "auto"
+#: is CUDA when this machine has it, else the CPU (the networks' default); a configuration checks
+#: the spelling when it is built, `devices.resolve` checks the machine when a job starts (declared
+#: here, not beside torch, so that reading a configuration never imports torch).
+DEVICE = Pattern(
+    r"auto|cpu|cuda(:[0-9]+)?",
+    "'auto', 'cpu', 'cuda' or 'cuda:N'",
+    invalid=("gpu", "tpu", "cuda:", "cpu:0", "CUDA"),
+    valid=("auto", "cpu", "cuda", "cuda:1"),
+)
 
 
 # ----------------------------------------------------------------------------------- checking

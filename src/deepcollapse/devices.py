@@ -7,18 +7,8 @@ from collections.abc import Iterator
 
 import torch
 
-from .constraints import Pattern
+from .constraints import DEVICE
 from .errors import InputError
-
-#: The `device` field of every configuration (networks, UFM runs and studies, Theorem 5.1): "auto"
-#: is CUDA when this machine has it, else the CPU (the networks' default); a configuration checks
-#: the spelling when it is built, `resolve` checks the machine when a job starts.
-DEVICE = Pattern(
-    r"auto|cpu|cuda(:[0-9]+)?",
-    "'auto', 'cpu', 'cuda' or 'cuda:N'",
-    invalid=("gpu", "tpu", "cuda:", "cpu:0", "CUDA"),
-    valid=("auto", "cpu", "cuda", "cuda:1"),
-)
 
 
 def resolve(name: str) -> torch.device:

@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 
 from deepcollapse import constraints as C
 from deepcollapse.asymptotic.configs import Config as AsymptoticConfig, ExtendedConfig
-from deepcollapse.devices import DEVICE
+from deepcollapse.constraints import DEVICE
 from deepcollapse.errors import InputError
 from deepcollapse.nets.config import TrainConfig
 from deepcollapse.ufm import models

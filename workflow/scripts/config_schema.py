@@ -32,7 +32,7 @@ from deepcollapse.constraints import Constraint, Nested, declarations, schema_na
 from deepcollapse.nets.config import TrainConfig  # noqa: E402
 from deepcollapse.ufm import models  # noqa: E402
 from deepcollapse.ufm.config import Config as UFMConfig  # noqa: E402
-from deepcollapse.ufm.lowrank import Study  # noqa: E402
+from deepcollapse.ufm.lowrank_study import Study  # noqa: E402
 from deepcollapse.ufm.papers import Setting as PapersSetting  # noqa: E402
 from deepcollapse.ufm.theorem1 import Study as Theorem1Study  # noqa: E402
 

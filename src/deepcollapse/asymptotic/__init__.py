@@ -13,14 +13,39 @@ attenuated copy of the noise-free one: W(H) → a·W*, a = `limit(...)`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import to_dict
 from ..provenance import collect
 from ..store import write_dataset
-from .ridge import classifier
-from .configs import Config, ExtendedConfig
-from .noise import noisy_features
-from .study import fit_rate, run
 from .theory import extended_limit, extended_minimizer, limit, plain_minimizer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .configs import Config
+
+# lazy imports: the study (torch: `classifier`, `noisy_features`, `run`, `fit_rate`, and `Config`,
+# which checks its device on the machine) loads on first use (PEP 562); the pages and docs/math.md
+# read the closed forms above, and never pay for torch (~3 CPU-s a process).
+
+
+def __getattr__(name: str):
+    if name == "classifier":
+        from .ridge import classifier
+
+        return classifier
+    if name in ("Config", "ExtendedConfig"):
+        from . import configs
+
+        return getattr(configs, name)
+    if name == "noisy_features":
+        from .noise import noisy_features
+
+        return noisy_features
+    if name in ("run", "fit_rate"):
+        from . import study
+
+        return getattr(study, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write(ds, path, config: Config):

@@ -15,9 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, Literal
 
-from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Options, OrNone, validate_fields
+from ..constraints import DEVICE, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Options, OrNone, validate_fields
 from ..data.registry import NAMES as DATASETS
-from ..devices import DEVICE
 from ..errors import InputError
 
 # Dense early (collapse sets in fast), sparse late: 24 checkpoints over the 200 paper epochs.

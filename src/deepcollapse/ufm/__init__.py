@@ -19,16 +19,32 @@ reduced problems) ← `theory` (closed forms, bound to each model in `theory.THE
 (every known structure as explicit parameters at its best scale) and `theorem1` (the reduced
 problem's certified structure against Garrod & Keating's Theorem 1).
 
-This package imports the gradient-descent side only, so that `deepcollapse ufm` (hours of GD in
-the pipeline) never depends on the closed forms; import `deepcollapse.ufm.theory` (or
-`agreement`, `joined`, `lowrank_theory`) for those.
+This package imports neither side by itself: `deepcollapse ufm` (hours of GD in the pipeline) never
+depends on the closed forms (import `deepcollapse.ufm.theory`, `agreement`, `joined` or
+`lowrank_theory` for those), and the theory side and the pages never load gradient descent (torch
+and the compiled kernel, ~3 CPU-s a process; tests/unit/ufm/test_import_graph.py holds both).
 """
 
 from __future__ import annotations
 
 from . import models
-from .batched import Sweep, solve_sweep
 from .config import Config
-from .solver import NonFiniteError, SolverDiverged, solve
+
+# lazy imports: `solve`, `solve_sweep`, `Sweep` and the solver's errors are gradient descent (torch,
+# numba); every importer of a theory module runs this file first, so they load on first use here
+# (PEP 562) instead of in every page and `deepcollapse theory` job.
+
+
+def __getattr__(name: str):
+    if name in ("solve", "SolverDiverged", "NonFiniteError"):
+        from . import solver
+
+        return getattr(solver, name)
+    if name in ("solve_sweep", "Sweep"):
+        from . import batched
+
+        return getattr(batched, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Config", "solve", "solve_sweep", "Sweep", "models", "SolverDiverged", "NonFiniteError"]

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics as nc_metrics
 from ..errors import InputError
 from . import joined, models, observables, theory
 from .config import Config
@@ -141,7 +140,9 @@ def rows(ds, *, run: str = "") -> list[dict[str, Any]]:
     """
     if "config" not in ds.attrs or "objective" not in ds:
         raise InputError(f"{run or 'dataset'}: not a UFM result (no 'config' attribute or 'objective' variable)")
-    metric_names = [f"{key}_{level}" for level in ds.attrs["levels"] for key in nc_metrics.KEYS]
+    # the metrics the store was written with (every UFM store records them): a metric registered
+    # since is absent from an older store, and this module never loads the metric code (torch)
+    metric_names = [f"{key}_{level}" for level in ds.attrs["levels"] for key in ds.attrs["metric_keys"]]
     norm_names = sorted(name for name in ds.data_vars if name.startswith("norm_"))
     out = []
     for index, config in joined.point_configs(ds):

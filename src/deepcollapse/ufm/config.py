@@ -13,8 +13,7 @@ import dataclasses
 from typing import ClassVar, Literal
 
 from ..config import to_dict
-from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, Options, OrNone, validate_fields
-from ..devices import DEVICE
+from ..constraints import DEVICE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, Options, OrNone, validate_fields
 from ..errors import InputError
 from . import models
 

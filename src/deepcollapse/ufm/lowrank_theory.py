@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import agreement, deep_theory, lowrank, reduced, theory
+from . import agreement, deep_theory, lowrank_study, reduced, theory
 from .config import Config
 
 #: GD is "below DNC" when its objective is below the DNC value by more than this, relatively.
@@ -33,7 +33,7 @@ def dnc_value(config: Config) -> float:
     depth, lam_H, lam_Ws, _ = theory.layers_of(config)
     if config.loss == "mse":
         return deep_theory.dnc_objective(config.K, config.n, lam_H, lam_Ws)
-    if lowrank.has_relu(config):
+    if lowrank_study.has_relu(config):
         return float("nan")
     rho_L = deep_theory.rho(config.n, lam_H, lam_Ws)
     pattern = reduced.patterns(config.K)["simplex ETF"]
@@ -45,7 +45,7 @@ def with_theory(ds) -> Any:
     that has them already is returned as it is."""
     if all(name in ds for name in THEORY_VARIABLES):
         return ds
-    study = lowrank.Study.from_mapping(ds.attrs["study"], source="stored study")
+    study = lowrank_study.Study.from_mapping(ds.attrs["study"], source="stored study")
     C, R, S = ds.sizes["case"], ds.sizes["ratio"], ds.sizes["seed"]
     dnc = np.full((C, R), np.nan)
     optimum = np.full((C, R), np.nan)
@@ -54,10 +54,10 @@ def with_theory(ds) -> Any:
     objective, grad_norm = ds["objective"].values, ds["grad_norm"].values
     last_decrease, dead = ds["last_decrease"].values, ds["dead_samples"].values
     for c in range(C):
-        size = lowrank.Size(int(ds["K"].values[c]), int(ds["n"].values[c]), int(ds["d"].values[c]))
+        size = lowrank_study.Size(int(ds["K"].values[c]), int(ds["n"].values[c]), int(ds["d"].values[c]))
         case = (int(ds["depth"].values[c]), size, str(ds["activation"].values[c]), str(ds["loss"].values[c]))
         for r in range(R):
-            config = lowrank.config_of(study, *case, float(ds["lambda"].values[c, r]))
+            config = lowrank_study.config_of(study, *case, float(ds["lambda"].values[c, r]))
             info = theory.minimizer(config)
             dnc[c, r] = dnc_value(config)
             optimum[c, r] = info["objective"] if info["available"] else np.nan

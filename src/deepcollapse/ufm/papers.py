@@ -34,9 +34,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..constraints import NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Text, declarations, validate_fields
+from ..constraints import DEVICE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, Text, declarations, validate_fields
 from ..cost import Estimate
-from ..devices import DEVICE
 from ..errors import InputError, shown
 from . import budget, lowrank, models, observables, structures
 from .batched import Axis, Sweep, solve_sweep

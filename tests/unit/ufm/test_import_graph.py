@@ -10,9 +10,12 @@
   all is tests/unit/test_architecture.py's).
 * No module of `ufm/` binds code by a string (`importlib`): grep, the IDE and the code deps see
   every binding.
+* The other way round, at run time: the theory side, `deepcollapse theory` and every page template's
+  imports load neither torch nor numba (gradient descent's), which cost ~3 CPU-s a process.
 """
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -89,3 +92,37 @@ def test_the_facts_and_gradient_descent_import_no_theory(facts):
 def test_no_binding_by_strings():
     found = [str(p.relative_to(UFM)) for p in UFM.rglob("*.py") if "importlib" in p.read_text()]
     assert not found, found
+
+
+#: Modules read by the theory table, the pages and docs/math.md (the theory side of the package).
+THEORY_SIDE = ("deepcollapse.ufm.theory", "deepcollapse.ufm.joined", "deepcollapse.ufm.agreement",
+               "deepcollapse.ufm.lowrank_theory", "deepcollapse.ufm.papers_theory", "deepcollapse.ufm.candidates",
+               "deepcollapse.ufm.theorem1", "deepcollapse.asymptotic.theory", "deepcollapse.commands.theory")
+#: Imports fail for these packages in the child process (a meta-path finder ahead of the real ones).
+BLOCKER = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("torch", "numba"):
+            raise ImportError(f"gradient descent's {name} imported by the theory side")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_the_theory_side_and_the_pages_load_no_gradient_descent():
+    deps = _code_deps()
+    statements = [f"import {name}" for name in THEORY_SIDE]
+    for notebook in sorted((REPO / "workflow" / "notebooks").glob("*.ipynb")):
+        tree = deps.notebook_tree(notebook)
+        statements += [ast_line for ast_line in (_source(node) for node in tree.body) if ast_line]
+    script = BLOCKER + "\n".join(dict.fromkeys(statements)) + "\nimport deepcollapse.reports.math_values\n"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _source(node) -> str | None:
+    """An import statement of a notebook's code, as source (the notebooks' other code is not run)."""
+    import ast
+
+    return ast.unparse(node) if isinstance(node, (ast.Import, ast.ImportFrom)) else None
