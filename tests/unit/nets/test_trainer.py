@@ -1,16 +1,15 @@
-"""Training: determinism, kill-and-resume, SIGTERM pre-emption, divergence, config mismatch."""
+"""Training in one process: determinism, resume at known points, divergence, config mismatch (the
+kill, pre-emption and log tests across processes are tests/system/test_trainer_processes.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -21,48 +20,13 @@ from deepcollapse.errors import InputError
 from deepcollapse.nets import checkpoint
 from deepcollapse.nets.config import TrainConfig
 from deepcollapse.nets.trainer import PREEMPTED_EXIT_STATUS, Preempted, TrainingDiverged, train
-from tests.support import ROOT
 from tests.support.execution import sigterm_when_epoch_begins
-
-# 300 digits (30 per class), ResNet18 at width 1/8, batches of 32: 10 steps per epoch.
-TINY = {
-    "dataset": "digits", "train_per_class": 30, "test_per_class": 10, "width": 0.125, "batch_size": 32,
-    "epochs": 5, "checkpoints": [0, 1, 3], "device": "cpu", "threads": 1, "seed": 7, "lr_step": 2,
-}
-ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
-
-
-def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    return checkpoint.load(checkpoint.epoch_path(run_dir, 5))["model"]
-
-
-def assert_bitwise_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+from tests.support.training import ENV, TINY, assert_bitwise_equal, final_weights, straight_run
 
 
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("straight") / "run"
-    summary = train(from_mapping(TrainConfig, TINY), run, progress=False)
-    assert summary["epochs"] == 5
-    return run
-
-
-def start_training(run: Path, config_path: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "deepcollapse", "train", "--config", str(config_path), "--out", str(run), "--no-progress"],
-        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert proc.poll() is None, f"training ended early: {proc.communicate()}"
-        assert time.monotonic() < deadline, f"{path} did not appear"
-        time.sleep(0.002)
+    return straight_run(tmp_path_factory.mktemp("straight") / "run")
 
 
 def test_run_directory_contents(straight):
@@ -87,75 +51,6 @@ def test_run_directory_contents(straight):
     mtime = kept[5].stat().st_mtime_ns
     train(from_mapping(TrainConfig, TINY), straight, progress=False)
     assert kept[5].stat().st_mtime_ns == mtime
-
-
-def _leaves(obj, path=""):
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _leaves(value, f"{path}.{key}")
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            yield from _leaves(value, f"{path}[{i}]")
-    else:
-        yield path, obj
-
-
-def test_two_processes_write_identical_checkpoints(straight, tmp_path):
-    # Everything a checkpoint holds is a function of the config, the global Python/numpy RNG states
-    # included (they were once unseeded: equal weights, different checkpoints), except the epochs'
-    # wall times in its history.
-    config_path = tmp_path / "tiny.json"
-    config_path.write_text(json.dumps(TINY))
-    other = tmp_path / "run"
-    proc = start_training(other, config_path)
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
-    for epoch in (0, 1, 3, 5):
-        a = dict(_leaves(checkpoint.load(checkpoint.epoch_path(straight, epoch))))
-        b = dict(_leaves(checkpoint.load(checkpoint.epoch_path(other, epoch))))
-        assert a.keys() == b.keys()
-        for key in a:
-            if key.endswith(".seconds"):
-                continue
-            x, y = a[key], b[key]
-            if isinstance(x, torch.Tensor):
-                assert x.dtype == y.dtype and torch.equal(x, y), (epoch, key)
-            elif isinstance(x, np.ndarray):
-                assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (epoch, key)
-            else:
-                assert x == y or (x != x and y != y), (epoch, key, x, y)
-
-
-def test_sigkill_after_checkpoint_then_resume_is_bitwise_equal(straight, tmp_path):
-    config_path = tmp_path / "tiny.json"
-    config_path.write_text(json.dumps(TINY))
-    run = tmp_path / "run"
-    proc = start_training(run, config_path)
-    wait_for(checkpoint.epoch_path(run, 1), proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert not rundir.done_path(run).exists(), "the run finished before it could be killed"
-    train(from_mapping(TrainConfig, TINY), run, progress=False)
-    assert_bitwise_equal(final_weights(run), final_weights(straight))
-    assert not list(rundir.checkpoints_path(run).glob(".*.tmp-*"))  # a write cut by the kill is cleaned up
-
-
-def test_sigterm_saves_exits_75_and_resumes_bitwise_equal(straight, tmp_path):
-    config_path = tmp_path / "tiny.json"
-    config_path.write_text(json.dumps(TINY))
-    run = tmp_path / "run"
-    proc = start_training(run, config_path)
-    wait_for(checkpoint.epoch_path(run, 1), proc)
-    time.sleep(0.05)  # land inside epoch 2 (usually mid-epoch; an epoch boundary works too)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == PREEMPTED_EXIT_STATUS == 75, stderr
-    assert "SIGTERM received: state saved" in stderr
-    resume = checkpoint.newest(run)
-    assert resume is not None and (resume[1]["epoch"], resume[1]["step"]) > (1, 0)
-    assert not rundir.done_path(run).exists()
-    assert main(["train", "--config", str(config_path), "--out", str(run), "--no-progress"]) == 0
-    assert_bitwise_equal(final_weights(run), final_weights(straight))
 
 
 @pytest.mark.parametrize(
@@ -322,36 +217,3 @@ def test_a_damaged_newest_checkpoint_falls_back_to_an_older_one(straight, tmp_pa
     history = json.loads(rundir.history_path(run).read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
     assert_bitwise_equal(final_weights(run), final_weights(straight))
-
-
-def test_a_log_shows_each_epoch_while_the_job_runs(tmp_path):
-    """Not on a terminal (a SLURM or Snakemake log): one line per epoch, flushed as the epoch ends,
-    and history.json rewritten after each, both readable while the process still runs."""
-    config_path = tmp_path / "tiny.json"
-    config_path.write_text(json.dumps({**TINY, "epochs": 40, "checkpoints": [0]}))
-    run, log = tmp_path / "run", tmp_path / "train.log"
-    with open(log, "w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "deepcollapse", "train", "--config", str(config_path), "--out", str(run), "--no-progress"],
-            env=ENV, stdout=sink, stderr=sink, text=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while "epoch 2/40" not in log.read_text():
-            assert proc.poll() is None, f"training ended early: {log.read_text()}"
-            assert time.monotonic() < deadline, "no epoch line in the log"
-            time.sleep(0.01)
-        history = json.loads(rundir.history_path(run).read_text())  # written after epoch 1 at the latest
-        assert proc.poll() is None, "the check must happen while the job runs"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
-    assert proc.returncode == PREEMPTED_EXIT_STATUS
-    assert [h["epoch"] for h in history][:1] == [1]
-    first = next(line for line in log.read_text().splitlines() if line.startswith("train run: epoch 1/40"))
-    words = first.split()
-    assert words[4:12:2] == ["loss", "accuracy", "lr", f"{history[0]['seconds']:.1f}"]
-    assert float(words[5]) == pytest.approx(history[0]["loss"], rel=1e-5) and float(words[7]) == pytest.approx(history[0]["accuracy"], abs=1e-4)
-    assert words[11] == "s" and words[13] == "images/s" and words[14] == "ETA"
-    images_per_s = float(words[12])
-    assert images_per_s == pytest.approx(300 / history[0]["seconds"], rel=0.05)  # 300 training images in the epoch
