@@ -36,6 +36,7 @@ RUN_FIRST = (  # paths under tests/
     "system/test_pipeline_dvc.py",
     "system/test_slurm_signal.py",  # after these: its job would hold one of the local SLURM's 2 CPUs the workflow's jobs need
     "system/test_faults.py",
+    "system/test_trainer_processes.py",  # training processes killed and resumed, a second training beside the first
     "unit/nets/test_trainer.py",
     "system/test_execution_variants.py",  # bf16 and torch.compile on CPU: minutes each
     "system/test_pipeline_dag.py",

@@ -38,6 +38,7 @@ import yaml
 
 from . import ROOT
 from .dvc import ENV
+from .pipeline import copy_kernel_cache
 from .reduced_config import reduced_params
 
 MARKER = "<!-- tests/system/test_cached_features_journey.py"
@@ -113,6 +114,7 @@ def scratch_project(dest: Path, params: dict) -> Path:
         if src.is_file() and not src.is_symlink():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
+    copy_kernel_cache(dest)  # not under git (ignored): the compiled UFM kernel, as a clone's first `make run` leaves it
     for name in ("params.yaml", "workflow/demo.yaml"):
         (dest / name).write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run([sys.executable, "workflow/scripts/dvc_pipelines.py"], cwd=dest, check=True, env=ENV)

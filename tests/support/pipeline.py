@@ -6,6 +6,7 @@ and a test never touches the checkout's results/ or reports/.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -17,17 +18,56 @@ from . import ROOT
 WORKFLOW_FILES = ("params.yaml", "dvc.yaml", "workflow", "docs")  # the Snakefile is workflow/Snakefile; docs/math.md is a page
 
 
+#: numba's on-disk cache of the compiled UFM kernel (`ufm.kernel`, cache=True) lives beside its source.
+KERNEL_CACHE = Path("src/deepcollapse/ufm/__pycache__")
+KERNEL_SOURCE = Path("src/deepcollapse/ufm/kernel.py")
+_WARM_LOCK = Path("/tmp/deepcollapse-tests-kernel.lock")  # pytest-xdist workers compile it once
+
+
 def copy_workflow(dest: Path, *, extra: tuple[str, ...] = ()) -> Path:
     """A scratch copy of the workflow (plus `extra` top-level paths, e.g. "src") to run tests in."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES + extra:
         src = ROOT / name
-        if src.is_dir():
+        if name == "src":
+            copy_src(dest)
+        elif src.is_dir():
             ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.egg-info")
             shutil.copytree(src, dest / name, ignore=ignore)
         else:
             shutil.copy2(src, dest / name)
     return dest
+
+
+def copy_src(dest: Path) -> None:
+    """This checkout's src/ into dest/src (no bytecode), with the UFM kernel's compiled cache.
+
+    numba keys its cache by the source file's path, so every scratch copy of the package would
+    compile the kernel again (~13 CPU-s per process that starts before the first has written it:
+    two at once under `--cores 2`); the cache is valid for a copy whose kernel.py has the same
+    modification time and size (copy2 keeps both), and numba recompiles whenever it is not."""
+    shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    copy_kernel_cache(dest)
+
+
+def copy_kernel_cache(dest: Path) -> None:
+    """The compiled UFM kernel of this checkout (compiled first if it is not) into project `dest`."""
+    warm_kernel_cache()
+    (dest / KERNEL_CACHE).mkdir(parents=True, exist_ok=True)
+    for path in (ROOT / KERNEL_CACHE).glob("kernel.*.nb[ic]"):
+        shutil.copy2(path, dest / KERNEL_CACHE / path.name)
+
+
+def warm_kernel_cache() -> None:
+    """Compile this checkout's UFM kernel into its numba cache unless an index newer than the source is there."""
+    with open(_WARM_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        source = (ROOT / KERNEL_SOURCE).stat().st_mtime
+        if any(p.stat().st_mtime >= source for p in (ROOT / KERNEL_CACHE).glob("kernel.advance-*.nbi")):
+            return
+        one_step = ("from deepcollapse.ufm import Config, solver; "
+                    "solver.run([Config(model='plain', K=2, n=1, d=2, iters=1, log_every=1)], backend='numba')")  # fmt: skip
+        subprocess.run([sys.executable, "-c", one_step], check=True, env=environment(), capture_output=True, timeout=600)
 
 
 def environment() -> dict[str, str]:

@@ -4,14 +4,13 @@ pipeline reruns nothing."""
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from tests.support.pipeline import ROOT, copy_workflow, environment
+from tests.support.pipeline import copy_src, copy_workflow, environment
 from tests.support.reduced_config import UFM_ITERS, keep_two_experiments
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,7 @@ def _ufm_jobs(log: str) -> list[str]:
 @pytest.fixture
 def repo(tmp_path):
     work = copy_workflow(tmp_path / "repo")
-    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    copy_src(work)
     params = yaml.safe_load((work / "params.yaml").read_text())
     # two cheap experiments of the real section, plus the sweeps the report pages need
     names = keep_two_experiments(params)
