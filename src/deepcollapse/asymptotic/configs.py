@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from .. import devices
-from ..constraints import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, validate_fields
+from ..constraints import DEVICE, NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Interval, ListOf, validate_fields
 from ..errors import InputError
 
 #: n = 10 … 10⁴, three points per decade (contains docs/math.md#theorem-5-1's 10, 100, 1000, 10⁴).
@@ -76,7 +76,7 @@ class Config:
         "sigma": ListOf(NONNEGATIVE, increasing=True),
         "seeds": POSITIVE_INT,
         "seed": NONNEGATIVE_INT,
-        "device": devices.DEVICE,
+        "device": DEVICE,
         "rate_fit_n_min": POSITIVE_INT,
     }
 
