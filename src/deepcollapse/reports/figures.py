@@ -154,12 +154,14 @@ def _scaled(ax, xy):
         return ax.transScale.transform(xy)
 
 
-def _pad_limits(ax) -> None:
-    """Widen the limits of `ax` so that every marker lies whole inside it (not half-clipped at an edge)."""
+def _pad_limits(ax) -> bool:
+    """Widen the limits of `ax` so that every marker lies whole inside it (not half-clipped at an
+    edge); whether it changed a limit."""
     box = ax.get_window_extent()
     found = [(p, r) for p, r, _ in _marker_points(ax, data_only=True)]
     if not found or box.width <= 0 or box.height <= 0:
-        return
+        return False
+    changed = False
     for axis, size, get, put in ((0, box.width, ax.get_xlim, ax.set_xlim), (1, box.height, ax.get_ylim, ax.set_ylim)):
         lo_hi = np.asarray(get(), dtype=float)
         flipped = lo_hi[0] > lo_hi[1]
@@ -190,6 +192,8 @@ def _pad_limits(ax) -> None:
         if not np.all(np.isfinite(new)) or ((ax.get_xscale(), ax.get_yscale())[axis] == "log" and new.min() <= 0):
             continue  # limits a log axis clips (a bound at 0): left as they are
         put(*(new[::-1] if flipped else new))
+        changed = True
+    return changed
 
 
 def _legends_over_data(fig):
@@ -213,26 +217,33 @@ def _move_legend_out(ax, legend) -> None:
 
 
 def finish(fig):
-    """Apply the house style to `fig` (see the module docstring); returns `fig`."""
+    """Apply the house style to `fig` (see the module docstring); returns `fig`, drawn as it now is.
+
+    A draw (text measured, constrained layout run) is most of a figure's cost, so the figure is drawn
+    again only after a step changed it: legends moved out or a layout engine set, limits padded."""
     for text in _texts(fig):
         if text.get_fontsize() < MIN_FONT_PT:
             text.set_fontsize(MIN_FONT_PT)
     fig.canvas.draw()  # legends and layout placed at their final size
-    for ax, legend in list(_legends_over_data(fig)):
+    moved = list(_legends_over_data(fig))
+    for ax, legend in moved:
         _move_legend_out(ax, legend)
     if not fig.get_layout_engine():
         fig.set_layout_engine("constrained")  # room for the legends moved out
-    fig.canvas.draw()
-    for ax in fig.get_axes():
-        if ax.get_label() != "<colorbar>":
-            _pad_limits(ax)
-    fig.canvas.draw()
+        moved.append(None)
+    if moved:
+        fig.canvas.draw()
+    padded = [_pad_limits(ax) for ax in fig.get_axes() if ax.get_label() != "<colorbar>"]
+    if any(padded):
+        fig.canvas.draw()
     return fig
 
 
-def style_problems(fig) -> list[str]:
-    """What in `fig` breaks the house style: small text, a legend over the data, a clipped marker."""
-    fig.canvas.draw()
+def style_problems(fig, *, draw: bool = True) -> list[str]:
+    """What in `fig` breaks the house style: small text, a legend over the data, a clipped marker.
+    `draw=False`: `fig` is drawn as it is (`finish` leaves it so)."""
+    if draw:
+        fig.canvas.draw()
     problems = [f"text of {t.get_fontsize():g} pt < {MIN_FONT_PT:g} pt: {t.get_text()[:40]!r}" for t in _texts(fig)
                 if t.get_fontsize() < MIN_FONT_PT]
     problems += [f"legend over the data in panel {ax.get_title()[:40]!r}" for ax, _ in _legends_over_data(fig)]
@@ -331,7 +342,7 @@ def save(
     directory = Path(directory)
     data_directory = Path(data_directory) if data_directory is not None else directory
     finish(fig)
-    problems = style_problems(fig)
+    problems = style_problems(fig, draw=False)  # finish left it drawn in its final state
     if problems:
         warnings.warn(StyleWarning(f"{name}: " + "; ".join(problems)), stacklevel=2)
     directory.mkdir(parents=True, exist_ok=True)
