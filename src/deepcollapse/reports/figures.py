@@ -225,13 +225,13 @@ def finish(fig):
         if text.get_fontsize() < MIN_FONT_PT:
             text.set_fontsize(MIN_FONT_PT)
     fig.canvas.draw()  # legends and layout placed at their final size
-    moved = list(_legends_over_data(fig))
-    for ax, legend in moved:
+    over = list(_legends_over_data(fig))
+    for ax, legend in over:
         _move_legend_out(ax, legend)
-    if not fig.get_layout_engine():
+    laid_out = bool(fig.get_layout_engine())
+    if not laid_out:
         fig.set_layout_engine("constrained")  # room for the legends moved out
-        moved.append(None)
-    if moved:
+    if over or not laid_out:
         fig.canvas.draw()
     padded = [_pad_limits(ax) for ax in fig.get_axes() if ax.get_label() != "<colorbar>"]
     if any(padded):
