@@ -5,7 +5,7 @@
 1. The floor.  This core's DGEMM rate (numpy, one BLAS thread, 1000×1000, CPU time), the FLOPs of
    one GD iteration of each problem (2 × `Model.work`: every forward and backward product), and
    so the least time an iteration can take here.  Against it, per iteration and one problem, CPU
-   time on one thread: the torch step (`solver.gd_step`, the loop's body) and the compiled
+   time on one thread: the torch step (`torch_loop.gd_step`, the loop's body) and the compiled
    kernel (`ufm.kernel.advance`, whole loop, checks on).  Goal: kernel ≤ 3× the floor for P
    (plain, K=4, n=50, d=20) and R (extended ReLU, d1=d2=20).
 2. `solver.run` end to end (metrics every 5000 iterations), each backend.
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from deepcollapse.ufm import Config, kernel, models, problems, solver
+from deepcollapse.ufm import Config, kernel, models, problems, solver, torch_loop
 
 P = Config(model="plain", K=4, n=50, d=20)
 R = Config(model="extended", activation="relu", d1=20, d2=20)
@@ -72,7 +72,7 @@ def _start(configs):
 def torch_step_us(config: Config, iters: int) -> float:
     """CPU µs per iteration of the torch step, one thread, from the project's initialisation."""
     problem, params = _start([config])
-    step = solver.gd_step(problem, torch.tensor([config.lr], dtype=torch.float64))
+    step = torch_loop.gd_step(problem, torch.tensor([config.lr], dtype=torch.float64))
     with torch.inference_mode():
         params = step(params)
         c0 = time.process_time()
@@ -122,7 +122,7 @@ def batched_rate(config: Config, B: int, backend: str, device: str = "cpu") -> f
 def agreement(config: Config) -> tuple[float, float, int, int]:
     a, b = solver.run([config], backend="numba"), solver.run([config], backend="torch")
     obj = float(np.abs(a.records["objective"] - b.records["objective"]).max() / np.abs(b.records["objective"]).max())
-    par = max(float((a.params[k] - b.params[k]).abs().max() / b.params[k].abs().max()) for k in b.params)
+    par = max(float(np.abs(a.params[k] - b.params[k].numpy()).max() / b.params[k].abs().max()) for k in b.params)
     return obj, par, int(a.per_problem["fixed_point_iteration"][0]), int(b.per_problem["fixed_point_iteration"][0])
 
 

@@ -33,6 +33,10 @@ LAZY_ALLOWED_MODULES = {
     "its GD names (torch, the compiled kernel: ~3 CPU-s a process) load when first used",
     f"{PACKAGE}.asymptotic": "docs/math.md and the pages read the closed forms of `asymptotic.theory`; "
     "the study (torch) loads when first used",
+    f"{PACKAGE}.ufm.solver": "a CPU job on the compiled kernel never imports torch; the torch loop (and "
+    "`devices`, for a device other than 'cpu') loads when a run needs it",
+    f"{PACKAGE}.metrics": "the compiled UFM loop measures numpy arrays with the metric table in a process "
+    "without torch; `nc` and `Accumulator` (torch) load when first used",
 }
 LAZY_MARK = "# lazy imports:"
 

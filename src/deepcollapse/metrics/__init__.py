@@ -6,7 +6,8 @@
 * `Accumulator(K, d)`: the same numbers for data that arrive in batches.
 * `table`: the metric table, every key defined once (`Metric`, `SampleSum`, `register`); the
   UFM solver's batched path (`ufm.batched_metrics`) reads the same table.
-* `core`: the batched geometry the table is built from (NC2, NC3, the NC1 projector, NC4 decisions).
+* `core`: the batched geometry the table is built from (NC2, NC3, the NC1 projector, NC4 decisions),
+  for torch tensors or numpy arrays alike.
 * `blocks`: the row-block streaming shared by every chunked loop of the package.
 
 Features are sample-major: H has shape (N, d), labels y shape (N,) with values 0..K-1,
@@ -15,43 +16,29 @@ classifier W shape (K, d) and bias b shape (K,).
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import InputError, SecondPassRequired
-from . import _inputs, blocks, core, table
+from . import blocks, core, table
 from .statistics import ClassStatistics
-from .streaming import Accumulator
 from .table import CLASSIFIER_KEYS, FEATURE_KEYS, KEYS, Metric, SampleSum, register, registered, unregister
 
 # KEYS, FEATURE_KEYS, CLASSIFIER_KEYS are live views of the table: the keys of `nc` (the
 # classifier keys appear only when W is given), including any metric registered later.
 
+# lazy imports: `nc` and `Accumulator` measure torch tensors (any device); the table, its
+# statistics and `core` compute in their input's namespace, and the compiled UFM loop reads them with
+# numpy arrays in a process that never imports torch (~2.5 CPU-s), so those load on first use (PEP 562).
 
-def nc(H: Any, y: Any, *, W: Any = None, b: Any = None, K: int | None = None) -> dict[str, float]:
-    """Neural-collapse metrics of features H (N, d) with labels y (N,), computed in float64.
 
-    Returns NC1, NC2_ETF, NC2_OF and, when the classifier W (K, d) is given, NC2_W_ETF,
-    NC2_W_OF, NC3_ETF, NC3_OF and NC4 (with the bias b (K,) in the classifier's decisions),
-    and any metric registered in `table`.  K defaults to W's rows, else max(y) + 1.  Undefined
-    metrics (e.g. all class means equal) are NaN.  Bad input raises
-    `deepcollapse.errors.InputError` (a ValueError).
-    """
-    shape = _inputs.shape_of(H, name="H")
-    if len(shape) != 2:
-        raise InputError(f"H must be a 2-D array of shape (N, d), got shape {shape}")
-    N, d = shape
-    if N == 0:
-        raise InputError("H has no samples (N=0)")
-    y_shape = _inputs.shape_of(y, name="y")
-    if y_shape != (N,):
-        raise InputError(f"y must have shape ({N},) to match H of shape {shape}, got {y_shape}")
-    K = _inputs.num_classes(K, y, W)
-    device = _inputs.device_of(H)
-    y_all = _inputs.labels(y, n=N, K=K, device=device)
-    _inputs.classifier(W, b, K=K, d=d, device=device)  # validate before the first pass
-    # no d×d scatter: the second pass projects onto the class-mean span instead (exact for any d)
-    acc = Accumulator(K, d, scatter_max_dim=0, device=device)
-    return blocks.measure(acc, lambda start, stop: H[start:stop], y_all, N, W=W, b=b)
+def __getattr__(name: str):
+    if name == "nc":
+        from .features import nc
+
+        return nc
+    if name == "Accumulator":
+        from .streaming import Accumulator
+
+        return Accumulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

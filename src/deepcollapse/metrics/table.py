@@ -21,9 +21,10 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
-import torch
+from array_api_compat import array_namespace
 
 from . import core
+from .core import Array
 from .statistics import ClassStatistics
 
 
@@ -37,9 +38,9 @@ class SampleSum:
     """
 
     name: str
-    per_block: Callable[[torch.Tensor, ClassStatistics], torch.Tensor]
+    per_block: Callable[[Array, ClassStatistics], Array]
     rows: Literal["features", "residuals"] = "features"
-    from_scatter: Callable[[torch.Tensor, ClassStatistics], torch.Tensor] | None = None
+    from_scatter: Callable[[Array, ClassStatistics], Array] | None = None
     classifier: bool = False
 
 
@@ -48,7 +49,7 @@ class Metric:
     """One metric key: `compute(stats)` → (B,) float64, NaN where undefined."""
 
     key: str
-    compute: Callable[[ClassStatistics], torch.Tensor]
+    compute: Callable[[ClassStatistics], Array]
     classifier: bool = False
     sums: tuple[str, ...] = ()
     formula: str = ""
@@ -146,8 +147,8 @@ def sums_for(*, classifier: bool) -> list[SampleSum]:
 
 
 def block_sums(
-    stats: ClassStatistics, sums: Sequence[SampleSum], features: torch.Tensor, residuals: Callable[[], torch.Tensor]
-) -> dict[str, torch.Tensor]:
+    stats: ClassStatistics, sums: Sequence[SampleSum], features: Array, residuals: Callable[[], Array]
+) -> dict[str, Array]:
     """Every sum of `sums` over one block of rows (B, n, d).
 
     `residuals()` gives the block's h_i − h̄_{y_i}; it is called once, after every features sum,
@@ -161,36 +162,37 @@ def block_sums(
     return out
 
 
-def evaluate(stats: ClassStatistics) -> dict[str, torch.Tensor]:
+def evaluate(stats: ClassStatistics) -> dict[str, Array]:
     """Every metric of the table for these statistics, (B,) each; classifier keys only when stats.W is given."""
     return {m.key: m.compute(stats) for m in metrics_for(classifier=stats.W is not None)}
 
 
 # ----------------------------------------------------------------------------- the NC metrics
-def _nc1_block(R: torch.Tensor, s: ClassStatistics) -> torch.Tensor:
-    return core.batch_matmul(R, s.nc1_projector.mT).square().sum(dim=(-2, -1))
+def _nc1_block(R: Array, s: ClassStatistics) -> Array:
+    return core.sum_squares(core.batch_matmul(R, s.nc1_projector.mT), (-2, -1))
 
 
-def _nc1_from_scatter(scatter: torch.Tensor, s: ClassStatistics) -> torch.Tensor:
+def _nc1_from_scatter(scatter: Array, s: ClassStatistics) -> Array:
     P = s.nc1_projector
-    return ((P @ scatter) * P).sum(dim=(-2, -1))  # tr(P S_W Pᵀ)
+    return array_namespace(P).sum((P @ scatter) * P, axis=(-2, -1))  # tr(P S_W Pᵀ)
 
 
-def _nc4_block(H: torch.Tensor, s: ClassStatistics) -> torch.Tensor:
+def _nc4_block(H: Array, s: ClassStatistics) -> Array:
     return core.decision_disagreements(H, centered=s.centered, global_mean=s.global_mean, W=s.W, b=s.b)
 
 
-def _global_mean_ratio(s: ClassStatistics) -> torch.Tensor:
+def _global_mean_ratio(s: ClassStatistics) -> Array:
     # K(K−1)‖m‖²/‖H̄ − m‖_F² with m the plain mean of the K class means (not the sample-weighted
     # global mean: then it is exactly 1 at an OF whatever the class counts): an orthogonal frame
     # h̄_k = α e_k has ‖m‖² = α²/K and ‖H̄ − m‖_F² = α²(K−1).
-    m = s.means.mean(dim=-2, keepdim=True)
-    spread = (s.means - m).square().sum(dim=(-2, -1))
-    return core.masked(s.K * (s.K - 1) * m.square().sum(dim=(-2, -1)) / spread, s.centered_degenerate)
+    xp = array_namespace(s.means)
+    m = xp.mean(s.means, axis=-2, keepdims=True)
+    spread = core.sum_squares(s.means - m, (-2, -1))
+    return core.masked(s.K * (s.K - 1) * core.sum_squares(m, (-2, -1)) / spread, s.centered_degenerate)
 
 
-def _nc2_w_etf(s: ClassStatistics) -> torch.Tensor:
-    Wc = s.W - s.W.mean(dim=-2, keepdim=True)
+def _nc2_w_etf(s: ClassStatistics) -> Array:
+    Wc = s.W - array_namespace(s.W).mean(s.W, axis=-2, keepdims=True)
     return core.gram_distance(Wc, s.etf_target, core.degenerate(Wc, s.W_norm))
 
 

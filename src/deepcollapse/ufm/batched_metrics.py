@@ -1,43 +1,47 @@
-"""The NC metrics of `deepcollapse.metrics` for a batch of UFM feature levels, in one tensor pass.
+"""The NC metrics of `deepcollapse.metrics` for a batch of UFM feature levels, in one array pass.
 
 `metrics.nc` measures one feature matrix at a time; a sweep of B problems logged at T points would
 call it B·T times per level.  Here the class statistics of all B problems are gathered at once, on
 the CPU or the GPU, and handed to the same metric table (`metrics.table`) that `metrics.nc` and
 the Accumulator use: the formulas, the pseudo-inverse cut-off and the NaN rule exist only there.
 UFM labels are balanced and class-major, which makes the class means and residuals a reshape.
+Torch tensors (the torch loop, any device) or numpy arrays (the compiled CPU loop, no torch): the
+table computes in its input's namespace.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
+from array_api_compat import array_namespace
+from array_api_compat import device as device_of
 
 from ..metrics import table
+from ..metrics.core import Array
 from ..metrics.statistics import ClassStatistics
 
-F64 = torch.float64
 
-
-def nc(features: torch.Tensor, *, K: int, W: torch.Tensor | None = None, b: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def nc(features: Array, *, K: int, W: Array | None = None, b: Array | None = None) -> dict[str, Array]:
     """Every key of `metrics.KEYS` for B problems; each value has shape (B,), float64.
 
     `features` (B, p, N) in the spec's column layout with N = K·n class-major columns; `W`
     (B, K, p) the classifier acting on them and `b` (B, K) its bias.  Without W the classifier
     keys are NaN (the level has no linear classifier).
     """
-    X = features.to(F64)
+    xp = array_namespace(features)
+    F64 = xp.float64
+    X = xp.astype(features, F64, copy=False)
     B, p, N = X.shape
     n = N // K
     per_class = X.reshape(B, p, K, n)
-    means_cols = per_class.mean(dim=-1)  # (B, p, K)
+    means_cols = xp.mean(per_class, axis=-1)  # (B, p, K)
     means = means_cols.mT  # row k = uncentered mean of class k
     stats = ClassStatistics(
-        counts=torch.full((B, K), float(n), dtype=F64, device=X.device),
+        counts=xp.full((B, K), float(n), dtype=F64, device=device_of(X)),
         means=means,
-        global_mean=means.mean(dim=1),  # balanced classes: the sample-weighted mean is the mean of class means
-        W=None if W is None else W.to(F64),
-        b=None if b is None else b.to(F64),
+        global_mean=xp.mean(means, axis=1),  # balanced classes: the sample-weighted mean is the mean of class means
+        W=None if W is None else xp.astype(W, F64, copy=False),
+        b=None if b is None else xp.astype(b, F64, copy=False),
     )
     rows = X.mT  # (B, N, p) sample-major view, no copy
     stats.sums.update(
@@ -49,5 +53,5 @@ def nc(features: torch.Tensor, *, K: int, W: torch.Tensor | None = None, b: torc
         )
     )
     out = table.evaluate(stats)
-    nan = torch.full((B,), math.nan, dtype=F64, device=X.device)
+    nan = xp.full((B,), math.nan, dtype=F64, device=device_of(X))
     return {key: out.get(key, nan) for key in table.KEYS}

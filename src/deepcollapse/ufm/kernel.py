@@ -24,7 +24,7 @@ exact fixed point) run inside the loop without a round trip to Python.
 
 Layout: one problem's parameters are one flat float64 vector in the order of `LayeredProblem.names`
 (weights top first, features, bias), each a row-major block in the math's column layout — the
-layout of `solver.GradientDescent`'s buffer, so the two backends exchange parameters by reshape.
+layout of `torch_loop.GradientDescent`'s buffer, so the two backends exchange parameters by reshape.
 """
 
 from __future__ import annotations
@@ -286,6 +286,39 @@ def data_gradient(theta, grad, meta, s):
             for j in range(N):
                 c += R[i, j]
             grad[ob + i] = c
+
+
+@njit(fastmath=FAST, cache=True)
+def data_loss(theta, meta, s):
+    """The loss part of the objective at θ (`problems.mse_loss` / `ce_loss`): (1/2N)‖Z − Y‖²_F, or
+    (1/N) Σ_j (log Σ_i e^{Z_ij} − Z_{y_j j}); leaves `_forward`'s levels in the scratch `s`."""
+    K, N, n = meta[M_K], meta[M_N], meta[M_N_PER]
+    Z = _forward(theta, meta, s)
+    total = 0.0
+    if meta[M_CE] == 1:
+        for j in range(N):
+            m = Z[0, j]
+            for i in range(1, K):
+                m = max(m, Z[i, j])
+            e = 0.0
+            for i in range(K):
+                e += math.exp(Z[i, j] - m)
+            total += m + math.log(e) - Z[j // n, j]
+        return total / N
+    for i in range(K):
+        for j in range(N):
+            r = Z[i, j] - (1.0 if j // n == i else 0.0)
+            total += r * r
+    return 0.5 * total / N
+
+
+@njit(cache=True)
+def measure_pass(theta, meta, scratch, loss, grad):
+    """For every problem b: the loss, the loss part of every gradient (`data_gradient`) into grad[b], and
+    the forward pass's levels and logits into scratch[b] (the layout of `plan(...).scratch`)."""
+    for b in range(theta.shape[0]):
+        data_gradient(theta[b], grad[b], meta, scratch[b])  # overwrites the logits with R: the loss comes after
+        loss[b] = data_loss(theta[b], meta, scratch[b])
 
 
 @njit(cache=True)

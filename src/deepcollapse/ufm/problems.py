@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from . import models
+from . import draws, models, trajectory
 from .config import Config
 from .models.layered import Layers
 
@@ -29,8 +29,8 @@ Params = dict[str, torch.Tensor]
 
 
 def labels(K: int, n: int, *, device=None) -> torch.Tensor:
-    """Class-major labels 0..K-1, each repeated n times (column (k-1)n+i is class k)."""
-    return torch.arange(K, device=device).repeat_interleave(n)
+    """`trajectory.labels` (class-major) as a tensor."""
+    return torch.from_numpy(trajectory.labels(K, n)).to(device=device)
 
 
 def one_hot(K: int, n: int, *, dtype, device) -> torch.Tensor:
@@ -103,17 +103,12 @@ class Problem:
     def init(self, seeds: Sequence[int], scales: Mapping[str, Sequence[float]]) -> Params:
         """N(0,1) entries times the per-parameter scale, drawn per problem from its own seed.
 
-        Drawn in float64 on the CPU in the order of `names`, so a seed gives the same start
-        whatever the batch, dtype or device.
+        Drawn in float64 on the CPU in the order of `names` (`draws.initial`: torch's generator,
+        reproduced in numpy), so a seed gives the same start whatever the batch, dtype, device or backend.
         """
-        out: dict[str, list[torch.Tensor]] = {name: [] for name in self.names}
         shapes = self.shapes()
-        for i, seed in enumerate(seeds):
-            gen = torch.Generator().manual_seed(int(seed))
-            for name in self.names:
-                draw = torch.randn(shapes[name], generator=gen, dtype=torch.float64)
-                out[name].append(draw * float(scales[name][i]))
-        return {name: torch.stack(out[name]).to(dtype=self.dtype, device=self.device) for name in self.names}
+        start = draws.initial(seeds, {name: tuple(shapes[name]) for name in self.names}, scales)
+        return {name: torch.from_numpy(start[name]).to(dtype=self.dtype, device=self.device) for name in self.names}
 
 
 class LayeredProblem(Problem):
@@ -195,30 +190,10 @@ class LayeredProblem(Problem):
         return grads
 
     def levels(self, params: Params):
-        """(level, features d×N, classifier acting on them or None, bias or None), bottom level first.
-
-        Linear: the product W_L⋯W_l acts on level l.  ReLU: only W_L (on H_L) is linear; the
-        other levels and the pre-activations get the feature metrics only (the paper computes
-        NC1/NC2 there).
-        """
+        """(level, features d×N, classifier acting on them or None, bias or None), bottom level first
+        (`Layers.measured_levels`)."""
         xs, zs, _ = self.forward(params)
-        spec, weights = self.layers, self.layers.weights
-        b = params[spec.bias][..., 0] if self.has_bias else None
-        if not self.relu:
-            classifiers = [params[weights[0]]]
-            for name in weights[1:]:
-                classifiers.append(classifiers[-1] @ params[name])
-            classifiers.reverse()  # classifiers[l-1] acts on level l
-            return [
-                (name, X, W, b if l == len(xs) else None)
-                for l, (name, X, W) in enumerate(zip(spec.feature_levels, xs, classifiers), start=1)
-            ]
-        out = [(spec.feature_levels[0], xs[0], params[weights[0]] if len(xs) == 1 else None, b)]
-        for l in range(1, len(xs)):
-            top = l == len(xs) - 1
-            out.append((spec.preactivation_levels[l - 1], zs[l - 1], None, None))
-            out.append((spec.feature_levels[l], xs[l], params[weights[0]] if top else None, b if top else None))
-        return out
+        return self.layers.measured_levels(xs, zs, params)
 
     def dead_samples(self, params: Params) -> dict[str, torch.Tensor]:
         """Per ReLU level H_l (l >= 2): (B, N) mask of the samples whose pre-activations are all <= 0.

@@ -366,7 +366,8 @@ def _toy_entries():
     from deepcollapse.metrics import Metric, SampleSum, core
 
     return (
-        SampleSum("toy_squared_norms", lambda rows, s: rows.square().sum(dim=(-2, -1))),
+        # written for any array namespace (core.sum_squares): the compiled UFM loop hands numpy arrays
+        SampleSum("toy_squared_norms", lambda rows, s: core.sum_squares(rows, (-2, -1))),
         Metric("TOY_MEAN_NORM", lambda s: core.frobenius(s.means) / math.sqrt(s.K)),
         Metric("TOY_SQNORM", lambda s: s.sums["toy_squared_norms"] / s.N, sums=("toy_squared_norms",)),
         Metric("TOY_W_NORM", lambda s: core.frobenius(s.W), classifier=True),

@@ -126,3 +126,26 @@ def _source(node) -> str | None:
     import ast
 
     return ast.unparse(node) if isinstance(node, (ast.Import, ast.ImportFrom)) else None
+
+
+#: Imports of torch fail in the child process (the UFM jobs of the pipeline run on the compiled kernel).
+TORCH_BLOCKER = BLOCKER.replace('("torch", "numba")', '("torch",)').replace("by the theory side", "by a CPU UFM job")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        '{"model": "plain", "bias": "unregularized", "K": 3, "n": 4, "d": 5, "iters": 300, "log_every": 100}',
+        '{"model": "extended", "activation": "relu", "loss": "ce", "K": 3, "n": 4, "d1": 5, "d2": 5, "iters": 300, "log_every": 100,'
+        ' "sweep": {"seed": [0, 1]}}',
+    ],
+    ids=["plain", "relu-ce-sweep"],
+)
+def test_a_cpu_ufm_job_does_not_import_torch(config, tmp_path):
+    """`deepcollapse ufm` on the CPU in float64 (every UFM job of params.yaml): the compiled loop, the
+    §6 draw in numpy and the metric table in numpy; torch (~2.5 CPU-s a process) is never imported."""
+    script = TORCH_BLOCKER + "import sys\nfrom deepcollapse.cli import entry\nsys.argv = ['deepcollapse', 'ufm', '--config', '-', '--out', sys.argv[1], '--no-progress']\nentry()\n"
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "run.zarr")], input=config, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "run.zarr").is_dir() and "objective" in proc.stdout

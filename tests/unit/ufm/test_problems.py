@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepcollapse.ufm import Config, problems, solver
+from deepcollapse.ufm import Config, problems, solver, torch_loop
 
 VARIANTS = [
     dict(bias="none"),
@@ -80,7 +80,7 @@ def test_objective_matches_the_written_out_formula(variant):
 def test_gd_step_is_simultaneous_gradient_step(variant):
     configs, problem, params = make(variant)
     lr = torch.tensor([0.1, 0.05, 0.2], dtype=torch.float64)
-    new = solver.gd_step(problem, lr)(params)
+    new = torch_loop.gd_step(problem, lr)(params)
     grads = problem.gradients(params)  # all at θ_t
     for name in params:
         expected = params[name] - lr.view(-1, 1, 1) * grads[name]
@@ -89,7 +89,7 @@ def test_gd_step_is_simultaneous_gradient_step(variant):
 
 def test_gd_step_keeps_the_problems_dtype_whatever_the_step_sizes():
     configs, problem, params = make(VARIANTS[2])
-    new = solver.gd_step(problem, torch.tensor([0.1, 0.05, 0.2], dtype=torch.float32))(params)
+    new = torch_loop.gd_step(problem, torch.tensor([0.1, 0.05, 0.2], dtype=torch.float32))(params)
     assert all(v.dtype == torch.float64 for v in new.values())  # float32 step sizes would silently halve the precision
 
 
@@ -112,6 +112,6 @@ def test_public_layout_roundtrip():
     configs, problem, params = make(dict(bias="unregularized"))
     public = solver.to_public(params)
     assert public["H"].shape == (3, 12, 5) and public["b"].shape == (3, 3)  # sample-major H (N, d), b (K,)
-    back = solver.from_public(public)
+    back = torch_loop.from_public(public)
     for name in params:
         assert torch.equal(back[name], params[name])

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepcollapse.ufm import Config, problems, solver, theory
+from deepcollapse.ufm import Config, problems, solver, theory, torch_loop
 from deepcollapse.ufm.agreement import structure_errors
 
 from tests.support.ufm_helpers import assert_printed
@@ -212,7 +212,7 @@ def test_realized_minimizer_has_the_closed_form_value_and_zero_gradient(config):
     point = theory.realize(config, seed=1)
     lam = problems.lambda_tensors([config], dtype=torch.float64, device="cpu")
     problem = problems.build(config, lam, dtype=torch.float64, device="cpu")
-    params = solver.from_public(point)
+    params = torch_loop.from_public(point)
     assert float(problem.objective(params)[0]) == pytest.approx(info["objective"], rel=1e-12)
     scale = max(float(p.abs().max()) for p in params.values()) or 1.0
     for name, g in problem.gradients(params).items():

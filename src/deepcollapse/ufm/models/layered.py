@@ -36,6 +36,33 @@ class Layers:
     def depth(self) -> int:
         return len(self.weights)
 
+    def measured_levels(self, xs: Sequence[Any], zs: Sequence[Any], params: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
+        """(level, features d×N, classifier acting on them or None, bias or None), bottom level first,
+        from a forward pass: xs = X_1..X_L, zs = Z_2..Z_L (B, d, N) and the parameters (B, …); torch
+        tensors or numpy arrays alike (only `@` and indexing).
+
+        Linear: the product W_L⋯W_l acts on level l.  ReLU: only W_L (on H_L) is linear; the
+        other levels and the pre-activations get the feature metrics only (the paper computes
+        NC1/NC2 there).
+        """
+        b = params[self.bias][..., 0] if self.bias is not None else None
+        if not self.relu:
+            classifiers = [params[self.weights[0]]]
+            for name in self.weights[1:]:
+                classifiers.append(classifiers[-1] @ params[name])
+            classifiers.reverse()  # classifiers[l-1] acts on level l
+            return [
+                (name, X, W, b if l == len(xs) else None)
+                for l, (name, X, W) in enumerate(zip(self.feature_levels, xs, classifiers), start=1)
+            ]
+        top = params[self.weights[0]]
+        out = [(self.feature_levels[0], xs[0], top if len(xs) == 1 else None, b)]
+        for l in range(1, len(xs)):
+            last = l == len(xs) - 1
+            out.append((self.preactivation_levels[l - 1], zs[l - 1], None, None))
+            out.append((self.feature_levels[l], xs[l], top if last else None, b if last else None))
+        return out
+
 
 class LayeredModel(Model):
     """Everything derived from `layers(config)`; subclasses define `layers` and their fields."""
