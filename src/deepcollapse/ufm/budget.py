@@ -11,7 +11,8 @@ import math
 
 from ..cost import Estimate
 from ..metrics import KEYS
-from . import models, solver
+from . import models, trajectory
+from .batched import from_mapping
 from .config import Config
 
 #: A GD step's fixed cost (dispatching a few dozen tensor operations, ~50 µs on a CPU), counted as
@@ -26,7 +27,7 @@ _DEFAULTS = {f: getattr(Config, f) for f in ("K", "n", "iters", "d1", "d2")}
 
 
 def log_points(*, iters: int, log_every: int, log_spaced: int = 0) -> int:
-    """An upper bound on the length of `solver.log_iterations(...)`, without building it."""
+    """An upper bound on the length of `trajectory.log_iterations(...)`, without building it."""
     return iters // log_every + 2 + (min(log_spaced, iters) if log_spaced else 0)
 
 
@@ -44,7 +45,7 @@ def estimate(config: Config, problems: int = 1, *, sweep_key: str = "sweep point
         problems * ((4 * P + 3 * A) * item + (P + A) * 8 + PER_PROBLEM_BYTES)  # GD buffers, a float64 probe
         + problems * T * records * 8 * 3  # the logs: per-iteration arrays, stacked, then the dataset
         + T * 8 * 2  # the schedule itself
-        + min(config.log_spaced, solver.every_iteration_from(config.iters)) * 8 * 3  # drawing its log-spaced points
+        + min(config.log_spaced, trajectory.every_iteration_from(config.iters)) * 8 * 3  # drawing its log-spaced points
     )
     per_iteration = problems * model.work(config) + STEP_OVERHEAD
     work = config.iters * per_iteration + T * (10 * per_iteration + MEASURE_OVERHEAD)  # GD, the measurements at the log points
@@ -63,3 +64,11 @@ def estimate(config: Config, problems: int = 1, *, sweep_key: str = "sweep point
     device = "cuda" if config.device.startswith("cuda") else "cpu"
     return Estimate(memory=memory, work=work, what="gradient descent", keys=keys, device=device)
 
+
+
+def priority(mapping: dict) -> float:
+    """The scheduling priority of the `ufm` job of this config mapping (a `sweep:` entry included): its
+    estimated work, so that a scheduler starts the longest jobs first (on two cores the last job to start
+    is then a short one: the demo's UFM stage once ended with 16 s of one core idle)."""
+    config, sweep = from_mapping(mapping, source="priority")
+    return float(estimate(config, sweep.size if sweep else 1).work)
