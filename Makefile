@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[pipeline,test]'
+	# compile the UFM kernel into numba's cache once, here, rather than in the first pipeline jobs (~15 CPU-s each)
+	$(BIN)/python -c "from deepcollapse.ufm import kernel_loop; kernel_loop.warm()"
 	touch $@
 
 venv: $(STAMP)

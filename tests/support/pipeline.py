@@ -65,9 +65,8 @@ def warm_kernel_cache() -> None:
         source = (ROOT / KERNEL_SOURCE).stat().st_mtime
         if any(p.stat().st_mtime >= source for p in (ROOT / KERNEL_CACHE).glob("kernel.advance-*.nbi")):
             return
-        one_step = ("from deepcollapse.ufm import Config, solver; "
-                    "solver.run([Config(model='plain', K=2, n=1, d=2, iters=1, log_every=1)], backend='numba')")  # fmt: skip
-        subprocess.run([sys.executable, "-c", one_step], check=True, env=environment(), capture_output=True, timeout=600)
+        warm = "from deepcollapse.ufm import kernel_loop; kernel_loop.warm()"  # what `make` runs after installing
+        subprocess.run([sys.executable, "-c", warm], check=True, env=environment(), capture_output=True, timeout=600)
 
 
 def environment() -> dict[str, str]:
