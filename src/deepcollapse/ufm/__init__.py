@@ -8,9 +8,12 @@
 
 The import graph runs one way, facts first:
 `models` (the registry: one self-describing class per model — plain, extended, deep) ← `config`
-(the validated parameters) ← `problems` (objectives and explicit gradients) ← `solver` (gradient
-descent, the result dataset), `batched` (sweeps as one batch), `batched_metrics` (NC metrics for
-a batch), `observables` (what a GD end point shows), `structures` (named K × K structures) ←
+(the validated parameters) ← `draws` (the §6 initial draw), `trajectory` (what every GD loop
+shares), `batched_metrics` (NC metrics for a batch, numpy or torch) ← `kernel` and `kernel_loop`
+(the compiled CPU loop, measured in numpy: no torch), `problems` (objectives and explicit gradients,
+torch) and `torch_loop` (GD in torch: GPU, float32) ← `solver` (picks the loop; the result
+dataset), `batched` (sweeps as one batch), `observables` (what a GD end point shows), `structures`
+(named K × K structures) ←
 `lowrank` (the low-rank study's gradient descent; its λ grid from `deep_theory`'s threshold); and
 on the theory side `theory_hooks` (the interface), `deep_theory` and `reduced` (the deep and
 reduced problems) ← `theory` (closed forms, bound to each model in `theory.THEORIES`) ← `joined`
@@ -22,7 +25,8 @@ problem's certified structure against Garrod & Keating's Theorem 1).
 This package imports neither side by itself: `deepcollapse ufm` (hours of GD in the pipeline) never
 depends on the closed forms (import `deepcollapse.ufm.theory`, `agreement`, `joined` or
 `lowrank_theory` for those), and the theory side and the pages never load gradient descent (torch
-and the compiled kernel, ~3 CPU-s a process; tests/unit/ufm/test_import_graph.py holds both).
+and the compiled kernel, ~3 CPU-s a process; tests/unit/ufm/test_import_graph.py holds both, and
+that a CPU job of `deepcollapse ufm` imports no torch).
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ from __future__ import annotations
 from . import models
 from .config import Config
 
-# lazy imports: `solve`, `solve_sweep`, `Sweep` and the solver's errors are gradient descent (torch,
-# numba); every importer of a theory module runs this file first, so they load on first use here
+# lazy imports: `solve`, `solve_sweep`, `Sweep` and the solver's errors are gradient descent (numba,
+# and torch where the torch loop runs); every importer of a theory module runs this file first, so they load on first use here
 # (PEP 562) instead of in every page and `deepcollapse theory` job.
 
 
