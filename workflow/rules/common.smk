@@ -6,10 +6,11 @@ import re
 import sys
 from shlex import quote as shlex_quote
 
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+import jsonschema
 
-from deepcollapse import stages
+from snakemake.exceptions import WorkflowError
+
+from deepcollapse import params_schema, stages
 from deepcollapse.reports import plan
 
 # The interpreter running Snakemake also runs every job: inside a SLURM job or a DVC stage there
@@ -49,17 +50,19 @@ def res(kind):
 CONFIG_FROM_STDIN = "printf '%s\\n' {params.cfg:q} | "
 
 
-def validate_params(config, schema):
-    """Validate the merged config (params.yaml + --configfile overrides) against the JSON Schema.
+def schema_file(name):
+    """A schema of workflow/schemas/ by file name."""
+    return os.path.join(workflow.basedir, "schemas", name)
 
-    Snakemake's own message prints the whole sub-schema; this one names the key's path first:
-    "params: ufm.experiments.fig2a: unknown key 'lamda_W'"."""
+
+def validate_params(config, schema):
+    """Validate the merged config (params.yaml + --configfile overrides) against the JSON Schema,
+    filling in its defaults (deepcollapse.params_schema: Snakemake's validate, each schema file read once).
+
+    The message names the key's path first: "params: ufm.experiments.fig2a: unknown key 'lamda_W'"."""
     try:
-        validate(config, schema)
-    except WorkflowError as exc:
-        err = exc.__context__  # the jsonschema ValidationError Snakemake wrapped
-        if not (hasattr(err, "validator") and hasattr(err, "absolute_path")):
-            raise
+        params_schema.validate(config, schema_file(schema))
+    except jsonschema.ValidationError as err:
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         if err.validator == "additionalProperties":
             allowed = sorted(err.schema.get("properties", {}))
@@ -77,7 +80,7 @@ def paper_params():
     import yaml
 
     paper = yaml.safe_load(open(project_file("params.yaml")))  # the paper run's, also when the demo runs under demo/
-    validate(paper, "../schemas/params.schema.yaml")  # relative to this file, as Snakemake resolves it
+    params_schema.validate(paper, schema_file("params.schema.yaml"))
     return paper
 
 
