@@ -16,8 +16,13 @@ export DVC_NO_ANALYTICS := 1
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c .ci/constraints.txt -e '.[pipeline,test]'
-	# compile the UFM kernel into numba's cache once, here, rather than in the first pipeline jobs (~15 CPU-s each)
+	$(BIN)/python -m pip install --quiet --no-compile -c .ci/constraints.txt -e '.[pipeline,test]'
+# byte-compile on every core what pip would have compiled one file at a time (82 CPU-s: half the
+# install's wall on 2 cores), and the package itself (where PYTHONDONTWRITEBYTECODE is set, every
+# process would compile it again); like pip, files this Python cannot compile are skipped (torch
+# ships tests for Python 3.12)
+	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib src || true
+# compile the UFM kernel into numba's cache once, here, rather than in the first pipeline jobs (~15 CPU-s each)
 	$(BIN)/python -c "from deepcollapse.ufm import kernel_loop; kernel_loop.warm()"
 	touch $@
 
