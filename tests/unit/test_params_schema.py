@@ -53,3 +53,16 @@ def test_a_misspelt_key_and_a_value_out_of_range_are_refused_where_they_are():
     with pytest.raises(jsonschema.ValidationError) as err:
         params_schema.validate(bad, SCHEMA)
     assert list(err.value.absolute_path) == ["ufm", "experiments", "fig2a", "lr"]
+
+
+def test_a_default_list_is_copied_into_each_mapping(tmp_path):
+    """Mutating one validated mapping's default must not change the next one's (the registry is cached)."""
+    (tmp_path / "main.schema.yaml").write_text(yaml.safe_dump({
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+        "properties": {"seeds": {"type": "array", "default": [0, 1]}},
+    }))  # fmt: skip
+    first, second = {}, {}
+    params_schema.validate(first, tmp_path / "main.schema.yaml")
+    first["seeds"].append(99)
+    params_schema.validate(second, tmp_path / "main.schema.yaml")
+    assert second == {"seeds": [0, 1]}

@@ -55,7 +55,7 @@ def schema_file(name):
     return os.path.join(workflow.basedir, "schemas", name)
 
 
-def validate_params(config, schema):
+def validate_params(config, schema, what="params (params.yaml and any --configfile)"):
     """Validate the merged config (params.yaml + --configfile overrides) against the JSON Schema,
     filling in its defaults (deepcollapse.params_schema: Snakemake's validate, each schema file read once).
 
@@ -67,12 +67,12 @@ def validate_params(config, schema):
         if err.validator == "additionalProperties":
             allowed = sorted(err.schema.get("properties", {}))
             unknown = sorted(set(err.instance) - set(allowed))
-            what = f"unknown key {unknown[0]!r}" if unknown else err.message
+            problem = f"unknown key {unknown[0]!r}" if unknown else err.message
             if allowed:
-                what += f" (allowed: {', '.join(allowed)})"
+                problem += f" (allowed: {', '.join(allowed)})"
         else:
-            what = err.message
-        raise WorkflowError(f"params (params.yaml and any --configfile): {where}: {what}") from None
+            problem = err.message
+        raise WorkflowError(f"{what}: {where}: {problem}") from None
 
 
 def paper_params():
@@ -80,7 +80,7 @@ def paper_params():
     import yaml
 
     paper = yaml.safe_load(open(project_file("params.yaml")))  # the paper run's, also when the demo runs under demo/
-    params_schema.validate(paper, schema_file("params.schema.yaml"))
+    validate_params(paper, "params.schema.yaml", what="params.yaml")
     return paper
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
@@ -26,8 +27,14 @@ def nc(features: Array, *, K: int, W: Array | None = None, b: Array | None = Non
 
     `features` (B, p, N) in the spec's column layout with N = K·n class-major columns; `W`
     (B, K, p) the classifier acting on them and `b` (B, K) its bias.  Without W the classifier
-    keys are NaN (the level has no linear classifier).
+    keys are NaN (the level has no linear classifier).  Undefined values are NaN without a warning,
+    in numpy as in torch.
     """
+    with np.errstate(all="ignore"):
+        return _nc(features, K=K, W=W, b=b)
+
+
+def _nc(features: Array, *, K: int, W: Array | None, b: Array | None) -> dict[str, Array]:
     xp = array_namespace(features)
     F64 = xp.float64
     X = xp.astype(features, F64, copy=False)

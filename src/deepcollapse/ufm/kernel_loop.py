@@ -58,7 +58,16 @@ class Layout:
 
 def measure(layout: Layout, theta: np.ndarray) -> dict[str, np.ndarray]:
     """Everything logged at one iteration, per problem (arrays of shape (B,), float64): what
-    `torch_loop.measure` logs, from the kernel and the metric table in numpy."""
+    `torch_loop.measure` logs, from the kernel and the metric table in numpy.
+
+    As in torch, 0/0 and overflow give NaN and inf without a warning: an undefined metric is NaN
+    by the metric table's rule (features at the origin), and a non-finite objective is the
+    solver's to report (`SolverDiverged`), not numpy's."""
+    with np.errstate(all="ignore"):
+        return _measure(layout, theta)
+
+
+def _measure(layout: Layout, theta: np.ndarray) -> dict[str, np.ndarray]:
     B = theta.shape[0]
     loss, grad = np.empty(B), np.empty_like(theta)
     scratch = np.empty((B, layout.plan.scratch))

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from . import draws, models, trajectory
+from . import models, trajectory
 from .config import Config
 from .models.layered import Layers
 
@@ -103,12 +103,19 @@ class Problem:
     def init(self, seeds: Sequence[int], scales: Mapping[str, Sequence[float]]) -> Params:
         """N(0,1) entries times the per-parameter scale, drawn per problem from its own seed.
 
-        Drawn in float64 on the CPU in the order of `names` (`draws.initial`: torch's generator,
-        reproduced in numpy), so a seed gives the same start whatever the batch, dtype, device or backend.
+        Drawn in float64 on the CPU in the order of `names`, so a seed gives the same start
+        whatever the batch, dtype or device; the compiled loop draws the same bits in numpy
+        (`draws.initial`, held against this by tests/unit/ufm/test_draws.py; torch's own generator
+        stays here: ~15x faster, for the large problems of the GPU path).
         """
+        out: dict[str, list[torch.Tensor]] = {name: [] for name in self.names}
         shapes = self.shapes()
-        start = draws.initial(seeds, {name: tuple(shapes[name]) for name in self.names}, scales)
-        return {name: torch.from_numpy(start[name]).to(dtype=self.dtype, device=self.device) for name in self.names}
+        for i, seed in enumerate(seeds):
+            gen = torch.Generator().manual_seed(int(seed))
+            for name in self.names:
+                draw = torch.randn(shapes[name], generator=gen, dtype=torch.float64)
+                out[name].append(draw * float(scales[name][i]))
+        return {name: torch.stack(out[name]).to(dtype=self.dtype, device=self.device) for name in self.names}
 
 
 class LayeredProblem(Problem):

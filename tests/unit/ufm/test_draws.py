@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -40,3 +42,17 @@ def test_initial_scales_each_parameter_of_each_problem_from_its_own_seed():
         for name, shape in shapes.items():
             expected = torch.randn(shape, generator=gen, dtype=torch.float64) * scales[name][i]
             assert np.array_equal(start[name][i], expected.numpy())
+
+
+def test_the_torch_loop_and_the_compiled_loop_start_from_the_same_bits():
+    from deepcollapse.ufm import Config, problems, solver
+
+    config = Config(model="deep", depth=3, activation="relu", K=3, n=5, d=[6, 7, 8])
+    configs = [config, dataclasses.replace(config, seed=9)]
+    lam = problems.lambda_tensors(configs, dtype=torch.float64, device="cpu")
+    problem = problems.build(config, lam, dtype=torch.float64, device="cpu")
+    scales = solver.init_scales(configs)
+    in_torch = problem.init([c.seed for c in configs], scales)
+    in_numpy = draws.initial([c.seed for c in configs], {name: tuple(problem.shapes()[name]) for name in problem.names}, scales)
+    for name in problem.names:
+        assert np.array_equal(in_torch[name].numpy(), in_numpy[name]), name

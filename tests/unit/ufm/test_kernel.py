@@ -154,3 +154,20 @@ def test_where_each_backend_runs_and_the_record_says_which():
     assert solver.choose_backend(base, "torch") == "torch (asked for)"
     with pytest.raises(InputError, match="backend 'numba' does not apply here"):
         solver.run([single], backend="numba")
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_features_at_the_origin_give_nan_metrics_and_no_warning(backend):
+    """Strong weight decay drives GD to the origin: GM_RATIO is 0/0 there, NaN by the metric table's
+    rule, silently in both loops (pyproject turns the package's RuntimeWarnings into errors)."""
+    config = Config(model="plain", K=3, n=4, d=5, lambda_W=1.0, lambda_H=1.0, iters=20000, log_every=5000)
+    result = solver.run([config], backend=backend)
+    assert result.records["norm_H"][0, -1] == 0.0 and np.isnan(result.records["GM_RATIO_H"][0, -1])
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_an_objective_that_overflows_is_a_diverged_run(backend):
+    """Finite parameters whose squares overflow: the solver's error, not numpy's warning."""
+    config = Config(model="plain", K=3, n=4, d=5, iters=1, log_every=1, init_scale=1e160, init_scale_features=1e160)
+    with pytest.raises(NonFiniteError, match="non-finite objective at iteration 0"):
+        solver.run([config], backend=backend)
