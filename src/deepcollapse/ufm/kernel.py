@@ -184,6 +184,15 @@ def _block(v, offset, rows, cols):
     return v[offset : offset + rows * cols].reshape((rows, cols))
 
 
+@njit(cache=True, inline="always")
+def _column_max(Z, j):
+    """max_i Z[i, j]: the shift that keeps exp() of a logit column finite (softmax, log-sum-exp)."""
+    m = Z[0, j]
+    for i in range(1, Z.shape[0]):
+        m = max(m, Z[i, j])
+    return m
+
+
 @njit(fastmath=FAST, cache=True)
 def _forward(theta, meta, s):
     """Levels and logits at θ into the scratch `s`; returns the logits' block (K, N)."""
@@ -242,9 +251,7 @@ def data_gradient(theta, grad, meta, s):
     inv = 1.0 / N
     if meta[M_CE] == 1:
         for j in range(N):
-            m = R[0, j]
-            for i in range(1, K):
-                m = max(m, R[i, j])
+            m = _column_max(R, j)
             total = 0.0
             for i in range(K):
                 e = math.exp(R[i, j] - m)
@@ -297,9 +304,7 @@ def data_loss(theta, meta, s):
     total = 0.0
     if meta[M_CE] == 1:
         for j in range(N):
-            m = Z[0, j]
-            for i in range(1, K):
-                m = max(m, Z[i, j])
+            m = _column_max(Z, j)
             e = 0.0
             for i in range(K):
                 e += math.exp(Z[i, j] - m)
