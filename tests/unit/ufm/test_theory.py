@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepcollapse.ufm import Config, problems, solver, theory, torch_loop
+from deepcollapse.ufm import Config, problems, theory, torch_loop
 from deepcollapse.ufm.agreement import structure_errors
 
 from tests.support.ufm_helpers import assert_printed
