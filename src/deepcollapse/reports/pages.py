@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from . import text
+from . import figures, text
 from .sweeps import text_name
 
 _SOURCE_ANCHOR = re.compile(r"docs/math\.md#([a-z0-9-]+)")
@@ -92,6 +93,42 @@ def caption(markdown: str) -> None:
     """The caption under a figure (its settings; titles stay short): small text, Markdown with math."""
     if markdown:
         text.show(f"<small>{markdown}</small>")
+
+
+def figure(fig, name: str, caption_markdown: str = "", *, directory, data_directory, settings: Mapping[str, Any]) -> list[Path]:
+    """A page's figure: saved (`figures.save`: each of ``settings["formats"]`` at ``settings["dpi"]``,
+    and its data), shown inline as saved, closed, then its caption.  Returns the files written.
+
+    The page shows the saved PNG (or SVG) itself, at the size the figure has on screen, rather than
+    letting the notebook's backend draw the figure once more: what the reader sees is the file.
+    """
+    # as everywhere in reports/: matplotlib only where a figure is drawn (the theory table's and the
+    # plan's importers draw nothing)
+    import matplotlib.pyplot as plt
+    from IPython.display import SVG, Image, display
+
+    written = figures.save(fig, name, directory=directory, data_directory=data_directory,
+                           formats=settings["formats"], dpi=settings["dpi"])  # fmt: skip
+    images = {path.suffix: path for path in written}
+    if ".png" in images:
+        width, _ = png_size(images[".png"])
+        display(Image(filename=str(images[".png"]), width=round(width * fig.dpi / settings["dpi"])))
+    elif ".svg" in images:
+        display(SVG(filename=str(images[".svg"])))
+    else:  # no image format asked for: the backend draws it
+        display(fig)
+    plt.close(fig)
+    caption(caption_markdown)
+    return written
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's header (its IHDR chunk comes first)."""
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise ValueError(f"{path}: not a PNG file")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 #: The fields of a stored UFM config that set each model's problem and run (a caption's settings).

@@ -15,7 +15,7 @@ import xarray as xr
 from deepcollapse import rundir
 from deepcollapse.errors import InputError
 from deepcollapse.provenance import collect
-from deepcollapse.reports import figures, index, provenance, summary
+from deepcollapse.reports import figures, index, pages, provenance, summary
 from deepcollapse.store import write_dataset
 
 
@@ -81,6 +81,43 @@ def test_svg_is_byte_identical_for_identical_data(tmp_path):
         plt.close(fig)
         out.append(((tmp_path / f"{name}.svg").read_bytes(), (tmp_path / f"{name}.png").read_bytes()))
     assert out[0] == out[1]
+
+
+def test_every_format_is_saved_with_the_layout_finish_computed(tmp_path):
+    """One layout, computed once at the figure's dpi, in every file: the PNG is the padded tight box
+    of the figure as `finish` drew it, at the saved dpi; the figure keeps its layout engine."""
+    figures.use_style()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(6, 3))
+    a.loglog([1, 10, 100], [1e-3, 1e-2, 1], "o-", label="points")
+    b.plot([0, 1], [2, 3], label="line")
+    b.legend()
+    figures.finish(fig)
+    engine = fig.get_layout_engine()
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(matplotlib.rcParams["savefig.pad_inches"])
+    figures.save(fig, "frozen", directory=tmp_path, dpi=120)
+    width, height = pages.png_size(tmp_path / "frozen.png")
+    assert abs(width - bbox.width * 120) <= 2 and abs(height - bbox.height * 120) <= 2, (width, height, bbox)  # rounding
+    assert fig.get_layout_engine() is engine
+    plt.close(fig)
+
+
+def test_a_page_figure_shows_the_saved_png_at_its_on_screen_size(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)  # what the page would show, in order
+    figures.use_style()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([1, 2, 3], [3, 1, 2], label="run")
+    written = pages.figure(fig, "page", "the settings", directory=tmp_path / "f", data_directory=tmp_path / "d",
+                           settings={"formats": ["png", "svg"], "dpi": 150})  # fmt: skip
+    assert sorted(p.name for p in written) == ["page.csv", "page.png", "page.svg"]
+    image, caption = shown
+    assert image.data == (tmp_path / "f/page.png").read_bytes()  # the file itself, not another drawing
+    width, _ = pages.png_size(tmp_path / "f/page.png")
+    assert image.width == round(width * fig.dpi / 150)  # the figure's size on screen
+    assert "the settings" in caption.data
+    assert not plt.fignum_exists(fig.number)  # closed: the notebook's backend does not draw it again
+    with pytest.raises(ValueError, match="not a PNG"):
+        pages.png_size(tmp_path / "f/page.svg")
 
 
 def _badly_styled_figure():
