@@ -25,8 +25,7 @@ def pytest_configure(config):
 # (minutes of waiting for SLURM's time limits) last, with one worker then running them alone.
 # Instead the longest modules start first, the short ones fill in at the end, so that both workers
 # finish together.  The order is measured (CPU seconds, 2026-12: the SLURM workflow ~350 in its
-# jobs, the README journey with the suite's one demo run, dvc repro ~170, the SLURM signal ~150 in
-# its job, ...); a module missing from the list only runs after them.
+# jobs, the README journey with the suite's one demo run, dvc repro ~170, ...); a module missing from the list only runs after them.
 # xdist gives a worker its next module while it still has up to two tests left, so the SLURM
 # workflow's checks are five tests of one module fixture: no module waits behind its run.
 RUN_FIRST = (  # paths under tests/
@@ -34,7 +33,6 @@ RUN_FIRST = (  # paths under tests/
     "system/test_cached_features_journey.py",
     "system/test_gpu_kit.py",  # every step of the GPU kit on CPU (minutes of training variants)
     "system/test_pipeline_dvc.py",
-    "system/test_slurm_signal.py",  # after these: its job would hold one of the local SLURM's 2 CPUs the workflow's jobs need
     "system/test_faults.py",
     "system/test_trainer_processes.py",  # training processes killed and resumed, a second training beside the first
     "unit/nets/test_trainer.py",

@@ -117,6 +117,9 @@ def check_variant(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     # each segment of the run is recorded with its precision and math mode
     segments = json.loads(rundir.meta_path(run).read_text())["provenance"]["segments"]
     assert [(s["from_epoch"], s["from_step"]) for s in segments] == [(0, 0), (1, 1)]
+    # the first ended on the signal, where the second begins; the second ran to the end
+    assert segments[0]["preempted"] == {"signal": "SIGTERM", "epoch": 1, "step": 1, "checkpoint": checkpoint.RESUME_NAME}
+    assert "preempted" not in segments[1]
     assert {s["execution"]["precision"] for s in segments} == {cfg.precision}
     assert all(s["math"]["autocast"] == ("bfloat16" if cfg.precision == "bf16" else None) for s in segments)
     assert set(segments[0]["execution"]) == EXECUTION_FIELDS

@@ -33,7 +33,7 @@ rule train:
         **res("gpu"),
         # SLURM: signal the job 120 s before its time limit (B: the batch shell; the step then
         # ends and training gets SIGTERM, saves a resume checkpoint and exits 75; the retry
-        # resumes).  Tested on a real SLURM: tests/system/test_slurm_signal.py.
+        # resumes).  Tested on a real SLURM: tests/system/test_slurm_workflow.py.
         slurm_extra=PREEMPT_SIGNAL,
     shell:
         CONFIG_FROM_STDIN + "{DC} train --config - --out {params.run_dir} --threads {threads} --restart-if-changed --no-progress > {log} 2>&1"

@@ -33,8 +33,10 @@ from a CUDA graph, to cut the per-kernel launch cost of small batches; whether t
 at batch 128 is what the GPU kit's benchmark measures: docs/operations.md#gpu).
 
 Each process that trains a run is a segment: run.json's provenance lists them ("segments": where
-each began, its execution fields, device and float32 math mode), since a run may be resumed with
-other execution fields (another precision, device, ...).
+each began, its execution fields, device and float32 math mode, and for one stopped by a signal,
+"preempted": the signal and the epoch and step it saved), since a run may be resumed with other
+execution fields (another precision, device, ...).  A segment killed outright (SIGKILL) has no
+"preempted": the next one begins at the last checkpoint.
 """
 
 from __future__ import annotations
@@ -169,6 +171,16 @@ def _record_segment(run_dir: Path, config: TrainConfig, device: torch.device, ma
         "device": device_description(device), "math": math,
     }
     meta.setdefault("provenance", {}).setdefault("segments", []).append(segment)
+    write_json(meta, meta_path(run_dir))
+
+
+def _record_preemption(run_dir: Path, stop: Preempted) -> None:
+    """Close this process's segment in run.json with how it stopped: the signal, and the epoch and
+    step its resume checkpoint holds (where the next segment begins)."""
+    meta = json.loads(meta_path(run_dir).read_text())
+    segments = meta["provenance"]["segments"]
+    segments[-1]["preempted"] = {"signal": signal.Signals(stop.signum).name, "epoch": stop.epoch, "step": stop.step,
+                                 "checkpoint": stop.path.name}  # fmt: skip
     write_json(meta, meta_path(run_dir))
 
 
@@ -480,6 +492,9 @@ def _train(
                     saved = checkpoint.save(checkpoint.directory(run_dir) / checkpoint.RESUME_NAME, snapshot(done_epochs, 0, None))
                 if signum is not None and done_epochs < config.epochs:
                     raise Preempted(saved, done_epochs, 0, signum)
+    except Preempted as stop:
+        _record_preemption(run_dir, stop)
+        raise
     finally:
         if history:
             write_json(history, history_path(run_dir))
