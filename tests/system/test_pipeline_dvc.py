@@ -32,10 +32,10 @@ def repo(tmp_path):
     work = copy_workflow(tmp_path / "repo")
     copy_src(work)
     params = yaml.safe_load((work / "params.yaml").read_text())
-    # two cheap experiments of the real section, plus the sweeps the report pages need
+    # two cheap experiments of the real section
     names = keep_two_experiments(params)
     ufm = params["ufm"]
-    for exp in [*ufm["experiments"].values(), *ufm["sweeps"].values()]:
+    for exp in ufm["experiments"].values():
         exp.update(iters=UFM_ITERS, log_every=UFM_ITERS // 4)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = environment()
