@@ -174,14 +174,20 @@ def _record_segment(run_dir: Path, config: TrainConfig, device: torch.device, ma
     write_json(meta, meta_path(run_dir))
 
 
-def _record_preemption(run_dir: Path, stop: Preempted) -> None:
-    """Close this process's segment in run.json with how it stopped: the signal, and the epoch and
-    step its resume checkpoint holds (where the next segment begins)."""
-    meta = json.loads(meta_path(run_dir).read_text())
-    segments = meta["provenance"]["segments"]
-    segments[-1]["preempted"] = {"signal": signal.Signals(stop.signum).name, "epoch": stop.epoch, "step": stop.step,
-                                 "checkpoint": stop.path.name}  # fmt: skip
-    write_json(meta, meta_path(run_dir))
+def _recorded(run_dir: Path, stop: Preempted) -> Preempted:
+    """`stop`, after closing this process's segment in run.json with how it stopped: the signal, and
+    the epoch and step of the checkpoint it saved (where the next segment begins).  Called while the
+    signal handlers still only set a flag; the state is saved already, so a record that cannot be
+    written is a warning, never another exit than the pre-emption's."""
+    try:
+        meta = json.loads(meta_path(run_dir).read_text())
+        meta["provenance"]["segments"][-1]["preempted"] = {
+            "signal": signal.Signals(stop.signum).name, "epoch": stop.epoch, "step": stop.step, "checkpoint": stop.path.name,
+        }  # fmt: skip
+        write_json(meta, meta_path(run_dir))
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        log_line(f"warning: {meta_path(run_dir)}: the pre-emption could not be recorded ({exc})")
+    return stop
 
 
 def check_execution(config: TrainConfig, device: torch.device) -> None:
@@ -465,7 +471,7 @@ def _train(
                         _check_finite(loss_sum, epoch=epoch, step=step + 1, lr=lr)
                         sums = {"loss_sum": float(loss_sum), "correct": int(correct), "seen": seen}
                         path = checkpoint.save(checkpoint.directory(run_dir) / checkpoint.RESUME_NAME, snapshot(epoch, step + 1, sums))
-                        raise Preempted(path, epoch, step + 1, flag.signum)
+                        raise _recorded(run_dir, Preempted(path, epoch, step + 1, flag.signum))
                 _check_finite(loss_sum, epoch=epoch, step=len(starts), lr=lr)
                 scheduler.step()
                 record = {
@@ -491,10 +497,7 @@ def _train(
                 elif signum is not None or (config.save_every and done_epochs % config.save_every == 0):
                     saved = checkpoint.save(checkpoint.directory(run_dir) / checkpoint.RESUME_NAME, snapshot(done_epochs, 0, None))
                 if signum is not None and done_epochs < config.epochs:
-                    raise Preempted(saved, done_epochs, 0, signum)
-    except Preempted as stop:
-        _record_preemption(run_dir, stop)
-        raise
+                    raise _recorded(run_dir, Preempted(saved, done_epochs, 0, signum))
     finally:
         if history:
             write_json(history, history_path(run_dir))

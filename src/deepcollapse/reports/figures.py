@@ -378,11 +378,16 @@ def _laid_out(fig):
     engine = fig.get_layout_engine()
     pad = mpl.rcParams["savefig.pad_inches"]
     bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(pad, pad)
-    fig.set_layout_engine("none")
+    # no engine at all: "none" installs a placeholder engine, and savefig lays out first whenever
+    # there is an engine; None means no engine only where the rc parameters ask for none
+    no_default = {"figure.autolayout": False, "figure.constrained_layout.use": False}
+    with mpl.rc_context(no_default):
+        fig.set_layout_engine(None)
     try:
         yield bbox
     finally:
-        fig.set_layout_engine(engine)
+        with mpl.rc_context(no_default):
+            fig.set_layout_engine(engine)  # from no engine: no compatibility check to fail
 
 
 def _metadata(fmt: str) -> dict:

@@ -101,6 +101,28 @@ def test_resume_uses_this_runs_optimizer_implementation(straight, tmp_path, monk
     assert_bitwise_equal(final["model"], final_weights(straight))
 
 
+def test_a_preemption_it_cannot_record_is_a_warning_and_still_a_preemption(tmp_path, monkeypatch, capsys):
+    """The state is saved before run.json is told: a run.json that cannot be read then costs the
+    record (a warning), never the exit status 75 a scheduler retries on."""
+    from deepcollapse.nets import trainer
+
+    cfg = from_mapping(TrainConfig, TINY)
+    sigterm_when_epoch_begins(monkeypatch, 1)
+    run = tmp_path / "run"
+    original = trainer.epoch_order
+
+    def order(seed, epoch, n):
+        if epoch == 1:
+            rundir.meta_path(run).write_text("{ not json")
+        return original(seed, epoch, n)
+
+    monkeypatch.setattr(trainer, "epoch_order", order)  # runs after the SIGTERM-sending wrapper
+    with pytest.raises(Preempted) as stopped:
+        train(cfg, run, progress=False)
+    assert stopped.value.path.is_file()
+    assert "the pre-emption could not be recorded" in capsys.readouterr().err
+
+
 def test_optimizer_gets_the_recipe(straight):
     groups = checkpoint.load(checkpoint.epoch_path(straight, 1))["optimizer"]["param_groups"]
     assert len(groups) == 1  # one group: weight decay applies to every parameter (BatchNorm included)

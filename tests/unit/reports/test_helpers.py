@@ -101,6 +101,28 @@ def test_every_format_is_saved_with_the_layout_finish_computed(tmp_path):
     plt.close(fig)
 
 
+@pytest.mark.parametrize("layout, colorbar", [(None, False), ("constrained", True), ("tight", True)])
+def test_saving_lays_the_figure_out_once_and_keeps_its_engine(tmp_path, monkeypatch, layout, colorbar):
+    """Each file is one draw of the layout `finish` made, not a layout pass and a draw, and the
+    figure's own engine is back afterwards (none, constrained, tight; with a colorbar)."""
+    from matplotlib.figure import Figure
+
+    figures.use_style()
+    fig, ax = plt.subplots(layout=layout)
+    mesh = ax.pcolormesh(np.arange(4.0).reshape(2, 2))
+    if colorbar:
+        fig.colorbar(mesh, ax=ax)
+    figures.finish(fig)
+    engine = fig.get_layout_engine()
+    draws = []
+    original = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: draws.append(type(renderer).__name__) or original(self, renderer))
+    figures.save(fig, "once", directory=tmp_path, formats=("png", "svg"))
+    assert draws == ["RendererAgg", "RendererAgg", "MixedModeRenderer"]  # finish's, then one per file
+    assert fig.get_layout_engine() is engine
+    plt.close(fig)
+
+
 def test_a_page_figure_shows_the_saved_png_at_its_on_screen_size(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", shown.append)  # what the page would show, in order
