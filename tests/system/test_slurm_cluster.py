@@ -4,7 +4,9 @@ sbatch jobs, schedules GPU requests on its fake GPUs and records everything in a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -25,14 +27,22 @@ def pids() -> dict[str, str]:
     return {name: Path(f"/run/slurm/{name}.pid").read_text().strip() for name in DAEMONS}
 
 
-def sbatch_wait(*args: str, cwd: Path) -> str:
-    """Submit with `sbatch --wait` (blocks until the job ends) and return the job id."""
-    proc = subprocess.run(
-        ["timeout", "-k", "5", "120", "sbatch", "--parsable", "--wait", "-t", "2", *args],
-        cwd=cwd, capture_output=True, text=True, env=job_env(),
-    )  # fmt: skip
+def sbatch_wait(*args: str, cwd: Path, timeout: float = 120) -> str:
+    """Submit a job, wait until SLURM says it ended, and return the job id.
+
+    Not `sbatch --wait`: it polls at growing intervals, ~10 s for a job of a fraction of a second;
+    here SLURM's controller is asked every 0.2 s (`scontrol show job`)."""
+    proc = subprocess.run(["sbatch", "--parsable", "-t", "2", *args], cwd=cwd, capture_output=True, text=True, env=job_env())
     assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip().split(";")[0]
+    jobid = proc.stdout.strip().split(";")[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = subprocess.run(["scontrol", "show", "job", "-o", jobid], capture_output=True, text=True).stdout
+        state = re.search(r"\bJobState=(\S+)", shown)
+        if state and state.group(1) not in ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING"):
+            return jobid
+        assert time.monotonic() < deadline, f"job {jobid} still {state and state.group(1)} after {timeout} s"
+        time.sleep(0.2)
 
 
 def test_start_again_is_a_no_op_and_status_reports_ready(cluster):
