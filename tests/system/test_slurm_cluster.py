@@ -28,7 +28,7 @@ def pids() -> dict[str, str]:
 
 
 def sbatch_wait(*args: str, cwd: Path, timeout: float = 120) -> str:
-    """Submit a job, wait until SLURM says it ended, and return the job id.
+    """Submit a job, wait until SLURM says it ended, check that it completed, return the job id.
 
     Not `sbatch --wait`: it polls at growing intervals, ~10 s for a job of a fraction of a second;
     here SLURM's controller is asked every 0.2 s (`scontrol show job`)."""
@@ -40,6 +40,7 @@ def sbatch_wait(*args: str, cwd: Path, timeout: float = 120) -> str:
         shown = subprocess.run(["scontrol", "show", "job", "-o", jobid], capture_output=True, text=True).stdout
         state = re.search(r"\bJobState=(\S+)", shown)
         if state and state.group(1) not in ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING"):
+            assert state.group(1) == "COMPLETED", shown  # as `sbatch --wait` failed with a failed job
             return jobid
         assert time.monotonic() < deadline, f"job {jobid} still {state and state.group(1)} after {timeout} s"
         time.sleep(0.2)
