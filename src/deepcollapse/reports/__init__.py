@@ -11,7 +11,8 @@ The notebooks stay short and readable because the mechanics live here:
 * `ufm_plots`, `asymptotic_plots`, `network_plots`: the figures and tables of each page;
 * `claims`: what a page may say about a result, by the thresholds of docs/math.md#structure-claims;
 * `sweeps`: the points of a UFM sweep and how every page names them (read by `claims` and `ufm_plots`);
-* `pages`: the demo banner (settings that differ from params.yaml) and links to the math document;
+* `pages`: the demo banner (settings that differ from params.yaml), links to the math document, and
+  `figure`: each figure saved, then shown as the saved file;
 * `text`: Markdown with LaTeX as HTML + MathML (no script), and docs/math.md rendered as reports/math.html;
 * `math_values`: the numbers of docs/math.md that can be computed, computed when it is rendered;
 * `theory_table`: the theory page's table, every row, non-agreeing first, with counts and reasons;

@@ -6,7 +6,9 @@ that differs from params.yaml, as computed by deepcollapse.reports.plan from the
 `demo_note(name, overrides)` is the suffix of a figure title whose run is not at the paper's setting
 (" — DEMO": titles stay short) and `demo_caption(name, overrides)` the settings behind it, for the
 caption under the figure; `demo_title(title, overrides)` marks a figure of a page whose data the
-overrides concern as a whole (the low-rank study, the networks, the comparison).
+overrides concern as a whole (the low-rank study, the networks, the comparison).  `figure(fig, name,
+caption, ...)` is how every page shows a figure: saved (`figures.save`), shown as the saved file,
+closed, captioned.
 """
 
 from __future__ import annotations
