@@ -51,7 +51,8 @@ pytestmark = pytest.mark.slow
 # The first attempt is signalled after its second epoch, whatever the machine's speed; the rest of
 # the run is what the retry must redo bitwise.  (Until 2026-12 SLURM's clock cut the attempt: a
 # 1-minute limit, killed 60-90 s in, so the training had to outlast 90 s on the fastest machine: 150
-# epochs, chosen at 0.9 s an epoch, took 60 s on a quiet core at 0.4 s, finishing before the kill;
+# epochs, chosen at 0.9 s an epoch, would end 65-80 s in at the 0.4-0.5 s measured later (200 epochs
+# in 106 s), inside the kill window;
 # and a separate run waited for the rule's signal 60-120 s into a 4-minute limit.  Both trainings,
 # their uninterrupted twin and the waiting were ~6 of the suite's 13 minutes.)
 EPOCHS = 40
