@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 # process would compile it again); like pip, files this Python cannot compile are skipped (torch
 # ships tests for Python 3.12)
 	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib src || true
-# compile the UFM kernel into numba's cache once, here, rather than in the first pipeline jobs (~15 CPU-s each)
+# compile the UFM kernel into numba's cache once, here, rather than in the first pipeline jobs (~17 CPU-s each)
 	$(BIN)/python -c "from deepcollapse.ufm import kernel_loop; kernel_loop.warm()"
 	touch $@
 

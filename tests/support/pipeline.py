@@ -18,9 +18,10 @@ from . import ROOT
 WORKFLOW_FILES = ("params.yaml", "dvc.yaml", "workflow", "docs")  # the Snakefile is workflow/Snakefile; docs/math.md is a page
 
 
-#: numba's on-disk cache of the compiled UFM kernel (`ufm.kernel`, cache=True) lives beside its source.
+#: numba's on-disk cache of the compiled UFM kernel (`ufm.kernel` and the draws' `ufm.draws`, cache=True)
+#: lives beside their sources.
 KERNEL_CACHE = Path("src/deepcollapse/ufm/__pycache__")
-KERNEL_SOURCE = Path("src/deepcollapse/ufm/kernel.py")
+KERNEL_SOURCES = (Path("src/deepcollapse/ufm/kernel.py"), Path("src/deepcollapse/ufm/draws.py"))
 _WARM_LOCK = Path("/tmp/deepcollapse-tests-kernel.lock")  # pytest-xdist workers compile it once
 
 
@@ -54,16 +55,20 @@ def copy_kernel_cache(dest: Path) -> None:
     """The compiled UFM kernel of this checkout (compiled first if it is not) into project `dest`."""
     warm_kernel_cache()
     (dest / KERNEL_CACHE).mkdir(parents=True, exist_ok=True)
-    for path in (ROOT / KERNEL_CACHE).glob("kernel.*.nb[ic]"):
-        shutil.copy2(path, dest / KERNEL_CACHE / path.name)
+    for source in KERNEL_SOURCES:
+        for path in (ROOT / KERNEL_CACHE).glob(f"{source.stem}.*.nb[ic]"):
+            shutil.copy2(path, dest / KERNEL_CACHE / path.name)
 
 
 def warm_kernel_cache() -> None:
     """Compile this checkout's UFM kernel into its numba cache unless an index newer than the source is there."""
     with open(_WARM_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        source = (ROOT / KERNEL_SOURCE).stat().st_mtime
-        if any(p.stat().st_mtime >= source for p in (ROOT / KERNEL_CACHE).glob("kernel.advance-*.nbi")):
+        fresh = [
+            any(p.stat().st_mtime >= (ROOT / source).stat().st_mtime for p in (ROOT / KERNEL_CACHE).glob(f"{source.stem}.*.nbi"))
+            for source in KERNEL_SOURCES
+        ]
+        if all(fresh):
             return
         warm = "from deepcollapse.ufm import kernel_loop; kernel_loop.warm()"  # what `make` runs after installing
         subprocess.run([sys.executable, "-c", warm], check=True, env=environment(), capture_output=True, timeout=600)

@@ -14,8 +14,11 @@ normals two ways (ATen's `normal_kernel`, native/cpu/DistributionTemplates.h):
   θ = 2π u1, r cos θ now and r sin θ kept in the generator for the next scalar draw (a cache that
   survives between calls and that the 16-wide path neither reads nor clears).
 
-The transcendental functions are `math`'s (the C library's, as ATen's scalar code calls them), not
-numpy's vectorised ones, which may round the last bit differently.  tests/unit/ufm/test_draws.py
+The transcendental functions are the C library's, as ATen's scalar code calls them: `math`'s, and
+in the compiled 16-wide blocks numba's `math`, which calls the same functions (no fast-math, and
+no vector library: `_fill_blocks`) — not numpy's vectorised ones, which may round the last bit differently.  The
+blocks are compiled because they are most of the draw: 2.9 of 4 CPU-s of a 1024-problem batch in
+Python (tests/benchmarks/bench_ufm.py).  tests/unit/ufm/test_draws.py
 holds every path against torch.randn bit for bit, on sizes around 16 and across calls.
 """
 
@@ -24,7 +27,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numba
 import numpy as np
+from numba import njit
 
 _LOW53 = np.uint64((1 << 53) - 1)
 _TWO_PI = 2.0 * math.pi
@@ -34,14 +39,13 @@ class NormalDraws:
     """A stream of standard normals from `seed`, torch's CPU generator's: `draw(shape)` per parameter, in order."""
 
     def __init__(self, seed: int):
-        legacy = np.random.RandomState(int(seed) & 0xFFFFFFFF)  # init_genrand, as torch's mt19937
-        _, key, pos, _, _ = legacy.get_state()
-        self._words = np.random.MT19937()
-        self._words.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": pos}}
+        self._words = np.random.RandomState(int(seed) & 0xFFFFFFFF)  # init_genrand, as torch's mt19937
         self._cached: float | None = None  # torch's next_double_normal_sample
 
     def _uniforms(self, count: int) -> np.ndarray:
-        words = self._words.random_raw(2 * count).astype(np.uint64)  # 32-bit outputs
+        # the generator's 32-bit outputs as they come: over the whole uint32 range `randint` takes
+        # one output per value and rejects none
+        words = self._words.randint(0, 2**32, size=2 * count, dtype=np.uint32).astype(np.uint64)
         return (((words[0::2] << np.uint64(32)) | words[1::2]) & _LOW53).astype(np.float64) * 2.0**-53
 
     def draw(self, shape: Sequence[int]) -> np.ndarray:
@@ -49,8 +53,7 @@ class NormalDraws:
         size = math.prod(shape)
         if size >= 16:
             data = self._uniforms(size)
-            for start in range(0, size - 15, 16):
-                _box_muller_16(data, start)
+            _fill_blocks(data, size // 16)
             if size % 16:
                 data[size - 16 :] = self._uniforms(16)
                 _box_muller_16(data, size - 16)
@@ -68,15 +71,31 @@ class NormalDraws:
         return out.reshape(tuple(shape))
 
 
+@njit(cache=True)
 def _box_muller_16(data: np.ndarray, start: int) -> None:
     """ATen's normal_fill_16 on data[start : start + 16], in place."""
-    block = data[start : start + 16].tolist()
-    for j in range(8):
-        radius = math.sqrt(-2.0 * math.log(1.0 - block[j]))
-        theta = _TWO_PI * block[j + 8]
-        block[j] = radius * math.cos(theta)
-        block[j + 8] = radius * math.sin(theta)
-    data[start : start + 16] = block
+    for j in range(start, start + 8):
+        radius = math.sqrt(-2.0 * math.log(1.0 - data[j]))
+        theta = _TWO_PI * data[j + 8]
+        data[j] = radius * math.cos(theta)
+        data[j + 8] = radius * math.sin(theta)
+
+
+@njit(cache=True)
+def _box_muller_blocks(data: np.ndarray, blocks: int) -> None:
+    """`_box_muller_16` on each of the first `blocks` blocks of 16 entries."""
+    for block in range(blocks):
+        _box_muller_16(data, 16 * block)
+
+
+def _fill_blocks(data: np.ndarray, blocks: int) -> None:
+    """The 16-wide blocks compiled, unless numba vectorises with Intel's SVML (conda's icc_rt), whose
+    log, cos and sin round differently from the C library's: then in Python, one entry at a time."""
+    if not numba.config.USING_SVML:
+        _box_muller_blocks(data, blocks)
+        return
+    for block in range(blocks):
+        _box_muller_16.py_func(data, 16 * block)
 
 
 def initial(seeds: Sequence[int], shapes: dict[str, tuple[int, ...]], scales: dict[str, Sequence[float]]) -> dict[str, np.ndarray]:

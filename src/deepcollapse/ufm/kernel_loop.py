@@ -165,6 +165,6 @@ def _raise_nonfinite(plan, decay, lr, checked, checked_at, bad_at, name_problem)
 
 def warm() -> None:
     """Compile every function of the kernel into numba's on-disk cache, by a one-iteration run: `make`
-    does it once when it installs the package, so that no pipeline job pays it (~15 CPU-s, and twice
+    does it once when it installs the package, so that no pipeline job pays it (~17 CPU-s, and twice
     when the first two jobs start side by side on a fresh install)."""
-    run([Config(model="plain", K=2, n=1, d=2, iters=1, log_every=1)], on_nonfinite=str, progress=None)
+    run([Config(model="plain", K=2, n=8, d=2, iters=1, log_every=1)], on_nonfinite=str, progress=None)  # H: 32 entries, the draws' 16-wide path

@@ -56,3 +56,12 @@ def test_the_torch_loop_and_the_compiled_loop_start_from_the_same_bits():
     in_numpy = draws.initial([c.seed for c in configs], {name: tuple(problem.shapes()[name]) for name in problem.names}, scales)
     for name in problem.names:
         assert np.array_equal(in_torch[name].numpy(), in_numpy[name]), name
+
+
+def test_the_python_blocks_where_numba_would_use_svml_are_the_same_bits(monkeypatch):
+    """With Intel's SVML numba's vectorised log/cos/sin would round differently: the blocks run in Python."""
+    monkeypatch.setattr(draws.numba.config, "USING_SVML", True)
+    gen = torch.Generator().manual_seed(3)
+    expected = torch.randn((5, 40), generator=gen, dtype=torch.float64).numpy()
+    got = draws.NormalDraws(3).draw((5, 40))
+    assert np.array_equal(got.view(np.uint64), expected.view(np.uint64))

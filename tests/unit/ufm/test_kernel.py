@@ -2,6 +2,7 @@
 
 What is covered, for every model of the registry (plain with each bias, extended, deep of depth 1
 and 3 with unequal widths; linear and ReLU; MSE and CE):
+* the three products equal numpy's for every count of rows and terms left over by the 4 × 4 tiles;
 * the kernel's gradient equals `LayeredProblem.data_gradients` and autograd of
   `LayeredProblem.objective` (at a random point, so ReLU masks are mixed) to 1e-13 relative;
 * GD with the kernel equals the torch loop after 1,500 iterations (objective and parameters to
@@ -49,6 +50,24 @@ def _flat(params, plan):
 
 def test_every_registered_model_is_covered():
     assert {fields["model"] for fields in MODELS.values()} == set(models.names())
+
+
+def test_every_product_equals_numpys_at_every_tile_remainder():
+    """The three products by 4 × 4 register tiles, with every count of rows and inner terms left over."""
+    rng = np.random.default_rng(0)
+    for r in range(1, 10):
+        for k in range(1, 10):
+            for N in (1, 7, 33):
+                A, X, G = rng.standard_normal((r, k)), rng.standard_normal((k, N)), rng.standard_normal((r, N))
+                out = np.full((r, N), np.nan)
+                kernel._mm(A, X, out)
+                np.testing.assert_allclose(out, A @ X, rtol=0, atol=1e-13 * k, err_msg=f"A X {r, k, N}")
+                out = np.full((k, N), np.nan)
+                kernel._mm_tn(A, G, out)
+                np.testing.assert_allclose(out, A.T @ G, rtol=0, atol=1e-13 * r, err_msg=f"AT G {r, k, N}")
+                out = np.full((r, k), np.nan)
+                kernel._mm_nt(G, X, out)
+                np.testing.assert_allclose(out, G @ X.T, rtol=0, atol=1e-13 * N, err_msg=f"G XT {r, k, N}")
 
 
 @pytest.mark.parametrize("name", MODELS)
