@@ -19,9 +19,10 @@ WORKFLOW_FILES = ("params.yaml", "dvc.yaml", "workflow", "docs")  # the Snakefil
 
 
 #: numba's on-disk cache of the compiled UFM kernel (`ufm.kernel` and the draws' `ufm.draws`, cache=True)
-#: lives beside their sources.
+#: lives beside their sources; each source's entry point, compiled by `kernel_loop.warm()` (its callees
+#: with it, but a unit test may have compiled a callee alone).
 KERNEL_CACHE = Path("src/deepcollapse/ufm/__pycache__")
-KERNEL_SOURCES = (Path("src/deepcollapse/ufm/kernel.py"), Path("src/deepcollapse/ufm/draws.py"))
+KERNEL_SOURCES = {Path("src/deepcollapse/ufm/kernel.py"): "advance", Path("src/deepcollapse/ufm/draws.py"): "_box_muller_blocks"}
 _WARM_LOCK = Path("/tmp/deepcollapse-tests-kernel.lock")  # pytest-xdist workers compile it once
 
 
@@ -65,8 +66,8 @@ def warm_kernel_cache() -> None:
     with open(_WARM_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         fresh = [
-            any(p.stat().st_mtime >= (ROOT / source).stat().st_mtime for p in (ROOT / KERNEL_CACHE).glob(f"{source.stem}.*.nbi"))
-            for source in KERNEL_SOURCES
+            any(p.stat().st_mtime >= (ROOT / source).stat().st_mtime for p in (ROOT / KERNEL_CACHE).glob(f"{source.stem}.{entry}-*.nbi"))
+            for source, entry in KERNEL_SOURCES.items()
         ]
         if all(fresh):
             return

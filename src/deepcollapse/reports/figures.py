@@ -230,8 +230,11 @@ def finish(fig):
     for ax, legend in over:
         _move_legend_out(ax, legend)
     laid_out = bool(fig.get_layout_engine())
-    if not laid_out:
-        fig.set_layout_engine("constrained")  # room for the legends moved out
+    if not laid_out:  # room for the legends moved out; constrained layout cannot place a colorbar
+        # made without it (matplotlib then gives the colorbar a gridspec of its own, which
+        # constrained layout divides by zero on), tight layout can
+        colorbar = any(ax.get_label() == "<colorbar>" for ax in fig.get_axes())
+        fig.set_layout_engine("tight" if colorbar else "constrained")
     if over or not laid_out:
         fig.canvas.draw()
     padded = [_pad_limits(ax) for ax in fig.get_axes() if ax.get_label() != "<colorbar>"]

@@ -53,10 +53,10 @@ class NormalDraws:
         size = math.prod(shape)
         if size >= 16:
             data = self._uniforms(size)
-            _fill_blocks(data, size // 16)
+            _fill_blocks(data, 0, size // 16)
             if size % 16:
                 data[size - 16 :] = self._uniforms(16)
-                _box_muller_16(data, size - 16)
+                _fill_blocks(data, size - 16, 1)
             return data.reshape(tuple(shape))
         out = np.empty(size, dtype=np.float64)
         for i in range(size):
@@ -82,20 +82,20 @@ def _box_muller_16(data: np.ndarray, start: int) -> None:
 
 
 @njit(cache=True)
-def _box_muller_blocks(data: np.ndarray, blocks: int) -> None:
-    """`_box_muller_16` on each of the first `blocks` blocks of 16 entries."""
+def _box_muller_blocks(data: np.ndarray, start: int, blocks: int) -> None:
+    """`_box_muller_16` on `blocks` consecutive blocks of 16 entries from data[start]."""
     for block in range(blocks):
-        _box_muller_16(data, 16 * block)
+        _box_muller_16(data, start + 16 * block)
 
 
-def _fill_blocks(data: np.ndarray, blocks: int) -> None:
-    """The 16-wide blocks compiled, unless numba vectorises with Intel's SVML (conda's icc_rt), whose
+def _fill_blocks(data: np.ndarray, start: int, blocks: int) -> None:
+    """`_box_muller_blocks` compiled, unless numba vectorises with Intel's SVML (conda's icc_rt), whose
     log, cos and sin round differently from the C library's: then in Python, one entry at a time."""
     if not numba.config.USING_SVML:
-        _box_muller_blocks(data, blocks)
+        _box_muller_blocks(data, start, blocks)
         return
     for block in range(blocks):
-        _box_muller_16.py_func(data, 16 * block)
+        _box_muller_16.py_func(data, start + 16 * block)
 
 
 def initial(seeds: Sequence[int], shapes: dict[str, tuple[int, ...]], scales: dict[str, Sequence[float]]) -> dict[str, np.ndarray]:

@@ -319,6 +319,24 @@ def _level(theta, meta, s, l):
     return _block(s, off, d, N)
 
 
+@njit(cache=True)
+def _residual(R, n):
+    """R = (R − Y) · (1/N) in place, R (K, N), rounded as written (as torch's `mse_dlogits` computes
+    it): no fast-math here, under which LLVM compiled the same source to (R − Y)/N or to
+    (R − Y) · (1/N) depending on how often 1/N was used.  Y's row i is 1 on the columns of class i,
+    i·n .. (i+1)·n − 1 (class-major), 0 elsewhere."""
+    K, N = R.shape
+    inv = 1.0 / N
+    for i in range(K):
+        r = R[i]
+        for j in range(i * n):
+            r[j] = r[j] * inv
+        for j in range(i * n, (i + 1) * n):
+            r[j] = (r[j] - 1.0) * inv
+        for j in range((i + 1) * n, N):
+            r[j] = r[j] * inv
+
+
 @njit(fastmath=FAST, cache=True)
 def data_gradient(theta, grad, meta, s):
     """The loss part of every gradient at θ into `grad` (flat, θ's layout); `s` is scratch."""
@@ -327,7 +345,6 @@ def data_gradient(theta, grad, meta, s):
     W0 = M_HEAD + L
     Z0 = M_HEAD + 2 * L
     R = _forward(theta, meta, s)  # the logits, overwritten by R = ∂loss/∂logits
-    inv = 1.0 / N
     if meta[M_CE] == 1:
         for j in range(N):
             m = _column_max(R, j)
@@ -338,14 +355,7 @@ def data_gradient(theta, grad, meta, s):
                 total += e
             for i in range(K):
                 R[i, j] = R[i, j] / total
-    for i in range(K):  # minus Y, over N: Y's row i is 1 on the columns of class i, i·n .. (i+1)·n − 1 (class-major)
-        r = R[i]
-        for j in range(i * n):
-            r[j] = r[j] * inv
-        for j in range(i * n, (i + 1) * n):
-            r[j] = (r[j] - 1.0) * inv
-        for j in range((i + 1) * n, N):
-            r[j] = r[j] * inv
+    _residual(R, n)
     dL = meta[M_HEAD + L - 1]
     _mm_nt(R, _level(theta, meta, s, L - 1), _block(grad, meta[W0 + L - 1], K, dL))
     g_off = meta[Z0 + L - 1] + K * N  # two G buffers after the logits

@@ -101,10 +101,11 @@ def test_every_format_is_saved_with_the_layout_finish_computed(tmp_path):
     plt.close(fig)
 
 
-@pytest.mark.parametrize("layout, colorbar", [(None, False), ("constrained", True), ("tight", True)])
+@pytest.mark.parametrize("layout, colorbar", [(None, False), (None, True), ("constrained", True), ("tight", True)])
 def test_saving_lays_the_figure_out_once_and_keeps_its_engine(tmp_path, monkeypatch, layout, colorbar):
     """Each file is one draw of the layout `finish` made, not a layout pass and a draw, and the
-    figure's own engine is back afterwards (none, constrained, tight; with a colorbar)."""
+    figure's own engine is back afterwards (none, constrained, tight; with a colorbar, which `finish`
+    lays out with the tight engine when the figure had none)."""
     from matplotlib.figure import Figure
 
     figures.use_style()

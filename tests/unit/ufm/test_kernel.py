@@ -70,6 +70,17 @@ def test_every_product_equals_numpys_at_every_tile_remainder():
                 np.testing.assert_allclose(out, G @ X.T, rtol=0, atol=1e-13 * N, err_msg=f"G XT {r, k, N}")
 
 
+def test_the_residual_is_rounded_as_torch_rounds_it():
+    """(Z − Y) · (1/N), bit for bit (as `problems.mse_dlogits`): not (Z − Y)/N, which differs in the last bit."""
+    K, n = 4, 50
+    Z = np.random.default_rng(1).standard_normal((K, K * n))
+    Y = np.repeat(np.eye(K), n, axis=1)
+    R = Z.copy()
+    kernel._residual(R, n)
+    assert np.array_equal(R, (Z - Y) * (1.0 / (K * n)))
+    assert not np.array_equal(R, (Z - Y) / (K * n))  # the test can tell the two apart
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_kernel_gradient_is_the_models_gradient(name):
     config = Config(**MODELS[name])
