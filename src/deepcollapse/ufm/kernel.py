@@ -97,7 +97,7 @@ def plan(config: Config) -> Plan:
 # (N long for the wide products), the form LLVM vectorises, over a 4 × 4 register tile: four
 # output rows take four terms of the inner dimension per pass, so that every input vector loaded
 # feeds four multiply-adds and every output vector is loaded and stored once per four terms.
-# Measured here (issue 22, one core, 20×20×200 and 30×30×200 products): 37-51 GFLOP/s, 1.6-2× the
+# Measured here (issue 22, one core, 20×20×200 and 30×30×200 products): 37-51 GFLOP/s, 1.5-2× the
 # one-row form of four terms per pass, which the rows and terms left over (fewer than four) still
 # take.  (Tiles over eight columns held in scalar temporaries instead stayed scalar and ran 2× slower
 # than the one-row form; eight terms per pass in one row, 1.2× slower.)
