@@ -200,7 +200,7 @@ def _pad_limits(ax) -> bool:
 def _legends_over_data(fig):
     """(axes, its legend) for every axes legend drawn over an axes of the figure."""
     renderer = fig.canvas.get_renderer()
-    data = [ax.get_window_extent(renderer) for ax in fig.get_axes() if ax.get_label() != "<colorbar>" and ax.axison]
+    data = [ax.get_window_extent(renderer) for ax in fig.get_axes() if not _is_colorbar(ax) and ax.axison]
     for ax in fig.get_axes():
         legend = ax.get_legend()
         if legend is not None and legend.get_visible():
@@ -215,6 +215,10 @@ def _move_legend_out(ax, legend) -> None:
     title = legend.get_title().get_text()
     ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=fontsize,
               title=title or None, ncol=1, frameon=False)
+
+
+def _is_colorbar(ax) -> bool:
+    return ax.get_label() == "<colorbar>"  # the label matplotlib gives a colorbar's axes
 
 
 def finish(fig):
@@ -233,11 +237,10 @@ def finish(fig):
     if not laid_out:  # room for the legends moved out; constrained layout cannot place a colorbar
         # made without it (matplotlib then gives the colorbar a gridspec of its own, which
         # constrained layout divides by zero on), tight layout can
-        colorbar = any(ax.get_label() == "<colorbar>" for ax in fig.get_axes())
-        fig.set_layout_engine("tight" if colorbar else "constrained")
+        fig.set_layout_engine("tight" if any(map(_is_colorbar, fig.get_axes())) else "constrained")
     if over or not laid_out:
         fig.canvas.draw()
-    padded = [_pad_limits(ax) for ax in fig.get_axes() if ax.get_label() != "<colorbar>"]
+    padded = [_pad_limits(ax) for ax in fig.get_axes() if not _is_colorbar(ax)]
     if any(padded):
         fig.canvas.draw()
     return fig
@@ -252,7 +255,7 @@ def style_problems(fig, *, draw: bool = True) -> list[str]:
                 if t.get_fontsize() < MIN_FONT_PT]
     problems += [f"legend over the data in panel {ax.get_title()[:40]!r}" for ax, _ in _legends_over_data(fig)]
     for ax in fig.get_axes():
-        if ax.get_label() == "<colorbar>":
+        if _is_colorbar(ax):
             continue
         box = ax.get_window_extent()
         for points, radius, transform in _marker_points(ax):
@@ -323,7 +326,7 @@ def figure_rows(fig) -> list[dict]:
     """Every plotted point of `fig` as tidy rows (panel, series, kind, x, y, value)."""
     rows: list[dict] = []
     for i, ax in enumerate(fig.get_axes()):
-        if ax.get_label() == "<colorbar>":
+        if _is_colorbar(ax):
             continue
         rows.extend(_rows_of_axes(ax, _panel_name(ax, i)))
     return rows
